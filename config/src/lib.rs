@@ -1,0 +1,43 @@
+//! Configuration of rds-snapshot-s3exports: the environment files (`dev.toml`, `prod.toml`),
+//! their validation, the export policy types, and the one place every AWS name is derived.
+
+mod env;
+mod error;
+mod model;
+pub mod names;
+mod policy;
+mod target;
+pub mod validate;
+
+use std::path::Path;
+
+pub use env::{EnvSelector, current_git_branch, environment_for_branch, select};
+pub use error::{ConfigError, Problem};
+pub use model::{CatalogMode, Config, Database, Defaults, Loaded, Vpc, parse};
+pub use policy::{ExportPolicy, Lifecycle, MinInterval, SnapshotType, StorageTier};
+pub use target::ExportTarget;
+
+/// The environment files compiled into every binary, as `(file name, text)`.
+pub const EMBEDDED: [(&str, &str); 2] =
+    [("config/dev.toml", include_str!("../dev.toml")), ("config/prod.toml", include_str!("../prod.toml"))];
+
+/// Every embedded environment, validated.
+pub fn embedded() -> Result<Vec<Loaded>, ConfigError> {
+    EMBEDDED.iter().map(|(file, text)| parse(file, text)).collect()
+}
+
+/// One embedded environment by name.
+pub fn embedded_env(name: &str) -> Result<Loaded, ConfigError> {
+    let all = embedded()?;
+    let known = all.iter().map(|l| l.config.environment.clone()).collect::<Vec<_>>().join(", ");
+    all.into_iter()
+        .find(|l| l.config.environment == name)
+        .ok_or_else(|| ConfigError::UnknownEnvironment { name: name.to_owned(), known })
+}
+
+/// Reads and validates a config file from disk.
+pub fn load_file(path: &Path) -> Result<Loaded, ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { file: file.clone(), source })?;
+    parse(&file, &text)
+}

@@ -1,0 +1,207 @@
+//! The config file schema and its parsing into a validated [`Config`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ConfigError, Problem};
+use crate::policy::{ExportPolicy, Lifecycle, MinInterval, SnapshotType};
+use crate::validate;
+
+/// How completed exports are catalogued in Glue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CatalogMode {
+    /// The pipeline registers tables and partitions itself (default).
+    #[default]
+    Glue,
+    /// The seed's way: one Glue crawler per database, started on the completed export.
+    Crawler,
+}
+
+/// A validated environment configuration, with defaults applied to every database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Config {
+    pub environment: String,
+    pub git_branch: String,
+    pub defaults: Defaults,
+    pub vpc: Option<Vpc>,
+    pub databases: Vec<Database>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    #[serde(default)]
+    pub lifecycle: Lifecycle,
+    #[serde(default = "all_snapshot_types")]
+    pub snapshot_types: Vec<SnapshotType>,
+    /// Export tasks the pipeline may have in progress at once (account quota: 5).
+    #[serde(default = "default_export_slots")]
+    pub export_slots: u32,
+    #[serde(default)]
+    pub min_interval: MinInterval,
+    #[serde(default)]
+    pub alert_emails: Vec<String>,
+    #[serde(default)]
+    pub catalog: CatalogMode,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            lifecycle: Lifecycle::default(),
+            snapshot_types: all_snapshot_types(),
+            export_slots: default_export_slots(),
+            min_interval: MinInterval::NONE,
+            alert_emails: Vec::new(),
+            catalog: CatalogMode::Glue,
+        }
+    }
+}
+
+impl Defaults {
+    pub fn policy(&self) -> ExportPolicy {
+        ExportPolicy {
+            snapshot_types: self.snapshot_types.clone(),
+            min_interval: self.min_interval,
+            export_only: Vec::new(),
+        }
+    }
+}
+
+fn all_snapshot_types() -> Vec<SnapshotType> {
+    SnapshotType::ALL.to_vec()
+}
+
+fn default_export_slots() -> u32 {
+    5
+}
+
+/// Optional VPC placement of the Lambda (off by default: it only calls AWS APIs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vpc {
+    pub vpc_id: String,
+    pub private_subnet_ids: Vec<String>,
+    pub allowed_egress_cidrs: Vec<String>,
+}
+
+/// One exported database with its effective settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Database {
+    /// RDS instance id or Aurora cluster id.
+    pub db_name: String,
+    pub s3_bucket_name: String,
+    /// Key prefix inside the bucket, without leading or trailing `/`; empty for the root.
+    pub s3_prefix: String,
+    pub policy: ExportPolicy,
+    pub lifecycle: Lifecycle,
+}
+
+impl Config {
+    pub fn database(&self, db_name: &str) -> Option<&Database> {
+        self.databases.iter().find(|d| d.db_name == db_name)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    environment: String,
+    git_branch: String,
+    #[serde(default)]
+    defaults: Defaults,
+    vpc: Option<Vpc>,
+    #[serde(default)]
+    databases: Vec<RawDatabase>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    db_name: String,
+    s3_bucket_name: String,
+    export_only: Option<Vec<String>>,
+    s3_prefix: Option<String>,
+    snapshot_types: Option<Vec<SnapshotType>>,
+    min_interval: Option<MinInterval>,
+    lifecycle: Option<LifecycleOverride>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LifecycleOverride {
+    glacier_days: Option<u32>,
+    deep_archive_days: Option<u32>,
+    expire_days: Option<u32>,
+}
+
+impl LifecycleOverride {
+    fn over(&self, base: Lifecycle) -> Lifecycle {
+        Lifecycle {
+            glacier_days: self.glacier_days.unwrap_or(base.glacier_days),
+            deep_archive_days: self.deep_archive_days.unwrap_or(base.deep_archive_days),
+            expire_days: self.expire_days.unwrap_or(base.expire_days),
+        }
+    }
+}
+
+/// A parsed, validated config and the warnings worth showing its author.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<Problem>,
+}
+
+/// Parses and validates one config file's text; `file` names it in every message.
+pub fn parse(file: &str, text: &str) -> Result<Loaded, ConfigError> {
+    let invalid = |problems| ConfigError::Invalid { file: file.to_owned(), problems };
+    let deserializer = toml::Deserializer::parse(text).map_err(|e| invalid(vec![toml_problem(text, "", &e)]))?;
+    let raw: RawConfig = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        invalid(vec![toml_problem(text, &path, e.inner())])
+    })?;
+
+    let defaults = raw.defaults;
+    let databases: Vec<Database> = raw
+        .databases
+        .into_iter()
+        .map(|d| Database {
+            lifecycle: d.lifecycle.unwrap_or_default().over(defaults.lifecycle),
+            policy: ExportPolicy {
+                snapshot_types: d.snapshot_types.unwrap_or_else(|| defaults.snapshot_types.clone()),
+                min_interval: d.min_interval.unwrap_or(defaults.min_interval),
+                export_only: d.export_only.unwrap_or_default(),
+            },
+            s3_prefix: d.s3_prefix.unwrap_or_default(),
+            db_name: d.db_name,
+            s3_bucket_name: d.s3_bucket_name,
+        })
+        .collect();
+    let config = Config {
+        environment: raw.environment,
+        git_branch: raw.git_branch,
+        defaults,
+        vpc: raw.vpc,
+        databases,
+    };
+
+    let report = validate::config(&config);
+    if !report.errors.is_empty() {
+        return Err(invalid(report.errors));
+    }
+    Ok(Loaded { config, warnings: report.warnings })
+}
+
+/// A TOML or schema error as a problem at a field path, with the line it is on.
+fn toml_problem(text: &str, path: &str, error: &toml::de::Error) -> Problem {
+    let message = error.message().trim_end().to_owned();
+    let message = match error.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("{message} (line {line})")
+        }
+        None => message,
+    };
+    Problem::new(path, message)
+}

@@ -1,0 +1,129 @@
+//! Every name that infra gives a resource and the exporter or athenaq must find again.
+//! Nothing else in the workspace formats these names.
+
+/// Prefix of every stack, parameter, alias and role path of the project.
+pub const PROJECT: &str = "rds-snapshot-s3exports";
+
+/// CloudWatch namespace of the exporter's metrics.
+pub const METRIC_NAMESPACE: &str = "RdsSnapshotS3Exports";
+/// Metric counted once per failed or canceled export.
+pub const METRIC_EXPORT_FAILED: &str = "ExportFailed";
+
+/// The environment's core stack: topic, queue, Lambda, alarms, Athena workgroup.
+pub fn core_stack(env: &str) -> String {
+    format!("{PROJECT}-{env}")
+}
+
+/// One database's stack: bucket, key, export role, Glue database, target parameter.
+pub fn database_stack(db_name: &str, env: &str) -> String {
+    format!("{PROJECT}-{db_name}-{env}")
+}
+
+/// SSM parameter under which a database stack publishes its [`crate::ExportTarget`].
+pub fn target_parameter(env: &str, db_name: &str) -> String {
+    format!("{}{db_name}", target_parameter_prefix(env))
+}
+
+/// Path under which all of an environment's target parameters live (for IAM scoping).
+pub fn target_parameter_prefix(env: &str) -> String {
+    format!("/{PROJECT}/{env}/databases/")
+}
+
+/// IAM path of the export roles; the exporter may pass only roles under it.
+pub fn export_role_path(env: &str) -> String {
+    format!("/{PROJECT}/{env}/")
+}
+
+/// KMS alias of a database's export key.
+pub fn kms_alias(env: &str, db_name: &str) -> String {
+    format!("alias/{PROJECT}/{env}/{db_name}")
+}
+
+/// KMS alias prefix of an environment's export keys (for IAM conditions).
+pub fn kms_alias_prefix(env: &str) -> String {
+    format!("alias/{PROJECT}/{env}/")
+}
+
+pub fn exporter_function(env: &str) -> String {
+    format!("{PROJECT}-{env}-exporter")
+}
+
+pub fn cataloguer_function(env: &str) -> String {
+    format!("{PROJECT}-{env}-catalogue")
+}
+
+pub fn events_topic(env: &str) -> String {
+    format!("{PROJECT}-{env}-rds-events")
+}
+
+pub fn alerts_topic(env: &str) -> String {
+    format!("{PROJECT}-{env}-alerts")
+}
+
+pub fn events_queue(env: &str) -> String {
+    format!("{PROJECT}-{env}-events")
+}
+
+pub fn dead_letter_queue(env: &str) -> String {
+    format!("{PROJECT}-{env}-events-dlq")
+}
+
+pub fn athena_workgroup(env: &str) -> String {
+    format!("{PROJECT}-{env}")
+}
+
+/// Glue database of one configured database: lower-cased, `[^a-z0-9_]` -> `_`.
+pub fn glue_database(db_name: &str) -> String {
+    glue_identifier(db_name)
+}
+
+/// Glue table of one exported source table: `<database>_<schema>_<table>` for PostgreSQL,
+/// `<database>_<table>` for MySQL/MariaDB (no schema level).
+pub fn glue_table(database: &str, schema: Option<&str>, table: &str) -> String {
+    let joined = match schema {
+        Some(schema) => format!("{database}_{schema}_{table}"),
+        None => format!("{database}_{table}"),
+    };
+    glue_identifier(&joined)
+}
+
+/// Glue and Athena fold names to lower case and accept `[a-z0-9_]`.
+pub fn glue_identifier(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            let c = c.to_ascii_lowercase();
+            if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' { c } else { '_' }
+        })
+        .collect()
+}
+
+/// Partition columns of every catalogued table, in order.
+pub const PARTITION_KEYS: [&str; 2] = ["snapshot_date", "export_id"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stack_and_parameter_names() {
+        assert_eq!(core_stack("prod"), "rds-snapshot-s3exports-prod");
+        assert_eq!(
+            database_stack("pams-stack-prod", "prod"),
+            "rds-snapshot-s3exports-pams-stack-prod-prod"
+        );
+        assert_eq!(
+            target_parameter("prod", "pams-stack-prod"),
+            "/rds-snapshot-s3exports/prod/databases/pams-stack-prod"
+        );
+        assert!(target_parameter("prod", "x").starts_with(&target_parameter_prefix("prod")));
+        assert!(kms_alias("dev", "x").starts_with(&kms_alias_prefix("dev")));
+    }
+
+    #[test]
+    fn glue_names_are_sanitised() {
+        assert_eq!(glue_database("pams-stack-prod"), "pams_stack_prod");
+        assert_eq!(glue_table("pams", Some("public"), "Orders"), "pams_public_orders");
+        assert_eq!(glue_table("shop", None, "line-items"), "shop_line_items");
+        assert_eq!(glue_identifier("Über.Tabelle"), "_ber_tabelle");
+    }
+}
