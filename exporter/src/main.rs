@@ -1,1 +1,169 @@
-fn main() {}
+//! The exporter binary: the Lambda function (`bootstrap`) when run by Lambda, and
+//! `exporter handle --event FILE` to run the same handler on an event file.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use lambda_runtime::{LambdaEvent, service_fn};
+use s3exports_config::{EnvSelector, ExportTarget};
+use s3exports_exporter::aws::{Queues, SdkAws, TargetSource};
+use s3exports_exporter::{Settings, handle};
+use serde_json::Value;
+
+#[derive(Debug, Parser)]
+#[command(name = "exporter", version, about = "Exports every RDS snapshot to S3 as Parquet, exactly once")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the handler on a file holding one Lambda event (SQS, SNS or EventBridge) and print
+    /// one JSON line per record.
+    Handle {
+        /// The Lambda event, as JSON.
+        #[arg(long)]
+        event: PathBuf,
+        /// Per-database export targets as JSON (keyed by database id) instead of the
+        /// parameters the database stacks publish.
+        #[arg(long)]
+        targets: Option<PathBuf>,
+        /// Make every read but never start an export.
+        #[arg(long)]
+        dry_run: bool,
+        /// Environment whose defaults and parameters apply: dev, prod or auto (git branch).
+        #[arg(long, env = "ENVIRONMENT", default_value = "auto")]
+        env: EnvSelector,
+        /// AWS region (otherwise the standard AWS configuration decides).
+        #[arg(long)]
+        region: Option<String>,
+        /// AWS profile.
+        #[arg(long)]
+        profile: Option<String>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<ExitCode> {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() && std::env::args_os().len() == 1 {
+        run_lambda().await.map_err(|e| anyhow::anyhow!(e))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    init_tracing(false);
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Handle { event, targets, dry_run, env, region, profile } => {
+            handle_file(&event, targets.as_deref(), dry_run, &env, region, profile).await
+        }
+    }
+}
+
+fn init_tracing(lambda: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn"));
+    let builder = tracing_subscriber::fmt().json().flatten_event(true).with_current_span(false).with_env_filter(filter);
+    // Lambda ships stdout to CloudWatch; the CLI keeps stdout for data.
+    if lambda {
+        builder.without_time().init();
+    } else {
+        builder.with_writer(std::io::stderr).init();
+    }
+}
+
+async fn run_lambda() -> Result<(), lambda_runtime::Error> {
+    init_tracing(true);
+    let environment = std::env::var("ENVIRONMENT").map_err(|_| "ENVIRONMENT is not set")?;
+    let settings = settings_for(&EnvSelector::Named(environment.clone()), false, true)?;
+    let sdk = aws_config::load_from_env().await;
+    let mut aws = SdkAws::from_config(
+        &sdk,
+        TargetSource::Ssm { client: aws_sdk_ssm::Client::new(&sdk), environment },
+    );
+    aws.alerts_topic_arn = std::env::var("ALERTS_TOPIC_ARN").ok().filter(|s| !s.is_empty());
+    aws.queues = Queues {
+        events_queue_url: std::env::var("EVENTS_QUEUE_URL").ok().filter(|s| !s.is_empty()),
+        dead_letter_queue_url: std::env::var("DEAD_LETTER_QUEUE_URL").ok().filter(|s| !s.is_empty()),
+    };
+    let (aws, settings) = (&aws, &settings);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let handled = handle(aws, settings, &event.payload).await?;
+        if handled.needs_invocation_retry() {
+            return Err(lambda_runtime::Error::from("a record must be retried; failing the invocation so Lambda redelivers it"));
+        }
+        Ok::<Value, lambda_runtime::Error>(serde_json::to_value(&handled.batch)?)
+    }))
+    .await
+}
+
+/// Policy defaults of the selected environment, from the config compiled into the binary.
+fn settings_for(env: &EnvSelector, dry_run: bool, queue_actions: bool) -> Result<Settings> {
+    let configs: Vec<_> = s3exports_config::embedded()?.into_iter().map(|l| l.config).collect();
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let config = s3exports_config::select(env, &configs, || s3exports_config::current_git_branch(&cwd))?;
+    Ok(Settings { environment: config.environment.clone(), defaults: config.defaults.clone(), dry_run, queue_actions })
+}
+
+async fn handle_file(
+    event_path: &Path,
+    targets_path: Option<&Path>,
+    dry_run: bool,
+    env: &EnvSelector,
+    region: Option<String>,
+    profile: Option<String>,
+) -> Result<ExitCode> {
+    let text = std::fs::read_to_string(event_path).with_context(|| format!("cannot read event file {}", event_path.display()))?;
+    let event: Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not JSON; it must hold one Lambda event", event_path.display()))?;
+    let settings = settings_for(env, dry_run, false)?;
+
+    let mut loader = aws_config::from_env();
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region));
+    }
+    if let Some(profile) = profile {
+        loader = loader.profile_name(profile);
+    }
+    let sdk = loader.load().await;
+    let targets = match targets_path {
+        Some(path) => TargetSource::Fixed(read_targets(path)?),
+        None => TargetSource::Ssm { client: aws_sdk_ssm::Client::new(&sdk), environment: settings.environment.clone() },
+    };
+    let aws = SdkAws::from_config(&sdk, targets);
+
+    let handled = handle(&aws, &settings, &event)
+        .await
+        .with_context(|| format!("{} does not hold a Lambda event", event_path.display()))?;
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for d in &handled.decisions {
+        println!("{}", serde_json::to_string(d)?);
+        *counts.entry(d.outcome.as_str()).or_default() += 1;
+    }
+    let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    eprintln!(
+        "{} record(s): {}",
+        handled.decisions.len(),
+        if summary.is_empty() { "nothing to do".to_owned() } else { summary.join(", ") }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_targets(path: &Path) -> Result<HashMap<String, ExportTarget>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read targets file {}", path.display()))?;
+    let targets: HashMap<String, ExportTarget> = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{}: expected an object keyed by database id whose values have s3_bucket_name, s3_prefix, \
+             iam_role_arn and kms_key_arn",
+            path.display()
+        )
+    })?;
+    for (db, target) in &targets {
+        if let Err(problem) = target.validate() {
+            bail!("{}: target `{db}`: {problem}", path.display());
+        }
+    }
+    Ok(targets)
+}

@@ -1,0 +1,131 @@
+//! The export task identifier: deterministic per snapshot, readable, and valid by the
+//! StartExportTask rules, so a redelivered event maps to the same task and RDS itself
+//! refuses a second export (`ExportTaskAlreadyExists`).
+//!
+//! Shape: `<database slug>-<YYYYMMDD>-<HHMM>-<12 hex of sha256(snapshot ARN)>`, at most 60
+//! characters. The hash keeps distinct snapshots distinct even when the slug is cut short or
+//! two snapshots share a minute.
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+pub const MAX_LEN: usize = 60;
+const HASH_HEX: usize = 12;
+/// `-YYYYMMDD-HHMM-` plus the hash.
+const SUFFIX_LEN: usize = 1 + 8 + 1 + 4 + 1 + HASH_HEX;
+
+pub fn export_task_identifier(db_id: &str, snapshot_time: DateTime<Utc>, snapshot_arn: &str) -> String {
+    let digest = Sha256::digest(snapshot_arn.as_bytes());
+    let hash: String = digest.iter().take(HASH_HEX / 2).map(|b| format!("{b:02x}")).collect();
+    let mut slug = slug(db_id, MAX_LEN - SUFFIX_LEN);
+    if slug.is_empty() {
+        slug.push_str("snapshot");
+    }
+    format!("{slug}-{}-{hash}", snapshot_time.format("%Y%m%d-%H%M"))
+}
+
+/// Lower-case letters, digits and single hyphens, starting with a letter, at most `max`.
+fn slug(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(max);
+    for c in text.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || (c.is_ascii_digit() && !out.is_empty()) {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+        if out.len() >= max {
+            break;
+        }
+    }
+    out.truncate(max);
+    while out.ends_with('-') {
+        out.pop();
+    }
+    out
+}
+
+/// The StartExportTask rules for ExportTaskIdentifier.
+pub fn is_valid(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_LEN
+        && id.starts_with(|c: char| c.is_ascii_alphabetic())
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !id.ends_with('-')
+        && !id.contains("--")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
+    }
+
+    #[test]
+    fn readable_for_an_ordinary_snapshot() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 24, 3, 10, 0).unwrap();
+        let id = export_task_identifier(
+            "pams-stack-prod",
+            t,
+            "arn:aws:rds:eu-west-1:123456789012:snapshot:rds:pams-stack-prod-2026-11-24-03-10",
+        );
+        assert!(id.starts_with("pams-stack-prod-20261124-0310-"), "{id}");
+        assert_eq!(id.len(), "pams-stack-prod-20261124-0310-".len() + 12);
+        assert!(is_valid(&id));
+    }
+
+    #[test]
+    fn long_and_odd_database_ids_stay_valid() {
+        let long = "a".repeat(63);
+        let id = export_task_identifier(&long, at(0), "arn");
+        assert_eq!(id.len(), MAX_LEN);
+        assert!(is_valid(&id), "{id}");
+        for db in ["", "---", "::::", "9lives", "db--x-", "Ünïcode-db"] {
+            let id = export_task_identifier(db, at(0), "arn");
+            assert!(is_valid(&id), "{db:?} -> {id}");
+        }
+    }
+
+    #[test]
+    fn validity_rules() {
+        assert!(is_valid("a"));
+        assert!(!is_valid("1a"));
+        assert!(!is_valid("a-"));
+        assert!(!is_valid("a--b"));
+        assert!(!is_valid("a_b"));
+        assert!(!is_valid(&"a".repeat(61)));
+    }
+
+    proptest! {
+        #[test]
+        fn always_valid_and_deterministic(
+            db in "[-a-zA-Z0-9:]{0,63}",
+            arn in "arn:aws:rds:[a-z0-9-]{1,15}:[0-9]{12}:(cluster-)?snapshot:[-a-zA-Z0-9:]{1,255}",
+            secs in 0i64..4_102_444_800,
+        ) {
+            let id = export_task_identifier(&db, at(secs), &arn);
+            prop_assert!(is_valid(&id), "{} -> {}", db, id);
+            prop_assert!(id.len() <= MAX_LEN);
+            prop_assert_eq!(&id, &export_task_identifier(&db, at(secs), &arn));
+        }
+
+        #[test]
+        fn distinct_snapshots_get_distinct_ids(
+            db in "[-a-z0-9:]{1,63}",
+            a in "[-a-z0-9:]{1,120}",
+            b in "[-a-z0-9:]{1,120}",
+            secs in 0i64..4_102_444_800,
+        ) {
+            prop_assume!(a != b);
+            let arn = |s: &str| format!("arn:aws:rds:eu-west-1:123456789012:snapshot:{s}");
+            prop_assert_ne!(
+                export_task_identifier(&db, at(secs), &arn(&a)),
+                export_task_identifier(&db, at(secs), &arn(&b))
+            );
+        }
+    }
+}
