@@ -128,8 +128,6 @@ pub fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(err: &Sdk
             let code = err.code().unwrap_or_default();
             if THROTTLING.contains(&code) || ctx.raw().status().is_server_error() {
                 AwsError::Transient(text)
-            } else if code.is_empty() || ctx.err().meta().code().is_none() {
-                AwsError::Unmodelled(text)
             } else {
                 AwsError::Permanent(text)
             }
@@ -281,7 +279,12 @@ impl Aws for SdkAws {
                 | StartErr::InvalidS3BucketFault(_)
                 | StartErr::KmsKeyNotAccessibleFault(_),
             ) => AwsError::Misconfigured(text),
-            _ => generic,
+            // Every modelled error is matched above: what is left and not transient is an
+            // error the model does not name, such as the export quota.
+            _ => match generic {
+                AwsError::Transient(t) => AwsError::Transient(t),
+                _ => AwsError::Unmodelled(text),
+            },
         })
     }
 

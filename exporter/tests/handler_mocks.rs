@@ -1,0 +1,343 @@
+//! Handler call sequences against mocked AWS SDK clients: what is called, in which order, and
+//! what becomes of the record.
+
+use std::collections::HashMap;
+
+use aws_sdk_rds::operation::describe_db_snapshots::{DescribeDBSnapshotsError, DescribeDbSnapshotsOutput};
+use aws_sdk_rds::operation::describe_export_tasks::DescribeExportTasksOutput;
+use aws_sdk_rds::operation::start_export_task::{StartExportTaskError, StartExportTaskOutput};
+use aws_sdk_rds::types::error::{DbSnapshotNotFoundFault, ExportTaskAlreadyExistsFault, IamRoleMissingPermissionsFault, KmsKeyNotAccessibleFault};
+use aws_sdk_rds::types::{DbSnapshot, ExportTask};
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::retry::RetryConfig;
+use s3exports_config::{Defaults, ExportTarget};
+use s3exports_exporter::aws::{Queues, SdkAws, TargetSource};
+use s3exports_exporter::decide::RetryKind;
+use s3exports_exporter::{Outcome, Settings, handle};
+use serde_json::{Value, json};
+
+const SNAPSHOT_ID: &str = "rds:orders-db-2026-11-24-03-10";
+const SNAPSHOT_ARN: &str = "arn:aws:rds:eu-west-1:123456789012:snapshot:rds:orders-db-2026-11-24-03-10";
+
+fn sqs_event(event_id: &str, source_id: &str) -> Value {
+    let message = json!({
+        "Event Source": "db-snapshot",
+        "Event Time": "2026-11-24 03:14:12.412",
+        "Source ID": source_id,
+        "Event ID": format!("http://docs.amazonwebservices.com/AmazonRDS/latest/UserGuide/USER_Events.html#{event_id}"),
+        "Event Message": "test",
+    });
+    let body = json!({"Type": "Notification", "MessageId": "n1", "Message": message.to_string()});
+    json!({"Records": [{
+        "messageId": "m1", "receiptHandle": "rh1", "body": body.to_string(),
+        "attributes": {"ApproximateReceiveCount": "2"},
+        "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:events"
+    }]})
+}
+
+fn target() -> ExportTarget {
+    ExportTarget {
+        s3_bucket_name: "orders-exports".into(),
+        s3_prefix: "rds".into(),
+        iam_role_arn: "arn:aws:iam::123456789012:role/rds-snapshot-s3exports/prod/export".into(),
+        kms_key_arn: "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab".into(),
+        snapshot_types: None,
+        min_interval: None,
+        export_only: None,
+        glue_database: None,
+    }
+}
+
+fn settings() -> Settings {
+    Settings { environment: "prod".into(), defaults: Defaults::default(), dry_run: false, queue_actions: true }
+}
+
+fn available_snapshot(status: &'static str) -> Rule {
+    mock!(aws_sdk_rds::Client::describe_db_snapshots)
+        .match_requests(|r| r.db_snapshot_identifier() == Some(SNAPSHOT_ID))
+        .then_output(move || {
+            DescribeDbSnapshotsOutput::builder()
+                .db_snapshots(
+                    DbSnapshot::builder()
+                        .db_snapshot_identifier(SNAPSHOT_ID)
+                        .db_snapshot_arn(SNAPSHOT_ARN)
+                        .db_instance_identifier("orders-db")
+                        .snapshot_type("automated")
+                        .engine("postgres")
+                        .status(status)
+                        .snapshot_create_time(aws_smithy_types::DateTime::from_secs(1_795_490_000))
+                        .build(),
+                )
+                .build()
+        })
+}
+
+fn running_tasks(n: usize) -> Rule {
+    mock!(aws_sdk_rds::Client::describe_export_tasks)
+        .match_requests(|r| r.filters().iter().any(|f| f.name() == Some("status")))
+        .then_output(move || {
+            let tasks = (0..n).map(|i| ExportTask::builder().export_task_identifier(format!("other-{i}")).status("IN_PROGRESS").build());
+            DescribeExportTasksOutput::builder().set_export_tasks(Some(tasks.collect())).build()
+        })
+}
+
+fn no_task_with_own_id() -> Rule {
+    mock!(aws_sdk_rds::Client::describe_export_tasks)
+        .match_requests(|r| r.filters().iter().any(|f| f.name() == Some("export-task-identifier")))
+        .then_output(|| DescribeExportTasksOutput::builder().build())
+}
+
+fn start_ok() -> Rule {
+    mock!(aws_sdk_rds::Client::start_export_task)
+        .match_requests(|r| {
+            r.source_arn() == Some(SNAPSHOT_ARN)
+                && r.s3_bucket_name() == Some("orders-exports")
+                && r.s3_prefix() == Some("rds")
+                && r.export_task_identifier().is_some_and(|id| id.starts_with("orders-db-20261124-"))
+        })
+        .then_output(|| StartExportTaskOutput::builder().build())
+}
+
+fn start_error(error: fn() -> StartExportTaskError) -> Rule {
+    mock!(aws_sdk_rds::Client::start_export_task).then_error(error)
+}
+
+/// An RDS error the model does not know (the quota error is one), or throttling.
+fn start_http_error(status: u16, code: &'static str) -> Rule {
+    mock!(aws_sdk_rds::Client::start_export_task).then_http_response(move || {
+        let body = format!(
+            "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{code} happened</Message></Error><RequestId>r</RequestId></ErrorResponse>"
+        );
+        HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body))
+    })
+}
+
+struct Harness {
+    rds: Vec<Rule>,
+    sqs: Vec<Rule>,
+    sns: Vec<Rule>,
+    cloudwatch: Vec<Rule>,
+}
+
+impl Harness {
+    fn new(rds: Vec<Rule>) -> Self {
+        let sqs = vec![
+            mock!(aws_sdk_sqs::Client::change_message_visibility)
+                .match_requests(|r| r.receipt_handle() == Some("rh1") && r.visibility_timeout().is_some_and(|v| v > 0))
+                .then_output(|| aws_sdk_sqs::operation::change_message_visibility::ChangeMessageVisibilityOutput::builder().build()),
+            mock!(aws_sdk_sqs::Client::send_message)
+                .match_requests(|r| r.queue_url() == Some("https://sqs.local/events") && r.delay_seconds().is_some_and(|d| d >= 180))
+                .then_output(|| aws_sdk_sqs::operation::send_message::SendMessageOutput::builder().message_id("requeued").build()),
+            mock!(aws_sdk_sqs::Client::send_message)
+                .match_requests(|r| r.queue_url() == Some("https://sqs.local/dlq") && r.message_attributes().is_some_and(|a| a.contains_key("reason")))
+                .then_output(|| aws_sdk_sqs::operation::send_message::SendMessageOutput::builder().message_id("dead").build()),
+        ];
+        let sns = vec![mock!(aws_sdk_sns::Client::publish)
+            .match_requests(|r| r.topic_arn() == Some("arn:aws:sns:eu-west-1:123456789012:alerts") && r.message().is_some_and(|m| m.contains("disk full")))
+            .then_output(|| aws_sdk_sns::operation::publish::PublishOutput::builder().message_id("a").build())];
+        let cloudwatch = vec![mock!(aws_sdk_cloudwatch::Client::put_metric_data)
+            .match_requests(|r| r.namespace() == Some("RdsSnapshotS3Exports"))
+            .then_output(|| aws_sdk_cloudwatch::operation::put_metric_data::PutMetricDataOutput::builder().build())];
+        Self { rds, sqs, sns, cloudwatch }
+    }
+
+    fn aws(&self) -> SdkAws {
+        let no_retry = |c: aws_sdk_rds::config::Builder| c.retry_config(RetryConfig::disabled());
+        let rds = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &self.rds, no_retry);
+        let sqs = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, &self.sqs);
+        let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, &self.sns);
+        let cloudwatch = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, &self.cloudwatch);
+        let mut aws = SdkAws::new(rds, sns, sqs, cloudwatch, TargetSource::Fixed(HashMap::from([("orders-db".to_owned(), target())])));
+        aws.alerts_topic_arn = Some("arn:aws:sns:eu-west-1:123456789012:alerts".into());
+        aws.queues = Queues {
+            events_queue_url: Some("https://sqs.local/events".into()),
+            dead_letter_queue_url: Some("https://sqs.local/dlq".into()),
+        };
+        aws
+    }
+
+    fn sqs_calls(&self) -> [usize; 3] {
+        [self.sqs[0].num_calls(), self.sqs[1].num_calls(), self.sqs[2].num_calls()]
+    }
+}
+
+#[tokio::test]
+async fn starts_the_export_when_a_slot_is_free() {
+    let h = Harness::new(vec![available_snapshot("available"), running_tasks(2), start_ok()]);
+    let out = handle(&h.aws(), &settings(), &sqs_event("RDS-EVENT-0091", SNAPSHOT_ID)).await.unwrap();
+    let d = &out.decisions[0];
+    assert_eq!(d.outcome, Outcome::StartExport, "{d:?}");
+    assert_eq!(d.db.as_deref(), Some("orders-db"));
+    assert_eq!(d.source_arn.as_deref(), Some(SNAPSHOT_ARN));
+    assert!(d.export_task_identifier.as_deref().unwrap().starts_with("orders-db-20261124-"));
+    assert_eq!([h.rds[0].num_calls(), h.rds[1].num_calls(), h.rds[2].num_calls()], [1, 1, 1]);
+    assert!(out.batch.batch_item_failures.is_empty());
+    assert_eq!(h.sqs_calls(), [0, 0, 0]);
+}
+
+#[tokio::test]
+async fn quota_full_requeues_without_starting() {
+    let h = Harness::new(vec![available_snapshot("available"), running_tasks(5), no_task_with_own_id(), start_ok()]);
+    let out = handle(&h.aws(), &settings(), &sqs_event("RDS-EVENT-0091", SNAPSHOT_ID)).await.unwrap();
+    let d = &out.decisions[0];
+    assert_eq!((d.outcome, d.retry), (Outcome::Retry, Some(RetryKind::QuotaFull)), "{d:?}");
+    assert_eq!(h.rds[3].num_calls(), 0, "StartExportTask must not be called");
+    // A delayed copy replaces the message, so waiting does not count towards the DLQ.
+    assert_eq!(h.sqs_calls(), [0, 1, 0]);
+    assert!(out.batch.batch_item_failures.is_empty());
+}
+
+#[tokio::test]
+async fn unmodelled_error_with_slots_nearly_full_is_the_quota() {
+    let h = Harness::new(vec![available_snapshot("available"), running_tasks(4), start_http_error(400, "ExportQuotaExceeded")]);
+    let out = handle(&h.aws(), &settings(), &sqs_event("RDS-EVENT-0091", SNAPSHOT_ID)).await.unwrap();
+    let d = &out.decisions[0];
+    assert_eq!((d.outcome, d.retry), (Outcome::Retry, Some(RetryKind::QuotaFull)), "{d:?}");
+    assert!(d.reason.contains("quota full"), "{}", d.reason);
+}
+
+#[tokio::test]
+async fn already_exists_is_a_redelivery_not_an_error() {
+    let h = Harness::new(vec![
+        available_snapshot("available"),
+        running_tasks(0),
+        start_error(|| StartExportTaskError::ExportTaskAlreadyExistsFault(ExportTaskAlreadyExistsFault::builder().build())),
+    ]);
+    let out = handle(&h.aws(), &settings(), &sqs_event("RDS-EVENT-0091", SNAPSHOT_ID)).await.unwrap();
+    let d = &out.decisions[0];
+    assert_eq!(d.outcome, Outcome::Skip);
+    assert!(d.reason.contains("already exists"), "{}", d.reason);
+    assert!(out.batch.batch_item_failures.is_empty());
+    assert_eq!(h.sqs_calls(), [0, 0, 0]);
+}
+
+#[tokio::test]
+async fn snapshot_not_yet_available_is_retried_later() {
+    let h = Harness::new(vec![available_snapshot("creating"), running_tasks(0), start_ok()]);
+    let out = handle(&h.aws(), &settings(), &sqs_event("RDS-EVENT-0091", SNAPSHOT_ID)).await.unwrap();
+    let d = &out.decisions[0];
+    assert_eq!((d.outcome, d.retry), (Outcome::Retry, Some(RetryKind::NotReady)));
+    assert!(d.reason.contains("`creating`"), "{}", d.reason);
+    assert_eq!(out.batch.batch_item_failures.len(), 1);
+    assert_eq!(out.batch.batch_item_failures[0].item_identifier, "m1");
+    assert_eq!(h.sqs_calls(), [1, 0, 0], "visibility extended once");
+    assert_eq!(h.rds[2].num_calls(), 0);
+}
+
+#[tokio::test]
+async fn snapshot_not_found_goes_to_the_dead_letter_queue() {
+    let h = Harness::new(vec![mock!(aws_sdk_rds::Client::describe_db_snapshots)
+        .then_error(|| DescribeDBSnapshotsError::DbSnapshotNotFoundFault(DbSnapshotNotFoundFault::builder().build()))]);
+    let out = handle(&h.aws(), &settings(), &sqs_event("RDS-EVENT-0091", SNAPSHOT_ID)).await.unwrap();
+    let d = &out.decisions[0];
+    assert_eq!(d.outcome, Outcome::Reject);
+    assert!(d.reason.contains("not found"), "{}", d.reason);
+    assert_eq!(h.sqs_calls(), [0, 0, 1]);
+    assert!(out.batch.batch_item_failures.is_empty(), "dead-lettered, so deleted from the queue");
+}
+
+#[tokio::test]
+async fn throttling_is_transient() {
+    let h = Harness::new(vec![available_snapshot("available"), running_tasks(0), start_http_error(400, "Throttling")]);
+    let out = handle(&h.aws(), &settings(), &sqs_event("RDS-EVENT-0091", SNAPSHOT_ID)).await.unwrap();
+    let d = &out.decisions[0];
+    assert_eq!((d.outcome, d.retry), (Outcome::Retry, Some(RetryKind::Transient)), "{d:?}");
+    assert_eq!(out.batch.batch_item_failures.len(), 1);
+
+    let h = Harness::new(vec![available_snapshot("available"), running_tasks(0), start_http_error(503, "ServiceUnavailable")]);
+    let out = handle(&h.aws(), &settings(), &sqs_event("RDS-EVENT-0091", SNAPSHOT_ID)).await.unwrap();
+    assert_eq!(out.decisions[0].retry, Some(RetryKind::Transient));
+}
+
+#[tokio::test]
+async fn kms_and_iam_errors_are_misconfiguration() {
+    let errors: [fn() -> StartExportTaskError; 2] = [
+        || StartExportTaskError::KmsKeyNotAccessibleFault(KmsKeyNotAccessibleFault::builder().message("key disabled").build()),
+        || StartExportTaskError::IamRoleMissingPermissionsFault(IamRoleMissingPermissionsFault::builder().message("no s3:PutObject").build()),
+    ];
+    for error in errors {
+        let h = Harness::new(vec![available_snapshot("available"), running_tasks(0), start_error(error)]);
+        let out = handle(&h.aws(), &settings(), &sqs_event("RDS-EVENT-0091", SNAPSHOT_ID)).await.unwrap();
+        let d = &out.decisions[0];
+        assert_eq!(d.outcome, Outcome::Reject, "{d:?}");
+        assert!(d.reason.starts_with("StartExportTask: misconfiguration"), "{}", d.reason);
+        assert_eq!(h.sqs_calls(), [0, 0, 1]);
+    }
+}
+
+#[tokio::test]
+async fn unconfigured_database_is_skipped_before_any_export_call() {
+    let rule_snapshot = mock!(aws_sdk_rds::Client::describe_db_snapshots).then_output(|| {
+            DescribeDbSnapshotsOutput::builder()
+                .db_snapshots(
+                    DbSnapshot::builder()
+                        .db_snapshot_identifier("manual-1")
+                        .db_snapshot_arn("arn:aws:rds:eu-west-1:1:snapshot:manual-1")
+                        .db_instance_identifier("someone-elses-db")
+                        .snapshot_type("manual")
+                        .status("available")
+                        .snapshot_create_time(aws_smithy_types::DateTime::from_secs(1))
+                        .build(),
+                )
+                .build()
+        });
+    let h = Harness::new(vec![rule_snapshot, running_tasks(0), start_ok()]);
+    let out = handle(&h.aws(), &settings(), &sqs_event("RDS-EVENT-0042", "manual-1")).await.unwrap();
+    let d = &out.decisions[0];
+    assert_eq!(d.outcome, Outcome::Skip);
+    assert_eq!(d.reason, "database `someone-elses-db` is not configured for export in environment prod");
+    assert_eq!((h.rds[1].num_calls(), h.rds[2].num_calls()), (0, 0));
+}
+
+#[tokio::test]
+async fn failed_export_raises_an_alert_and_a_metric() {
+    let failed = mock!(aws_sdk_rds::Client::describe_export_tasks)
+        .match_requests(|r| r.filters().iter().any(|f| f.name() == Some("source-arn")))
+        .then_output(|| {
+            DescribeExportTasksOutput::builder()
+                .export_tasks(
+                    ExportTask::builder()
+                        .export_task_identifier("orders-db-20261124-0310-abcdef012345")
+                        .source_arn(SNAPSHOT_ARN)
+                        .status("FAILED")
+                        .failure_cause("disk full")
+                        .s3_bucket("orders-exports")
+                        .build(),
+                )
+                .build()
+        });
+    let h = Harness::new(vec![available_snapshot("available"), failed]);
+    let mut event = sqs_event("RDS-EVENT-0159", SNAPSHOT_ID);
+    // With a Source ARN the task is found without describing the snapshot first.
+    let body: Value = serde_json::from_str(event["Records"][0]["body"].as_str().unwrap()).unwrap();
+    let mut message: Value = serde_json::from_str(body["Message"].as_str().unwrap()).unwrap();
+    message["Source ARN"] = json!(SNAPSHOT_ARN);
+    event["Records"][0]["body"] = json!(json!({"Type": "Notification", "Message": message.to_string()}).to_string());
+
+    let out = handle(&h.aws(), &settings(), &event).await.unwrap();
+    let d = &out.decisions[0];
+    assert_eq!(d.outcome, Outcome::ExportFailed, "{d:?}");
+    assert_eq!(d.export_task_identifier.as_deref(), Some("orders-db-20261124-0310-abcdef012345"));
+    assert!(d.reason.contains("disk full"));
+    assert_eq!((h.sns[0].num_calls(), h.cloudwatch[0].num_calls()), (1, 1));
+    assert!(out.batch.batch_item_failures.is_empty());
+}
+
+#[tokio::test]
+async fn one_bad_record_does_not_hold_back_the_good_one() {
+    let h = Harness::new(vec![available_snapshot("available"), running_tasks(0), start_ok()]);
+    let mut event = sqs_event("RDS-EVENT-0091", SNAPSHOT_ID);
+    let good = event["Records"][0].clone();
+    let mut bad = good.clone();
+    bad["messageId"] = json!("m0");
+    bad["body"] = json!("{\"Type\": \"Notification\", \"Mess");
+    event["Records"] = json!([bad, good]);
+    let out = handle(&h.aws(), &settings(), &event).await.unwrap();
+    assert_eq!(out.decisions[0].outcome, Outcome::Reject);
+    assert_eq!(out.decisions[1].outcome, Outcome::StartExport);
+    assert!(out.batch.batch_item_failures.is_empty());
+    assert_eq!(h.sqs_calls(), [0, 0, 1]);
+}
