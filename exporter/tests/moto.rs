@@ -1,0 +1,222 @@
+//! The handler and the `exporter handle` CLI against moto: real snapshots, targets published as
+//! SSM parameters, export tasks started once and never twice.
+
+use std::process::Command;
+
+use s3exports_config::{Defaults, ExportTarget, names};
+use s3exports_exporter::aws::{SdkAws, TargetSource, describe_export_tasks};
+use s3exports_exporter::model::TaskFilter;
+use s3exports_exporter::{Outcome, Settings, handle};
+use s3exports_testkit::{ACCOUNT, Moto, REGION};
+use serde_json::{Value, json};
+
+fn target(bucket: &str) -> ExportTarget {
+    ExportTarget {
+        s3_bucket_name: bucket.into(),
+        s3_prefix: "exports".into(),
+        iam_role_arn: format!("arn:aws:iam::{ACCOUNT}:role/rds-snapshot-s3exports/prod/export-{bucket}"),
+        kms_key_arn: format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/0000-{bucket}"),
+        snapshot_types: None,
+        min_interval: None,
+        export_only: None,
+        glue_database: None,
+    }
+}
+
+fn sns_body(event_id: &str, source_id: &str, cluster: bool) -> String {
+    let message = json!({
+        "Event Source": if cluster { "db-cluster-snapshot" } else { "db-snapshot" },
+        "Event Time": "2026-11-24 03:14:12.412",
+        "Source ID": source_id,
+        "Event ID": format!("https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Events.Messages.html#{event_id}"),
+        "Event Message": "snapshot created",
+    });
+    json!({"Type": "Notification", "MessageId": source_id, "Message": message.to_string()}).to_string()
+}
+
+fn sqs_event(bodies: &[String]) -> Value {
+    let records: Vec<Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            json!({"messageId": format!("m{i}"), "receiptHandle": format!("rh{i}"), "body": body,
+                   "attributes": {"ApproximateReceiveCount": "1"}, "eventSource": "aws:sqs",
+                   "eventSourceARN": format!("arn:aws:sqs:{REGION}:{ACCOUNT}:events")})
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+struct Fixture {
+    event: Value,
+    automated_instance: String,
+    automated_cluster: String,
+}
+
+async fn seed(moto: &Moto) -> Fixture {
+    let sdk = moto.sdk_config().await;
+    let rds = aws_sdk_rds::Client::new(&sdk);
+    for (id, engine) in [("orders-db", "postgres"), ("unmanaged-db", "mysql")] {
+        rds.create_db_instance()
+            .db_instance_identifier(id)
+            .engine(engine)
+            .db_instance_class("db.t3.micro")
+            .allocated_storage(20)
+            .master_username("admin_user")
+            .master_user_password("password123")
+            .send()
+            .await
+            .unwrap();
+    }
+    rds.create_db_cluster()
+        .db_cluster_identifier("reporting")
+        .engine("aurora-postgresql")
+        .master_username("admin_user")
+        .master_user_password("password123")
+        .send()
+        .await
+        .unwrap();
+    for (db, snap) in [("orders-db", "orders-manual-1"), ("unmanaged-db", "unmanaged-manual-1")] {
+        rds.create_db_snapshot().db_instance_identifier(db).db_snapshot_identifier(snap).send().await.unwrap();
+    }
+    rds.create_db_cluster_snapshot()
+        .db_cluster_identifier("reporting")
+        .db_cluster_snapshot_identifier("reporting-manual-1")
+        .send()
+        .await
+        .unwrap();
+    // moto takes an automated snapshot when it creates an instance or cluster.
+    let automated_instance = rds
+        .describe_db_snapshots()
+        .db_instance_identifier("orders-db")
+        .snapshot_type("automated")
+        .send()
+        .await
+        .unwrap()
+        .db_snapshots()[0]
+        .db_snapshot_identifier()
+        .unwrap()
+        .to_owned();
+    let automated_cluster = rds
+        .describe_db_cluster_snapshots()
+        .db_cluster_identifier("reporting")
+        .snapshot_type("automated")
+        .send()
+        .await
+        .unwrap()
+        .db_cluster_snapshots()[0]
+        .db_cluster_snapshot_identifier()
+        .unwrap()
+        .to_owned();
+
+    // What the database stacks publish.
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    for (db, bucket) in [("orders-db", "orders-exports"), ("reporting", "reporting-exports")] {
+        ssm.put_parameter()
+            .name(names::target_parameter("prod", db))
+            .value(serde_json::to_string(&target(bucket)).unwrap())
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let event = sqs_event(&[
+        sns_body("RDS-EVENT-0091", &automated_instance, false),
+        sns_body("RDS-EVENT-0042", "orders-manual-1", false),
+        sns_body("RDS-EVENT-0169", &automated_cluster, true),
+        sns_body("RDS-EVENT-0075", "reporting-manual-1", true),
+        sns_body("RDS-EVENT-0042", "unmanaged-manual-1", false),
+        sns_body("RDS-EVENT-0042", "deleted-meanwhile", false),
+    ]);
+    Fixture { event, automated_instance, automated_cluster }
+}
+
+fn settings() -> Settings {
+    Settings { environment: "prod".into(), defaults: Defaults::default(), dry_run: false, queue_actions: false }
+}
+
+#[tokio::test]
+async fn exports_every_configured_snapshot_once() {
+    let moto = Moto::start();
+    let fixture = seed(&moto).await;
+    let sdk = moto.sdk_config().await;
+    let aws = SdkAws::from_config(&sdk, TargetSource::Ssm { client: aws_sdk_ssm::Client::new(&sdk), environment: "prod".into() });
+
+    let first = handle(&aws, &settings(), &fixture.event).await.unwrap();
+    let outcomes: Vec<Outcome> = first.decisions.iter().map(|d| d.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [Outcome::StartExport, Outcome::StartExport, Outcome::StartExport, Outcome::StartExport, Outcome::Skip, Outcome::Reject],
+        "{:#?}",
+        first.decisions
+    );
+    assert_eq!(first.decisions[4].reason, "database `unmanaged-db` is not configured for export in environment prod");
+    assert_eq!(first.decisions[2].db.as_deref(), Some("reporting"));
+
+    let tasks = describe_export_tasks(&aws.rds, &TaskFilter::default()).await.unwrap();
+    assert_eq!(tasks.len(), 4);
+    for d in &first.decisions[..4] {
+        let id = d.export_task_identifier.as_deref().unwrap();
+        let task = tasks.iter().find(|t| t.id == id).unwrap_or_else(|| panic!("no task {id}"));
+        assert_eq!(Some(task.source_arn.as_str()), d.source_arn.as_deref());
+        let bucket = if d.db.as_deref() == Some("orders-db") { "orders-exports" } else { "reporting-exports" };
+        assert_eq!(task.s3_bucket, bucket);
+        assert_eq!(task.s3_prefix, "exports");
+        assert!(task.kms_key_id.ends_with(&format!("0000-{bucket}")));
+    }
+    assert!(tasks.iter().any(|t| t.source_arn.ends_with(&fixture.automated_instance)));
+    assert!(tasks.iter().any(|t| t.source_arn.ends_with(&fixture.automated_cluster)));
+
+    // The same events again (redelivery): nothing new starts.
+    let second = handle(&aws, &settings(), &fixture.event).await.unwrap();
+    for d in &second.decisions[..4] {
+        assert_eq!(d.outcome, Outcome::Skip, "{d:?}");
+        assert!(d.reason.contains("already exists"), "{}", d.reason);
+    }
+    let again = describe_export_tasks(&aws.rds, &TaskFilter::default()).await.unwrap();
+    assert_eq!(again.len(), 4);
+}
+
+#[tokio::test]
+async fn cli_prints_one_line_per_record() {
+    let moto = Moto::start();
+    let fixture = seed(&moto).await;
+    let dir = tempfile::tempdir().unwrap();
+    let event_path = dir.path().join("event.json");
+    std::fs::write(&event_path, fixture.event.to_string()).unwrap();
+    let targets_path = dir.path().join("targets.json");
+    std::fs::write(&targets_path, json!({"orders-db": target("orders-exports")}).to_string()).unwrap();
+
+    let run = |extra: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_exporter"));
+        cmd.args(["handle", "--env", "prod", "--event"]).arg(&event_path).args(["--targets"]).arg(&targets_path);
+        cmd.args(extra).envs(moto.env()).env("RUST_LOG", "warn");
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let lines: Vec<Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        (lines, String::from_utf8(out.stderr).unwrap())
+    };
+
+    let (dry, summary) = run(&["--dry-run"]);
+    assert_eq!(dry.len(), 6);
+    assert_eq!(dry[0]["outcome"], "start_export");
+    assert!(dry[0]["reason"].as_str().unwrap().starts_with("dry run: would export to s3://orders-exports/exports"));
+    for key in ["record", "outcome", "db", "source_arn", "export_task_identifier", "reason"] {
+        assert!(dry[0].get(key).is_some(), "missing {key}: {}", dry[0]);
+    }
+    // Only orders-db is in the targets file: the cluster's snapshots are skipped.
+    assert_eq!(dry[2]["outcome"], "skip");
+    assert!(summary.contains("6 record(s)"), "{summary}");
+    let sdk = moto.sdk_config().await;
+    let rds = aws_sdk_rds::Client::new(&sdk);
+    assert!(describe_export_tasks(&rds, &TaskFilter::default()).await.unwrap().is_empty(), "dry run started an export");
+
+    let (real, _) = run(&[]);
+    assert_eq!(real[0]["outcome"], "start_export");
+    assert_eq!(real[0]["export_task_identifier"], dry[0]["export_task_identifier"]);
+    assert_eq!(real[1]["outcome"], "start_export");
+    assert_eq!(describe_export_tasks(&rds, &TaskFilter::default()).await.unwrap().len(), 2);
+    let (again, _) = run(&[]);
+    assert_eq!(again[0]["outcome"], "skip");
+}
