@@ -16,11 +16,7 @@ impl Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}: {}", self.path, self.message)
-        }
+        if self.path.is_empty() { f.write_str(&self.message) } else { write!(f, "{}: {}", self.path, self.message) }
     }
 }
 
@@ -38,9 +34,7 @@ pub enum ConfigError {
     )]
     UnknownEnvironment { name: String, known: String },
 
-    #[error(
-        "cannot choose the environment automatically: {reason}; pass --env with one of {known}"
-    )]
+    #[error("cannot choose the environment automatically: {reason}; pass --env with one of {known}")]
     Auto { reason: String, known: String },
 }
 

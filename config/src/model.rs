@@ -178,13 +178,7 @@ pub fn parse(file: &str, text: &str) -> Result<Loaded, ConfigError> {
             s3_bucket_name: d.s3_bucket_name,
         })
         .collect();
-    let config = Config {
-        environment: raw.environment,
-        git_branch: raw.git_branch,
-        defaults,
-        vpc: raw.vpc,
-        databases,
-    };
+    let config = Config { environment: raw.environment, git_branch: raw.git_branch, defaults, vpc: raw.vpc, databases };
 
     let report = validate::config(&config);
     if !report.errors.is_empty() {

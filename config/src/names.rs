@@ -107,10 +107,7 @@ mod tests {
     #[test]
     fn stack_and_parameter_names() {
         assert_eq!(core_stack("prod"), "rds-snapshot-s3exports-prod");
-        assert_eq!(
-            database_stack("pams-stack-prod", "prod"),
-            "rds-snapshot-s3exports-pams-stack-prod-prod"
-        );
+        assert_eq!(database_stack("pams-stack-prod", "prod"), "rds-snapshot-s3exports-pams-stack-prod-prod");
         assert_eq!(
             target_parameter("prod", "pams-stack-prod"),
             "/rds-snapshot-s3exports/prod/databases/pams-stack-prod"

@@ -66,9 +66,8 @@ impl FromStr for MinInterval {
         if s.eq_ignore_ascii_case("none") || s == "0" {
             return Ok(Self(None));
         }
-        let duration = humantime::parse_duration(s).map_err(|e| {
-            format!("`{s}` is not a duration ({e}); write \"none\" or e.g. \"20h\", \"7d\"")
-        })?;
+        let duration = humantime::parse_duration(s)
+            .map_err(|e| format!("`{s}` is not a duration ({e}); write \"none\" or e.g. \"20h\", \"7d\""))?;
         Ok(Self((!duration.is_zero()).then_some(duration)))
     }
 }
@@ -168,14 +167,8 @@ mod tests {
     fn min_interval_parses_none_and_durations() {
         assert_eq!("none".parse::<MinInterval>(), Ok(MinInterval::NONE));
         assert_eq!("NONE".parse::<MinInterval>(), Ok(MinInterval::NONE));
-        assert_eq!(
-            "20h".parse::<MinInterval>(),
-            Ok(MinInterval(Some(Duration::from_secs(20 * 3600))))
-        );
-        assert_eq!(
-            "1d 12h".parse::<MinInterval>(),
-            Ok(MinInterval(Some(Duration::from_secs(36 * 3600))))
-        );
+        assert_eq!("20h".parse::<MinInterval>(), Ok(MinInterval(Some(Duration::from_secs(20 * 3600)))));
+        assert_eq!("1d 12h".parse::<MinInterval>(), Ok(MinInterval(Some(Duration::from_secs(36 * 3600)))));
         let err = "soon".parse::<MinInterval>().unwrap_err();
         assert!(err.contains("`soon` is not a duration"), "{err}");
     }
@@ -190,10 +183,7 @@ mod tests {
 
     #[test]
     fn snapshot_type_recognises_aws_backup_by_id() {
-        assert_eq!(
-            SnapshotType::from_rds("manual", "awsbackup:job-1234"),
-            Some(SnapshotType::Awsbackup)
-        );
+        assert_eq!(SnapshotType::from_rds("manual", "awsbackup:job-1234"), Some(SnapshotType::Awsbackup));
         assert_eq!(SnapshotType::from_rds("AUTOMATED", "rds:x"), Some(SnapshotType::Automated));
         assert_eq!(SnapshotType::from_rds("shared", "x"), None);
     }

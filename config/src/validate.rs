@@ -244,8 +244,7 @@ pub fn bucket_name(name: &str) -> Result<(), String> {
         Some("must not look like an IP address".to_owned())
     } else if let Some(p) = ["xn--", "sthree-", "amzn-s3-demo-"].iter().find(|p| name.starts_with(*p)) {
         Some(format!("must not start with the reserved prefix `{p}`"))
-    } else if let Some(s) =
-        ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"].iter().find(|s| name.ends_with(*s))
+    } else if let Some(s) = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"].iter().find(|s| name.ends_with(*s))
     {
         Some(format!("must not end with the reserved suffix `{s}`"))
     } else if name.contains('.') {
@@ -277,9 +276,9 @@ pub fn s3_prefix(prefix: &str) -> Result<(), String> {
 /// (PostgreSQL).
 pub fn export_only_entry(entry: &str) -> Result<(), String> {
     let parts: Vec<&str> = entry.split('.').collect();
-    let bad_part = parts.iter().any(|p| {
-        p.is_empty() || !p.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$' || c == '-')
-    });
+    let bad_part = parts
+        .iter()
+        .any(|p| p.is_empty() || !p.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$' || c == '-'));
     if parts.len() > 3 || bad_part {
         Err(format!(
             "`{entry}` is not an ExportOnly entry: write `database`, `database.table`, \

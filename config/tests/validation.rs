@@ -145,7 +145,9 @@ fn export_only_prefix_and_lifecycle_order_are_checked() {
 
 #[test]
 fn short_archive_steps_warn_but_load() {
-    let loaded = parse("t.toml", &with_db("lifecycle = { glacier_days = 7, deep_archive_days = 30, expire_days = 60 }")).unwrap();
+    let loaded =
+        parse("t.toml", &with_db("lifecycle = { glacier_days = 7, deep_archive_days = 30, expire_days = 60 }"))
+            .unwrap();
     let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(warnings[0].starts_with("databases[0].lifecycle.deep_archive_days: objects stay 23 days in Glacier"));

@@ -123,7 +123,9 @@ pub fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(err: &Sdk
     ];
     let text = error_text(err);
     match err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => AwsError::Transient(text),
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            AwsError::Transient(text)
+        }
         SdkError::ServiceError(ctx) => {
             let code = err.code().unwrap_or_default();
             if THROTTLING.contains(&code) || ctx.raw().status().is_server_error() {
@@ -170,7 +172,10 @@ pub fn export_task_from_sdk(t: &aws_sdk_rds::types::ExportTask) -> ExportTask {
 }
 
 /// DescribeExportTasks, all pages, with the filter applied by the API.
-pub async fn describe_export_tasks(rds: &aws_sdk_rds::Client, filter: &TaskFilter) -> Result<Vec<ExportTask>, AwsError> {
+pub async fn describe_export_tasks(
+    rds: &aws_sdk_rds::Client,
+    filter: &TaskFilter,
+) -> Result<Vec<ExportTask>, AwsError> {
     let mut filters = Vec::new();
     let mut add = |name: &str, values: Vec<String>| {
         if !values.is_empty() {
@@ -214,7 +219,9 @@ impl Aws for SdkAws {
         if cluster {
             let out = match self.rds.describe_db_cluster_snapshots().db_cluster_snapshot_identifier(id).send().await {
                 Ok(out) => out,
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_db_cluster_snapshot_not_found_fault()) => return Ok(None),
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_db_cluster_snapshot_not_found_fault()) => {
+                    return Ok(None);
+                }
                 Err(e) => return Err(classify(&e)),
             };
             Ok(out.db_cluster_snapshots().first().map(|s| Snapshot {
@@ -269,9 +276,11 @@ impl Aws for SdkAws {
         Err(match err.as_service_error() {
             Some(StartErr::ExportTaskAlreadyExistsFault(_)) => AwsError::AlreadyExists,
             Some(StartErr::InvalidExportSourceStateFault(_)) => AwsError::NotReady(text),
-            Some(StartErr::DbSnapshotNotFoundFault(_) | StartErr::DbClusterSnapshotNotFoundFault(_) | StartErr::DbClusterNotFoundFault(_)) => {
-                AwsError::NotFound(text)
-            }
+            Some(
+                StartErr::DbSnapshotNotFoundFault(_)
+                | StartErr::DbClusterSnapshotNotFoundFault(_)
+                | StartErr::DbClusterNotFoundFault(_),
+            ) => AwsError::NotFound(text),
             Some(
                 StartErr::IamRoleMissingPermissionsFault(_)
                 | StartErr::IamRoleNotFoundFault(_)
@@ -302,8 +311,9 @@ impl Aws for SdkAws {
         let target = match client.get_parameter().name(&name).send().await {
             Ok(out) => {
                 let text = out.parameter().and_then(|p| p.value()).unwrap_or_default();
-                let target: ExportTarget = serde_json::from_str(text)
-                    .map_err(|e| AwsError::Misconfigured(format!("parameter {name} is not an export target document: {e}")))?;
+                let target: ExportTarget = serde_json::from_str(text).map_err(|e| {
+                    AwsError::Misconfigured(format!("parameter {name} is not an export target document: {e}"))
+                })?;
                 Some(target)
             }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => None,
@@ -315,7 +325,8 @@ impl Aws for SdkAws {
 
     async fn alert(&self, alert: &ExportAlert) -> Result<(), AwsError> {
         if let Some(topic) = &self.alerts_topic_arn {
-            let subject = format!("RDS snapshot export {}: {}", alert.status.to_ascii_lowercase(), alert.export_task_identifier);
+            let subject =
+                format!("RDS snapshot export {}: {}", alert.status.to_ascii_lowercase(), alert.export_task_identifier);
             let body = serde_json::to_string_pretty(alert).unwrap_or_default();
             self.sns
                 .publish()
@@ -331,7 +342,8 @@ impl Aws for SdkAws {
             .value(1.0)
             .unit(aws_sdk_cloudwatch::types::StandardUnit::Count);
         if let Some(db) = &alert.db {
-            datum = datum.dimensions(aws_sdk_cloudwatch::types::Dimension::builder().name("Database").value(db).build());
+            datum =
+                datum.dimensions(aws_sdk_cloudwatch::types::Dimension::builder().name("Database").value(db).build());
         }
         // The alarm watches the metric without dimensions; the per-database one is for dashboards.
         let total = aws_sdk_cloudwatch::types::MetricDatum::builder()
@@ -383,7 +395,11 @@ impl Aws for SdkAws {
             return Err(AwsError::Permanent("DEAD_LETTER_QUEUE_URL is not set".into()));
         };
         let text = |v: &str| {
-            aws_sdk_sqs::types::MessageAttributeValue::builder().data_type("String").string_value(v).build().map_err(|e| AwsError::Permanent(e.to_string()))
+            aws_sdk_sqs::types::MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(v)
+                .build()
+                .map_err(|e| AwsError::Permanent(e.to_string()))
         };
         self.sqs
             .send_message()

@@ -4,10 +4,15 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
     /// A snapshot is ready to export.
-    SnapshotCreated { cluster: bool },
+    SnapshotCreated {
+        cluster: bool,
+    },
     /// A snapshot is being created; its "created" event follows.
     SnapshotCreating,
-    ExportFinished { cluster: bool, result: ExportResult },
+    ExportFinished {
+        cluster: bool,
+        result: ExportResult,
+    },
     Other,
 }
 

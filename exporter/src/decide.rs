@@ -16,7 +16,10 @@ pub fn check_snapshot_type(snapshot: &Snapshot, policy: &ExportPolicy) -> Result
             "{kind} snapshots are not exported for this database (snapshot_types = [{}])",
             policy.snapshot_types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
         )),
-        None => Err(format!("snapshot type `{}` is never exported (only automated, manual, awsbackup)", snapshot.snapshot_type)),
+        None => Err(format!(
+            "snapshot type `{}` is never exported (only automated, manual, awsbackup)",
+            snapshot.snapshot_type
+        )),
     }
 }
 
@@ -31,15 +34,14 @@ pub fn check_min_interval(
 ) -> Result<(), String> {
     let Some(interval) = min_interval.0 else { return Ok(()) };
     let interval = chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX);
-    let close = prior.iter().filter(|t| t.id != own_export_id && t.status.counts_as_exported()).find(|t| {
-        t.snapshot_time.is_some_and(|other| (other - snapshot_time).abs() < interval)
-    });
+    let close = prior
+        .iter()
+        .filter(|t| t.id != own_export_id && t.status.counts_as_exported())
+        .find(|t| t.snapshot_time.is_some_and(|other| (other - snapshot_time).abs() < interval));
     match close {
-        Some(t) => Err(format!(
-            "export {} ({}) covers a snapshot within min_interval {min_interval}",
-            t.id,
-            t.status.as_str()
-        )),
+        Some(t) => {
+            Err(format!("export {} ({}) covers a snapshot within min_interval {min_interval}", t.id, t.status.as_str()))
+        }
         None => Ok(()),
     }
 }

@@ -69,12 +69,21 @@ pub trait Aws: Sync {
     fn alert(&self, alert: &ExportAlert) -> impl Future<Output = Result<(), AwsError>> + Send;
 
     /// Leaves the message on the queue, invisible for `delay` (a failed try).
-    fn retry_later(&self, message: &SqsMessageRef, delay: Duration) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn retry_later(
+        &self,
+        message: &SqsMessageRef,
+        delay: Duration,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
     /// Puts a fresh copy of the message on the queue after `delay`, so waiting for a free
     /// export slot does not use up the receive count that leads to the dead-letter queue.
     fn requeue(&self, body: &str, delay: Duration) -> impl Future<Output = Result<(), AwsError>> + Send;
 
     /// Sends the record to the dead-letter queue with the reason.
-    fn dead_letter(&self, record_id: &str, body: &str, reason: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn dead_letter(
+        &self,
+        record_id: &str,
+        body: &str,
+        reason: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }

@@ -82,9 +82,8 @@ pub fn split(event: &Value) -> Result<(EventSource, Vec<Record>), UnknownEvent> 
     let Some(records) = event.get("Records").and_then(Value::as_array) else {
         return Err(UnknownEvent("no `Records` array and no `detail-type`".into()));
     };
-    let source_of = |r: &Value| {
-        r.get("eventSource").or_else(|| r.get("EventSource")).and_then(Value::as_str).map(str::to_owned)
-    };
+    let source_of =
+        |r: &Value| r.get("eventSource").or_else(|| r.get("EventSource")).and_then(Value::as_str).map(str::to_owned);
     match records.first().and_then(source_of).as_deref() {
         // An empty batch is an SQS batch with nothing to do.
         None if records.is_empty() => Ok((EventSource::Sqs, Vec::new())),
@@ -166,7 +165,8 @@ pub fn parse_body(body: &str) -> Result<RdsEvent, RecordError> {
     if !trimmed.starts_with('{') {
         return Err(RecordError::PlainText(truncate(body)));
     }
-    let value: Value = serde_json::from_str(body).map_err(|e| RecordError::Malformed(format!("body is not valid JSON: {e}")))?;
+    let value: Value =
+        serde_json::from_str(body).map_err(|e| RecordError::Malformed(format!("body is not valid JSON: {e}")))?;
     if value.get("Type").and_then(Value::as_str) == Some("Notification") {
         #[derive(Deserialize)]
         struct Envelope {
@@ -209,7 +209,8 @@ fn rds_message_from_value(value: &Value) -> Result<RdsEvent, RecordError> {
 
 fn parse_eventbridge(event: &Value) -> Result<RdsEvent, RecordError> {
     let detail_type = event.get("detail-type").and_then(Value::as_str).unwrap_or_default();
-    let detail = event.get("detail").ok_or_else(|| RecordError::Malformed("EventBridge event without detail".into()))?;
+    let detail =
+        event.get("detail").ok_or_else(|| RecordError::Malformed("EventBridge event without detail".into()))?;
     let field = |name: &str| detail.get(name).and_then(Value::as_str).map(str::to_owned);
     let event_id = field("EventID")
         .ok_or_else(|| RecordError::Malformed(format!("{detail_type:?} event without detail.EventID")))?;
@@ -221,7 +222,12 @@ fn parse_eventbridge(event: &Value) -> Result<RdsEvent, RecordError> {
         source_id,
         source_arn: field("SourceArn")
             .or_else(|| {
-                event.get("resources").and_then(Value::as_array).and_then(|r| r.first()).and_then(Value::as_str).map(str::to_owned)
+                event
+                    .get("resources")
+                    .and_then(Value::as_array)
+                    .and_then(|r| r.first())
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
             })
             .filter(|a| !a.is_empty()),
         message: field("Message").unwrap_or_default(),

@@ -110,7 +110,11 @@ pub async fn decide_record<A: Aws>(aws: &A, settings: &Settings, record: &Record
     let event = match &record.event {
         Ok(event) => event,
         Err(RecordError::PlainText(text)) => {
-            return Decision::new(&record.id, Outcome::Skip, format!("plain-text notification, not an RDS event: {text}"));
+            return Decision::new(
+                &record.id,
+                Outcome::Skip,
+                format!("plain-text notification, not an RDS event: {text}"),
+            );
         }
         Err(e @ RecordError::Malformed(_)) => return Decision::new(&record.id, Outcome::Reject, e.to_string()),
     };
@@ -120,7 +124,9 @@ pub async fn decide_record<A: Aws>(aws: &A, settings: &Settings, record: &Record
     d.source_arn = event.source_arn.clone();
     match classify(&event.event_id) {
         EventKind::SnapshotCreated { cluster } => export_snapshot(aws, settings, event, cluster, d).await,
-        EventKind::ExportFinished { cluster, result } => export_finished(aws, settings, event, cluster, result, d).await,
+        EventKind::ExportFinished { cluster, result } => {
+            export_finished(aws, settings, event, cluster, result, d).await
+        }
         EventKind::SnapshotCreating => d.with(
             Outcome::Skip,
             format!("{}: snapshot is still being created; the 'created' event triggers the export", event.event_id),
@@ -148,19 +154,30 @@ impl Decision {
     /// Maps a failed AWS call to retry (transient) or reject (permanent).
     fn failed(self, doing: &str, error: &AwsError) -> Self {
         match error {
-            AwsError::Transient(_) | AwsError::Unmodelled(_) => self.retry(RetryKind::Transient, format!("{doing}: {error}")),
+            AwsError::Transient(_) | AwsError::Unmodelled(_) => {
+                self.retry(RetryKind::Transient, format!("{doing}: {error}"))
+            }
             AwsError::NotReady(_) => self.retry(RetryKind::NotReady, format!("{doing}: {error}")),
             _ => self.with(Outcome::Reject, format!("{doing}: {error}")),
         }
     }
 }
 
-async fn export_snapshot<A: Aws>(aws: &A, settings: &Settings, event: &RdsEvent, cluster: bool, d: Decision) -> Decision {
+async fn export_snapshot<A: Aws>(
+    aws: &A,
+    settings: &Settings,
+    event: &RdsEvent,
+    cluster: bool,
+    d: Decision,
+) -> Decision {
     let what = if cluster { "DB cluster snapshot" } else { "DB snapshot" };
     let snapshot = match aws.describe_snapshot(&event.source_id, cluster).await {
         Ok(Some(s)) => s,
         Ok(None) => {
-            return d.with(Outcome::Reject, format!("{what} `{}` not found (deleted, or in another account/region)", event.source_id));
+            return d.with(
+                Outcome::Reject,
+                format!("{what} `{}` not found (deleted, or in another account/region)", event.source_id),
+            );
         }
         Err(e) => return d.failed(&format!("describing {what} `{}`", event.source_id), &e),
     };
@@ -176,7 +193,10 @@ async fn export_snapshot<A: Aws>(aws: &A, settings: &Settings, event: &RdsEvent,
         Ok(None) => {
             return d.with(
                 Outcome::Skip,
-                format!("database `{}` is not configured for export in environment {}", snapshot.db_id, settings.environment),
+                format!(
+                    "database `{}` is not configured for export in environment {}",
+                    snapshot.db_id, settings.environment
+                ),
             );
         }
         Err(e) => return d.failed(&format!("reading the export target of `{}`", snapshot.db_id), &e),
@@ -222,14 +242,20 @@ async fn export_snapshot<A: Aws>(aws: &A, settings: &Settings, event: &RdsEvent,
     };
     let destination = format!("s3://{}/{}", request.s3_bucket, request.s3_prefix);
     if settings.dry_run {
-        return d.with(Outcome::StartExport, format!("dry run: would export to {destination} ({} slots in use)", active.len()));
+        return d.with(
+            Outcome::StartExport,
+            format!("dry run: would export to {destination} ({} slots in use)", active.len()),
+        );
     }
     match aws.start_export(&request).await {
         Ok(()) => d.with(Outcome::StartExport, format!("export started to {destination}")),
-        Err(AwsError::AlreadyExists) => d.with(Outcome::Skip, format!("export task {export_id} already exists (redelivered event)")),
-        Err(AwsError::Unmodelled(msg)) if decide::slots_full(active.len() + 1, 5) => {
-            d.retry(RetryKind::QuotaFull, format!("StartExportTask refused while exports are running ({msg}): quota full"))
+        Err(AwsError::AlreadyExists) => {
+            d.with(Outcome::Skip, format!("export task {export_id} already exists (redelivered event)"))
         }
+        Err(AwsError::Unmodelled(msg)) if decide::slots_full(active.len() + 1, 5) => d.retry(
+            RetryKind::QuotaFull,
+            format!("StartExportTask refused while exports are running ({msg}): quota full"),
+        ),
         Err(e) => d.failed("StartExportTask", &e),
     }
 }
@@ -245,7 +271,10 @@ async fn quota_full<A: Aws>(aws: &A, d: Decision, export_id: &str, active: &[Exp
         Ok(existing) if !existing.is_empty() => {
             d.with(Outcome::Skip, format!("export task {export_id} already exists (redelivered event)"))
         }
-        Ok(_) => d.retry(RetryKind::QuotaFull, format!("{} exports in progress, {slots} slots: waiting for one to finish", active.len())),
+        Ok(_) => d.retry(
+            RetryKind::QuotaFull,
+            format!("{} exports in progress, {slots} slots: waiting for one to finish", active.len()),
+        ),
         Err(e) => d.failed("looking up the export task", &e),
     }
 }

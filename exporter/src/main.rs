@@ -79,10 +79,7 @@ async fn run_lambda() -> Result<(), lambda_runtime::Error> {
     let environment = std::env::var("ENVIRONMENT").map_err(|_| "ENVIRONMENT is not set")?;
     let settings = settings_for(&EnvSelector::Named(environment.clone()), false, true)?;
     let sdk = aws_config::load_from_env().await;
-    let mut aws = SdkAws::from_config(
-        &sdk,
-        TargetSource::Ssm { client: aws_sdk_ssm::Client::new(&sdk), environment },
-    );
+    let mut aws = SdkAws::from_config(&sdk, TargetSource::Ssm { client: aws_sdk_ssm::Client::new(&sdk), environment });
     aws.alerts_topic_arn = std::env::var("ALERTS_TOPIC_ARN").ok().filter(|s| !s.is_empty());
     aws.queues = Queues {
         events_queue_url: std::env::var("EVENTS_QUEUE_URL").ok().filter(|s| !s.is_empty()),
@@ -92,7 +89,9 @@ async fn run_lambda() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let handled = handle(aws, settings, &event.payload).await?;
         if handled.needs_invocation_retry() {
-            return Err(lambda_runtime::Error::from("a record must be retried; failing the invocation so Lambda redelivers it"));
+            return Err(lambda_runtime::Error::from(
+                "a record must be retried; failing the invocation so Lambda redelivers it",
+            ));
         }
         Ok::<Value, lambda_runtime::Error>(serde_json::to_value(&handled.batch)?)
     }))
@@ -115,7 +114,8 @@ async fn handle_file(
     region: Option<String>,
     profile: Option<String>,
 ) -> Result<ExitCode> {
-    let text = std::fs::read_to_string(event_path).with_context(|| format!("cannot read event file {}", event_path.display()))?;
+    let text = std::fs::read_to_string(event_path)
+        .with_context(|| format!("cannot read event file {}", event_path.display()))?;
     let event: Value = serde_json::from_str(&text)
         .with_context(|| format!("{} is not JSON; it must hold one Lambda event", event_path.display()))?;
     let settings = settings_for(env, dry_run, false)?;

@@ -1,7 +1,9 @@
 //! Parsing of every event wiring and kind, including the awkward ones.
 
 use s3exports_exporter::classify::{EventKind, classify};
-use s3exports_exporter::event::{EventSource, Origin, RecordError, event_id_from, parse_body, parse_rds_message, split};
+use s3exports_exporter::event::{
+    EventSource, Origin, RecordError, event_id_from, parse_body, parse_rds_message, split,
+};
 use serde_json::{Value, json};
 
 fn fixture(name: &str) -> Value {
@@ -19,7 +21,10 @@ fn sqs_batch_yields_one_record_per_message_whatever_its_body() {
     let e = records[0].event.as_ref().unwrap();
     assert_eq!(e.event_id, "RDS-EVENT-0091");
     assert_eq!(e.source_id, "rds:pams-stack-prod-2026-11-24-03-10");
-    assert_eq!(e.source_arn.as_deref(), Some("arn:aws:rds:eu-west-1:123456789012:snapshot:rds:pams-stack-prod-2026-11-24-03-10"));
+    assert_eq!(
+        e.source_arn.as_deref(),
+        Some("arn:aws:rds:eu-west-1:123456789012:snapshot:rds:pams-stack-prod-2026-11-24-03-10")
+    );
     let Origin::Sqs(msg) = &records[0].origin else { panic!("not SQS") };
     assert_eq!((msg.message_id.as_str(), msg.receipt_handle.as_str(), msg.receive_count), ("m0", "rh0", 1));
     assert!(msg.queue_arn.ends_with(":rds-snapshot-s3exports-prod-events"));
@@ -114,5 +119,8 @@ fn malformed_messages_say_what_is_missing() {
     let err = parse_body(r#"{"Type": "Notification", "Message": 7}"#).unwrap_err();
     assert!(matches!(err, RecordError::Malformed(m) if m.contains("SNS envelope")));
     assert!(matches!(parse_body("hello"), Err(RecordError::PlainText(t)) if t == "hello"));
-    assert!(matches!(parse_rds_message(r##"{"Event ID": "#RDS-EVENT-0091", "Source ID": 5}"##), Err(RecordError::Malformed(_))));
+    assert!(matches!(
+        parse_rds_message(r##"{"Event ID": "#RDS-EVENT-0091", "Source ID": 5}"##),
+        Err(RecordError::Malformed(_))
+    ));
 }

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use aws_sdk_rds::operation::describe_db_snapshots::{DescribeDBSnapshotsError, DescribeDbSnapshotsOutput};
 use aws_sdk_rds::operation::describe_export_tasks::DescribeExportTasksOutput;
 use aws_sdk_rds::operation::start_export_task::{StartExportTaskError, StartExportTaskOutput};
-use aws_sdk_rds::types::error::{DbSnapshotNotFoundFault, ExportTaskAlreadyExistsFault, IamRoleMissingPermissionsFault, KmsKeyNotAccessibleFault};
+use aws_sdk_rds::types::error::{
+    DbSnapshotNotFoundFault, ExportTaskAlreadyExistsFault, IamRoleMissingPermissionsFault, KmsKeyNotAccessibleFault,
+};
 use aws_sdk_rds::types::{DbSnapshot, ExportTask};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -79,7 +81,9 @@ fn running_tasks(n: usize) -> Rule {
     mock!(aws_sdk_rds::Client::describe_export_tasks)
         .match_requests(|r| r.filters().iter().any(|f| f.name() == Some("status")))
         .then_output(move || {
-            let tasks = (0..n).map(|i| ExportTask::builder().export_task_identifier(format!("other-{i}")).status("IN_PROGRESS").build());
+            let tasks = (0..n).map(|i| {
+                ExportTask::builder().export_task_identifier(format!("other-{i}")).status("IN_PROGRESS").build()
+            });
             DescribeExportTasksOutput::builder().set_export_tasks(Some(tasks.collect())).build()
         })
 }
@@ -127,20 +131,38 @@ impl Harness {
         let sqs = vec![
             mock!(aws_sdk_sqs::Client::change_message_visibility)
                 .match_requests(|r| r.receipt_handle() == Some("rh1") && r.visibility_timeout().is_some_and(|v| v > 0))
-                .then_output(|| aws_sdk_sqs::operation::change_message_visibility::ChangeMessageVisibilityOutput::builder().build()),
+                .then_output(|| {
+                    aws_sdk_sqs::operation::change_message_visibility::ChangeMessageVisibilityOutput::builder().build()
+                }),
             mock!(aws_sdk_sqs::Client::send_message)
-                .match_requests(|r| r.queue_url() == Some("https://sqs.local/events") && r.delay_seconds().is_some_and(|d| d >= 180))
-                .then_output(|| aws_sdk_sqs::operation::send_message::SendMessageOutput::builder().message_id("requeued").build()),
+                .match_requests(|r| {
+                    r.queue_url() == Some("https://sqs.local/events") && r.delay_seconds().is_some_and(|d| d >= 180)
+                })
+                .then_output(|| {
+                    aws_sdk_sqs::operation::send_message::SendMessageOutput::builder().message_id("requeued").build()
+                }),
             mock!(aws_sdk_sqs::Client::send_message)
-                .match_requests(|r| r.queue_url() == Some("https://sqs.local/dlq") && r.message_attributes().is_some_and(|a| a.contains_key("reason")))
-                .then_output(|| aws_sdk_sqs::operation::send_message::SendMessageOutput::builder().message_id("dead").build()),
+                .match_requests(|r| {
+                    r.queue_url() == Some("https://sqs.local/dlq")
+                        && r.message_attributes().is_some_and(|a| a.contains_key("reason"))
+                })
+                .then_output(|| {
+                    aws_sdk_sqs::operation::send_message::SendMessageOutput::builder().message_id("dead").build()
+                }),
         ];
-        let sns = vec![mock!(aws_sdk_sns::Client::publish)
-            .match_requests(|r| r.topic_arn() == Some("arn:aws:sns:eu-west-1:123456789012:alerts") && r.message().is_some_and(|m| m.contains("disk full")))
-            .then_output(|| aws_sdk_sns::operation::publish::PublishOutput::builder().message_id("a").build())];
-        let cloudwatch = vec![mock!(aws_sdk_cloudwatch::Client::put_metric_data)
-            .match_requests(|r| r.namespace() == Some("RdsSnapshotS3Exports"))
-            .then_output(|| aws_sdk_cloudwatch::operation::put_metric_data::PutMetricDataOutput::builder().build())];
+        let sns = vec![
+            mock!(aws_sdk_sns::Client::publish)
+                .match_requests(|r| {
+                    r.topic_arn() == Some("arn:aws:sns:eu-west-1:123456789012:alerts")
+                        && r.message().is_some_and(|m| m.contains("disk full"))
+                })
+                .then_output(|| aws_sdk_sns::operation::publish::PublishOutput::builder().message_id("a").build()),
+        ];
+        let cloudwatch = vec![
+            mock!(aws_sdk_cloudwatch::Client::put_metric_data)
+                .match_requests(|r| r.namespace() == Some("RdsSnapshotS3Exports"))
+                .then_output(|| aws_sdk_cloudwatch::operation::put_metric_data::PutMetricDataOutput::builder().build()),
+        ];
         Self { rds, sqs, sns, cloudwatch }
     }
 
@@ -150,7 +172,13 @@ impl Harness {
         let sqs = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, &self.sqs);
         let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, &self.sns);
         let cloudwatch = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, &self.cloudwatch);
-        let mut aws = SdkAws::new(rds, sns, sqs, cloudwatch, TargetSource::Fixed(HashMap::from([("orders-db".to_owned(), target())])));
+        let mut aws = SdkAws::new(
+            rds,
+            sns,
+            sqs,
+            cloudwatch,
+            TargetSource::Fixed(HashMap::from([("orders-db".to_owned(), target())])),
+        );
         aws.alerts_topic_arn = Some("arn:aws:sns:eu-west-1:123456789012:alerts".into());
         aws.queues = Queues {
             events_queue_url: Some("https://sqs.local/events".into()),
@@ -192,7 +220,11 @@ async fn quota_full_requeues_without_starting() {
 
 #[tokio::test]
 async fn unmodelled_error_with_slots_nearly_full_is_the_quota() {
-    let h = Harness::new(vec![available_snapshot("available"), running_tasks(4), start_http_error(400, "ExportQuotaExceeded")]);
+    let h = Harness::new(vec![
+        available_snapshot("available"),
+        running_tasks(4),
+        start_http_error(400, "ExportQuotaExceeded"),
+    ]);
     let out = handle(&h.aws(), &settings(), &sqs_event("RDS-EVENT-0091", SNAPSHOT_ID)).await.unwrap();
     let d = &out.decisions[0];
     assert_eq!((d.outcome, d.retry), (Outcome::Retry, Some(RetryKind::QuotaFull)), "{d:?}");
@@ -204,7 +236,9 @@ async fn already_exists_is_a_redelivery_not_an_error() {
     let h = Harness::new(vec![
         available_snapshot("available"),
         running_tasks(0),
-        start_error(|| StartExportTaskError::ExportTaskAlreadyExistsFault(ExportTaskAlreadyExistsFault::builder().build())),
+        start_error(|| {
+            StartExportTaskError::ExportTaskAlreadyExistsFault(ExportTaskAlreadyExistsFault::builder().build())
+        }),
     ]);
     let out = handle(&h.aws(), &settings(), &sqs_event("RDS-EVENT-0091", SNAPSHOT_ID)).await.unwrap();
     let d = &out.decisions[0];
@@ -229,8 +263,10 @@ async fn snapshot_not_yet_available_is_retried_later() {
 
 #[tokio::test]
 async fn snapshot_not_found_goes_to_the_dead_letter_queue() {
-    let h = Harness::new(vec![mock!(aws_sdk_rds::Client::describe_db_snapshots)
-        .then_error(|| DescribeDBSnapshotsError::DbSnapshotNotFoundFault(DbSnapshotNotFoundFault::builder().build()))]);
+    let h =
+        Harness::new(vec![mock!(aws_sdk_rds::Client::describe_db_snapshots).then_error(|| {
+            DescribeDBSnapshotsError::DbSnapshotNotFoundFault(DbSnapshotNotFoundFault::builder().build())
+        })]);
     let out = handle(&h.aws(), &settings(), &sqs_event("RDS-EVENT-0091", SNAPSHOT_ID)).await.unwrap();
     let d = &out.decisions[0];
     assert_eq!(d.outcome, Outcome::Reject);
@@ -247,7 +283,11 @@ async fn throttling_is_transient() {
     assert_eq!((d.outcome, d.retry), (Outcome::Retry, Some(RetryKind::Transient)), "{d:?}");
     assert_eq!(out.batch.batch_item_failures.len(), 1);
 
-    let h = Harness::new(vec![available_snapshot("available"), running_tasks(0), start_http_error(503, "ServiceUnavailable")]);
+    let h = Harness::new(vec![
+        available_snapshot("available"),
+        running_tasks(0),
+        start_http_error(503, "ServiceUnavailable"),
+    ]);
     let out = handle(&h.aws(), &settings(), &sqs_event("RDS-EVENT-0091", SNAPSHOT_ID)).await.unwrap();
     assert_eq!(out.decisions[0].retry, Some(RetryKind::Transient));
 }
@@ -255,8 +295,16 @@ async fn throttling_is_transient() {
 #[tokio::test]
 async fn kms_and_iam_errors_are_misconfiguration() {
     let errors: [fn() -> StartExportTaskError; 2] = [
-        || StartExportTaskError::KmsKeyNotAccessibleFault(KmsKeyNotAccessibleFault::builder().message("key disabled").build()),
-        || StartExportTaskError::IamRoleMissingPermissionsFault(IamRoleMissingPermissionsFault::builder().message("no s3:PutObject").build()),
+        || {
+            StartExportTaskError::KmsKeyNotAccessibleFault(
+                KmsKeyNotAccessibleFault::builder().message("key disabled").build(),
+            )
+        },
+        || {
+            StartExportTaskError::IamRoleMissingPermissionsFault(
+                IamRoleMissingPermissionsFault::builder().message("no s3:PutObject").build(),
+            )
+        },
     ];
     for error in errors {
         let h = Harness::new(vec![available_snapshot("available"), running_tasks(0), start_error(error)]);
@@ -271,19 +319,19 @@ async fn kms_and_iam_errors_are_misconfiguration() {
 #[tokio::test]
 async fn unconfigured_database_is_skipped_before_any_export_call() {
     let rule_snapshot = mock!(aws_sdk_rds::Client::describe_db_snapshots).then_output(|| {
-            DescribeDbSnapshotsOutput::builder()
-                .db_snapshots(
-                    DbSnapshot::builder()
-                        .db_snapshot_identifier("manual-1")
-                        .db_snapshot_arn("arn:aws:rds:eu-west-1:1:snapshot:manual-1")
-                        .db_instance_identifier("someone-elses-db")
-                        .snapshot_type("manual")
-                        .status("available")
-                        .snapshot_create_time(aws_smithy_types::DateTime::from_secs(1))
-                        .build(),
-                )
-                .build()
-        });
+        DescribeDbSnapshotsOutput::builder()
+            .db_snapshots(
+                DbSnapshot::builder()
+                    .db_snapshot_identifier("manual-1")
+                    .db_snapshot_arn("arn:aws:rds:eu-west-1:1:snapshot:manual-1")
+                    .db_instance_identifier("someone-elses-db")
+                    .snapshot_type("manual")
+                    .status("available")
+                    .snapshot_create_time(aws_smithy_types::DateTime::from_secs(1))
+                    .build(),
+            )
+            .build()
+    });
     let h = Harness::new(vec![rule_snapshot, running_tasks(0), start_ok()]);
     let out = handle(&h.aws(), &settings(), &sqs_event("RDS-EVENT-0042", "manual-1")).await.unwrap();
     let d = &out.decisions[0];

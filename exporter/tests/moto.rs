@@ -141,13 +141,23 @@ async fn exports_every_configured_snapshot_once() {
     let moto = Moto::start();
     let fixture = seed(&moto).await;
     let sdk = moto.sdk_config().await;
-    let aws = SdkAws::from_config(&sdk, TargetSource::Ssm { client: aws_sdk_ssm::Client::new(&sdk), environment: "prod".into() });
+    let aws = SdkAws::from_config(
+        &sdk,
+        TargetSource::Ssm { client: aws_sdk_ssm::Client::new(&sdk), environment: "prod".into() },
+    );
 
     let first = handle(&aws, &settings(), &fixture.event).await.unwrap();
     let outcomes: Vec<Outcome> = first.decisions.iter().map(|d| d.outcome).collect();
     assert_eq!(
         outcomes,
-        [Outcome::StartExport, Outcome::StartExport, Outcome::StartExport, Outcome::StartExport, Outcome::Skip, Outcome::Reject],
+        [
+            Outcome::StartExport,
+            Outcome::StartExport,
+            Outcome::StartExport,
+            Outcome::StartExport,
+            Outcome::Skip,
+            Outcome::Reject
+        ],
         "{:#?}",
         first.decisions
     );
@@ -194,7 +204,8 @@ async fn cli_prints_one_line_per_record() {
         cmd.args(extra).envs(moto.env()).env("RUST_LOG", "warn");
         let out = cmd.output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let lines: Vec<Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<Value> =
+            String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         (lines, String::from_utf8(out.stderr).unwrap())
     };
 

@@ -71,7 +71,10 @@ impl Moto {
                 return;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("moto exited with {status} before listening; is moto[server] installed for {}?", python().display());
+                panic!(
+                    "moto exited with {status} before listening; is moto[server] installed for {}?",
+                    python().display()
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
