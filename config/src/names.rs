@@ -44,6 +44,17 @@ pub fn kms_alias_prefix(env: &str) -> String {
     format!("alias/{PROJECT}/{env}/")
 }
 
+/// KMS alias of the environment's key for the event topics, queues and logs. Deliberately
+/// outside [`kms_alias_prefix`]: the exporter may grant on export keys only.
+pub fn events_key_alias(env: &str) -> String {
+    format!("alias/{PROJECT}-{env}-events")
+}
+
+/// CloudFormation stack holding the artifacts bucket the deploy uploads code to.
+pub fn bootstrap_stack(env: &str) -> String {
+    format!("{PROJECT}-{env}-bootstrap")
+}
+
 pub fn exporter_function(env: &str) -> String {
     format!("{PROJECT}-{env}-exporter")
 }

@@ -1,0 +1,480 @@
+//! The environment's core stack: the RDS event topic and subscriptions, the queue and its
+//! dead-letter queue, the exporter Lambda, alerts and alarms, and the Athena workgroup.
+
+use s3exports_config::{Config, names};
+use serde_json::{Value, json};
+
+use crate::cfn::{
+    Template, allow, assume_role, checkov_skip, deny_insecure_transport, get_att, policy, private_bucket, r#ref, sub,
+};
+
+/// Seconds one invocation may run; the queue hides a message for six times as long, as Lambda
+/// recommends for SQS sources.
+const FUNCTION_TIMEOUT: u32 = 60;
+/// Receives before a message that keeps failing lands in the dead-letter queue. Waiting for an
+/// export slot does not count (the exporter requeues a fresh copy).
+const MAX_RECEIVE_COUNT: u32 = 10;
+/// Two concurrent pollers at most: exports are limited to 5 per account anyway.
+const MAX_CONCURRENCY: u32 = 2;
+const LOG_RETENTION_DAYS: u32 = 365;
+/// Athena stops a query that scans more than this (100 GiB).
+const BYTES_SCANNED_CUTOFF: u64 = 100 * 1024 * 1024 * 1024;
+const ATHENA_RESULTS_DAYS: u32 = 30;
+
+pub fn template(config: &Config) -> Template {
+    let env = config.environment.as_str();
+    let mut t = Template::new(format!(
+        "rds-snapshot-s3exports {env}: RDS snapshot events -> SNS -> SQS -> exporter Lambda; alerts; Athena workgroup"
+    ));
+    t.parameter("CodeS3Bucket", "Bucket holding the exporter's Lambda zip (infra deploy uploads it)");
+    t.parameter("CodeS3Key", "Key of the exporter's Lambda zip (content-addressed)");
+
+    events_key(&mut t, env);
+    events_topic(&mut t, env);
+    queues(&mut t, env);
+    alerts(&mut t, env, &config.defaults.alert_emails);
+    exporter(&mut t, config);
+    alarms(&mut t, env);
+    athena(&mut t, env);
+
+    t.output("EventsTopicArn", "SNS topic the RDS event subscriptions publish to", r#ref("EventsTopic"));
+    t.output("EventsQueueUrl", "Queue the exporter consumes", r#ref("EventsQueue"));
+    t.output("DeadLetterQueueUrl", "Records that failed for good", r#ref("DeadLetterQueue"));
+    t.output("AlertsTopicArn", "Export failures and alarms", r#ref("AlertsTopic"));
+    t.output("ExporterFunctionName", "The exporter Lambda", r#ref("ExporterFunction"));
+    t.output("AthenaWorkgroup", "Workgroup for queries over the exports", r#ref("AthenaWorkgroup"));
+    t.output("AthenaResultsBucket", "Where Athena writes query results", r#ref("AthenaResultsBucket"));
+    t
+}
+
+fn service_uses_key(sid: &str, service: Value, actions: &[&str]) -> Value {
+    json!({
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": { "Service": service },
+        "Action": actions,
+        "Resource": "*",
+        "Condition": { "StringEquals": { "aws:SourceAccount": r#ref("AWS::AccountId") } }
+    })
+}
+
+fn events_key(t: &mut Template, env: &str) {
+    let data_key = ["kms:GenerateDataKey*", "kms:Decrypt"];
+    t.add(
+        "EventsKey",
+        "AWS::KMS::Key",
+        json!({
+            "Description": format!("Encrypts the rds-snapshot-s3exports {env} topics, queues, logs and Athena results"),
+            "EnableKeyRotation": true,
+            "KeyPolicy": policy(vec![
+                json!({
+                    "Sid": "AccountAdministers",
+                    "Effect": "Allow",
+                    "Principal": { "AWS": sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
+                    "Action": "kms:*",
+                    "Resource": "*"
+                }),
+                // RDS publishes to the encrypted topic, SNS delivers to the encrypted queue,
+                // CloudWatch alarms publish to the encrypted alerts topic.
+                service_uses_key("RdsEventsPublish", json!("events.rds.amazonaws.com"), &data_key),
+                service_uses_key("SnsDeliversToQueue", json!("sns.amazonaws.com"), &data_key),
+                service_uses_key("AlarmsPublish", json!("cloudwatch.amazonaws.com"), &data_key),
+                json!({
+                    "Sid": "LogsEncrypt",
+                    "Effect": "Allow",
+                    "Principal": { "Service": sub("logs.${AWS::Region}.amazonaws.com") },
+                    "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                    "Resource": "*",
+                    "Condition": { "ArnLike": { "kms:EncryptionContext:aws:logs:arn":
+                        sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*") } }
+                }),
+            ])
+        }),
+    );
+    t.add(
+        "EventsKeyAlias",
+        "AWS::KMS::Alias",
+        json!({ "AliasName": names::events_key_alias(env), "TargetKeyId": r#ref("EventsKey") }),
+    );
+}
+
+fn events_topic(t: &mut Template, env: &str) {
+    t.add(
+        "EventsTopic",
+        "AWS::SNS::Topic",
+        json!({ "TopicName": names::events_topic(env), "KmsMasterKeyId": r#ref("EventsKey") }),
+    );
+    t.add(
+        "EventsTopicPolicy",
+        "AWS::SNS::TopicPolicy",
+        json!({
+            "Topics": [r#ref("EventsTopic")],
+            "PolicyDocument": policy(vec![json!({
+                "Sid": "RdsEventsFromThisAccount",
+                "Effect": "Allow",
+                "Principal": { "Service": "events.rds.amazonaws.com" },
+                "Action": "sns:Publish",
+                "Resource": r#ref("EventsTopic"),
+                "Condition": { "StringEquals": { "aws:SourceAccount": r#ref("AWS::AccountId") } }
+            })])
+        }),
+    );
+    for (name, source_type, categories) in [
+        ("SnapshotEvents", "db-snapshot", ["creation", "notification"]),
+        ("ClusterSnapshotEvents", "db-cluster-snapshot", ["backup", "notification"]),
+    ] {
+        t.add(
+            name,
+            "AWS::RDS::EventSubscription",
+            json!({
+                "SubscriptionName": format!("{}-{source_type}", names::events_topic(env)),
+                "SnsTopicArn": r#ref("EventsTopic"),
+                "SourceType": source_type,
+                "EventCategories": categories,
+                "Enabled": true
+            }),
+        )["DependsOn"] = json!("EventsTopicPolicy");
+    }
+}
+
+fn queues(t: &mut Template, env: &str) {
+    t.add(
+        "DeadLetterQueue",
+        "AWS::SQS::Queue",
+        json!({
+            "QueueName": names::dead_letter_queue(env),
+            "MessageRetentionPeriod": 1_209_600,
+            "KmsMasterKeyId": r#ref("EventsKey")
+        }),
+    );
+    t.add(
+        "EventsQueue",
+        "AWS::SQS::Queue",
+        json!({
+            "QueueName": names::events_queue(env),
+            "VisibilityTimeout": FUNCTION_TIMEOUT * 6,
+            "MessageRetentionPeriod": 1_209_600,
+            "KmsMasterKeyId": r#ref("EventsKey"),
+            "KmsDataKeyReusePeriodSeconds": 3600,
+            "RedrivePolicy": { "deadLetterTargetArn": get_att("DeadLetterQueue", "Arn"), "maxReceiveCount": MAX_RECEIVE_COUNT }
+        }),
+    );
+    t.add(
+        "EventsQueuePolicy",
+        "AWS::SQS::QueuePolicy",
+        json!({
+            "Queues": [r#ref("EventsQueue")],
+            "PolicyDocument": policy(vec![json!({
+                "Sid": "EventsTopicDelivers",
+                "Effect": "Allow",
+                "Principal": { "Service": "sns.amazonaws.com" },
+                "Action": "sqs:SendMessage",
+                "Resource": get_att("EventsQueue", "Arn"),
+                "Condition": { "ArnEquals": { "aws:SourceArn": r#ref("EventsTopic") } }
+            })])
+        }),
+    );
+    t.add(
+        "EventsQueueSubscription",
+        "AWS::SNS::Subscription",
+        json!({ "TopicArn": r#ref("EventsTopic"), "Protocol": "sqs", "Endpoint": get_att("EventsQueue", "Arn") }),
+    );
+}
+
+fn alerts(t: &mut Template, env: &str, emails: &[String]) {
+    t.add(
+        "AlertsTopic",
+        "AWS::SNS::Topic",
+        json!({ "TopicName": names::alerts_topic(env), "KmsMasterKeyId": r#ref("EventsKey") }),
+    );
+    t.add(
+        "AlertsTopicPolicy",
+        "AWS::SNS::TopicPolicy",
+        json!({
+            "Topics": [r#ref("AlertsTopic")],
+            "PolicyDocument": policy(vec![json!({
+                "Sid": "AlarmsFromThisAccount",
+                "Effect": "Allow",
+                "Principal": { "Service": "cloudwatch.amazonaws.com" },
+                "Action": "sns:Publish",
+                "Resource": r#ref("AlertsTopic"),
+                "Condition": { "StringEquals": { "aws:SourceAccount": r#ref("AWS::AccountId") } }
+            })])
+        }),
+    );
+    for (i, email) in emails.iter().enumerate() {
+        t.add(
+            &format!("AlertEmail{i}"),
+            "AWS::SNS::Subscription",
+            json!({ "TopicArn": r#ref("AlertsTopic"), "Protocol": "email", "Endpoint": email }),
+        );
+    }
+}
+
+fn exporter(t: &mut Template, config: &Config) {
+    let env = config.environment.as_str();
+    let function = names::exporter_function(env);
+    t.add(
+        "ExporterLogGroup",
+        "AWS::Logs::LogGroup",
+        json!({
+            "LogGroupName": format!("/aws/lambda/{function}"),
+            "RetentionInDays": LOG_RETENTION_DAYS,
+            "KmsKeyId": get_att("EventsKey", "Arn")
+        }),
+    );
+
+    let region_only = json!({ "StringEquals": { "aws:RequestedRegion": r#ref("AWS::Region") } });
+    let mut statements = vec![
+        allow("WriteOwnLogs", &["logs:CreateLogStream", "logs:PutLogEvents"], vec![get_att("ExporterLogGroup", "Arn")]),
+        allow(
+            "ConsumeEventsQueue",
+            &[
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:ChangeMessageVisibility",
+                "sqs:SendMessage",
+            ],
+            vec![get_att("EventsQueue", "Arn")],
+        ),
+        allow("DeadLetter", &["sqs:SendMessage"], vec![get_att("DeadLetterQueue", "Arn")]),
+        allow("QueueEncryption", &["kms:Decrypt", "kms:GenerateDataKey"], vec![get_att("EventsKey", "Arn")]),
+        allow(
+            "DescribeSnapshots",
+            &["rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"],
+            vec![
+                sub("arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:snapshot:*"),
+                sub("arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster-snapshot:*"),
+                sub("arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*"),
+                sub("arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*"),
+            ],
+        ),
+        // StartExportTask and DescribeExportTasks support no resource-level scoping: "*",
+        // pinned to this stack's region.
+        json!({
+            "Sid": "ExportTasks",
+            "Effect": "Allow",
+            "Action": ["rds:StartExportTask", "rds:DescribeExportTasks"],
+            "Resource": "*",
+            "Condition": region_only
+        }),
+        allow(
+            "PassOnlyExportRoles",
+            &["iam:PassRole"],
+            vec![sub(&format!(
+                "arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{}*",
+                names::export_role_path(env)
+            ))],
+        ),
+        // Export keys are created per database stack; they are recognised by their alias.
+        json!({
+            "Sid": "GrantOnExportKeys",
+            "Effect": "Allow",
+            "Action": ["kms:CreateGrant", "kms:DescribeKey"],
+            "Resource": sub("arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"),
+            "Condition": { "ForAnyValue:StringLike": { "kms:ResourceAliases": format!("{}*", names::kms_alias_prefix(env)) } }
+        }),
+        allow(
+            "ReadExportTargets",
+            &["ssm:GetParameter"],
+            vec![sub(&format!(
+                "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{}*",
+                names::target_parameter_prefix(env)
+            ))],
+        ),
+        allow("Alert", &["sns:Publish"], vec![r#ref("AlertsTopic")]),
+        // PutMetricData supports no resource scoping; limited to the project's namespace.
+        json!({
+            "Sid": "FailureMetric",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": { "StringEquals": { "cloudwatch:namespace": names::METRIC_NAMESPACE } }
+        }),
+    ];
+    if config.vpc.is_some() {
+        // Lambda manages its network interfaces; these EC2 actions support no resource scoping.
+        statements.push(json!({
+            "Sid": "VpcNetworkInterfaces",
+            "Effect": "Allow",
+            "Action": ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
+                       "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
+            "Resource": "*",
+            "Condition": region_only
+        }));
+    }
+    t.add(
+        "ExporterRole",
+        "AWS::IAM::Role",
+        json!({
+            "Description": format!("The rds-snapshot-s3exports {env} exporter"),
+            "AssumeRolePolicyDocument": assume_role("lambda.amazonaws.com"),
+            "Policies": [{ "PolicyName": "export-snapshots", "PolicyDocument": policy(statements) }]
+        }),
+    );
+
+    let mut props = json!({
+        "FunctionName": function,
+        "Description": "Exports every RDS snapshot of the configured databases to S3 as Parquet, exactly once",
+        "Runtime": "provided.al2023",
+        "Architectures": ["arm64"],
+        "Handler": "bootstrap",
+        "Code": { "S3Bucket": r#ref("CodeS3Bucket"), "S3Key": r#ref("CodeS3Key") },
+        "MemorySize": 128,
+        "Timeout": FUNCTION_TIMEOUT,
+        "ReservedConcurrentExecutions": MAX_CONCURRENCY + 1,
+        "Role": get_att("ExporterRole", "Arn"),
+        "LoggingConfig": { "LogGroup": r#ref("ExporterLogGroup"), "LogFormat": "JSON" },
+        "DeadLetterConfig": { "TargetArn": get_att("DeadLetterQueue", "Arn") },
+        "Environment": { "Variables": {
+            "ENVIRONMENT": env,
+            "ALERTS_TOPIC_ARN": r#ref("AlertsTopic"),
+            "EVENTS_QUEUE_URL": r#ref("EventsQueue"),
+            "DEAD_LETTER_QUEUE_URL": r#ref("DeadLetterQueue"),
+            "RUST_LOG": "info"
+        }}
+    });
+    if let Some(vpc) = &config.vpc {
+        security_group(t, env, vpc);
+        props["VpcConfig"] =
+            json!({ "SubnetIds": vpc.private_subnet_ids, "SecurityGroupIds": [r#ref("ExporterSecurityGroup")] });
+    }
+    let function = t.add("ExporterFunction", "AWS::Lambda::Function", props);
+    let mut skips = vec![("CKV_AWS_173", "The environment holds only resource names and ARNs, no secrets")];
+    if config.vpc.is_none() {
+        skips.push((
+            "CKV_AWS_117",
+            "Calls only AWS APIs and holds no network-reachable data; set [vpc] in config to place it in a VPC",
+        ));
+    }
+    checkov_skip(function, &skips);
+
+    t.add(
+        "ExporterEventSource",
+        "AWS::Lambda::EventSourceMapping",
+        json!({
+            "EventSourceArn": get_att("EventsQueue", "Arn"),
+            "FunctionName": r#ref("ExporterFunction"),
+            "BatchSize": 10,
+            "MaximumBatchingWindowInSeconds": 5,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": { "MaximumConcurrency": MAX_CONCURRENCY }
+        }),
+    );
+}
+
+fn security_group(t: &mut Template, env: &str, vpc: &s3exports_config::Vpc) {
+    let egress: Vec<Value> = vpc
+        .allowed_egress_cidrs
+        .iter()
+        .map(|cidr| json!({ "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": cidr, "Description": "HTTPS to AWS APIs" }))
+        .collect();
+    t.add(
+        "ExporterSecurityGroup",
+        "AWS::EC2::SecurityGroup",
+        json!({
+            "GroupDescription": format!("rds-snapshot-s3exports {env} exporter: HTTPS out only"),
+            "VpcId": vpc.vpc_id,
+            "SecurityGroupEgress": egress
+        }),
+    );
+}
+
+fn alarms(t: &mut Template, env: &str) {
+    let alarm = |description: &str, namespace: &str, metric: &str, statistic: &str, dimensions: Value| {
+        json!({
+            "AlarmDescription": description,
+            "Namespace": namespace,
+            "MetricName": metric,
+            "Dimensions": dimensions,
+            "Statistic": statistic,
+            "Period": 300,
+            "EvaluationPeriods": 1,
+            "Threshold": 0,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": [r#ref("AlertsTopic")]
+        })
+    };
+    t.add(
+        "DeadLetterAlarm",
+        "AWS::CloudWatch::Alarm",
+        alarm(
+            &format!("rds-snapshot-s3exports {env}: records in the dead-letter queue; read their `reason` attribute"),
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            "Maximum",
+            json!([{ "Name": "QueueName", "Value": get_att("DeadLetterQueue", "QueueName") }]),
+        ),
+    );
+    t.add(
+        "ExporterErrorsAlarm",
+        "AWS::CloudWatch::Alarm",
+        alarm(
+            &format!("rds-snapshot-s3exports {env}: the exporter function failed"),
+            "AWS/Lambda",
+            "Errors",
+            "Sum",
+            json!([{ "Name": "FunctionName", "Value": r#ref("ExporterFunction") }]),
+        ),
+    );
+    t.add(
+        "ExportFailedAlarm",
+        "AWS::CloudWatch::Alarm",
+        alarm(
+            &format!("rds-snapshot-s3exports {env}: an export task failed or was canceled"),
+            names::METRIC_NAMESPACE,
+            names::METRIC_EXPORT_FAILED,
+            "Sum",
+            json!([]),
+        ),
+    );
+}
+
+fn athena(t: &mut Template, env: &str) {
+    let mut props = private_bucket(get_att("EventsKey", "Arn"));
+    props.insert(
+        "LifecycleConfiguration".into(),
+        json!({ "Rules": [{
+            "Id": "ExpireResults",
+            "Status": "Enabled",
+            "ExpirationInDays": ATHENA_RESULTS_DAYS,
+            "NoncurrentVersionExpiration": { "NoncurrentDays": 1 },
+            "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": 1 }
+        }]}),
+    );
+    let bucket = t.add("AthenaResultsBucket", "AWS::S3::Bucket", Value::Object(props));
+    checkov_skip(
+        bucket,
+        &[(
+            "CKV_AWS_18",
+            "Holds query results only, which expire; queries are audited in Athena's history and CloudTrail",
+        )],
+    );
+    t.add(
+        "AthenaResultsBucketPolicy",
+        "AWS::S3::BucketPolicy",
+        json!({ "Bucket": r#ref("AthenaResultsBucket"), "PolicyDocument": policy(vec![deny_insecure_transport("AthenaResultsBucket")]) }),
+    );
+    t.add(
+        "AthenaWorkgroup",
+        "AWS::Athena::WorkGroup",
+        json!({
+            "Name": names::athena_workgroup(env),
+            "Description": "Queries over the snapshot exports",
+            "State": "ENABLED",
+            "RecursiveDeleteOption": true,
+            "WorkGroupConfiguration": {
+                "EnforceWorkGroupConfiguration": true,
+                "PublishCloudWatchMetricsEnabled": true,
+                "BytesScannedCutoffPerQuery": BYTES_SCANNED_CUTOFF,
+                "EngineVersion": { "SelectedEngineVersion": "Athena engine version 3" },
+                "ResultConfiguration": {
+                    "OutputLocation": sub("s3://${AthenaResultsBucket}/results/"),
+                    "EncryptionConfiguration": { "EncryptionOption": "SSE_KMS", "KmsKey": get_att("EventsKey", "Arn") }
+                }
+            }
+        }),
+    );
+}

@@ -1,0 +1,169 @@
+//! One database's stack: the export bucket with its lifecycle, the KMS key, the export role,
+//! the Glue database and the parameter the exporter reads.
+
+use s3exports_config::{Config, Database, ExportTarget, names};
+use serde_json::{Value, json};
+
+use crate::cfn::{
+    Template, allow, assume_role, checkov_skip, deny_insecure_transport, get_att, policy, private_bucket, r#ref, sub,
+};
+
+/// Actions RDS needs on the bucket to write an export (StartExportTask documentation).
+const EXPORT_S3_ACTIONS: [&str; 5] =
+    ["s3:PutObject*", "s3:GetObject*", "s3:ListBucket", "s3:DeleteObject*", "s3:GetBucketLocation"];
+const KEY_USE_ACTIONS: [&str; 6] =
+    ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey", "kms:CreateGrant"];
+
+pub fn template(config: &Config, db: &Database) -> Template {
+    let env = &config.environment;
+    let mut t = Template::new(format!(
+        "rds-snapshot-s3exports {env}: exports of {} (bucket {}, key, export role, Glue database)",
+        db.db_name, db.s3_bucket_name
+    ));
+
+    export_key(&mut t, env, db);
+    export_bucket(&mut t, db);
+    export_role(&mut t, env, db);
+    t.add(
+        "GlueDatabase",
+        "AWS::Glue::Database",
+        json!({
+            "CatalogId": r#ref("AWS::AccountId"),
+            "DatabaseInput": {
+                "Name": names::glue_database(&db.db_name),
+                "Description": format!("Snapshot exports of {} ({env}): one table per source table, one partition per snapshot", db.db_name)
+            }
+        }),
+    );
+    target_parameter(&mut t, env, db);
+
+    t.output("BucketName", "Export bucket", r#ref("ExportBucket"));
+    t.output("KeyArn", "KMS key of the exports", get_att("ExportKey", "Arn"));
+    t.output("ExportRoleArn", "Role RDS assumes to write the export", get_att("ExportRole", "Arn"));
+    t.output("GlueDatabase", "Glue database of the catalogued exports", r#ref("GlueDatabase"));
+    t.output("TargetParameter", "Parameter the exporter reads", r#ref("TargetParameter"));
+    t
+}
+
+fn export_key(t: &mut Template, env: &str, db: &Database) {
+    t.add(
+        "ExportKey",
+        "AWS::KMS::Key",
+        json!({
+            "Description": format!("Encrypts the snapshot exports of {} ({env})", db.db_name),
+            "EnableKeyRotation": true,
+            "KeyPolicy": policy(vec![
+                // Lets IAM policies in this account grant use of the key (analysts, the exporter).
+                json!({
+                    "Sid": "AccountAdministers",
+                    "Effect": "Allow",
+                    "Principal": { "AWS": sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
+                    "Action": "kms:*",
+                    "Resource": "*"
+                }),
+                json!({
+                    "Sid": "ExportRoleUsesKey",
+                    "Effect": "Allow",
+                    "Principal": { "AWS": get_att("ExportRole", "Arn") },
+                    "Action": KEY_USE_ACTIONS,
+                    "Resource": "*"
+                }),
+                json!({
+                    "Sid": "RdsExportServiceUsesKey",
+                    "Effect": "Allow",
+                    "Principal": { "Service": "export.rds.amazonaws.com" },
+                    "Action": KEY_USE_ACTIONS,
+                    "Resource": "*",
+                    "Condition": { "StringEquals": { "aws:SourceAccount": r#ref("AWS::AccountId") } }
+                }),
+            ])
+        }),
+    );
+    t.add(
+        "ExportKeyAlias",
+        "AWS::KMS::Alias",
+        json!({ "AliasName": names::kms_alias(env, &db.db_name), "TargetKeyId": r#ref("ExportKey") }),
+    );
+}
+
+fn export_bucket(t: &mut Template, db: &Database) {
+    let l = db.lifecycle;
+    let mut props = private_bucket(get_att("ExportKey", "Arn"));
+    props.insert("BucketName".into(), json!(db.s3_bucket_name));
+    props.insert(
+        "LifecycleConfiguration".into(),
+        json!({ "Rules": [
+            {
+                "Id": "ArchiveThenExpire",
+                "Status": "Enabled",
+                "Transitions": [
+                    { "StorageClass": "GLACIER", "TransitionInDays": l.glacier_days },
+                    { "StorageClass": "DEEP_ARCHIVE", "TransitionInDays": l.deep_archive_days }
+                ],
+                "ExpirationInDays": l.expire_days,
+                "NoncurrentVersionExpiration": { "NoncurrentDays": 30 },
+                "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": 7 }
+            }
+        ]}),
+    );
+    let bucket = t.add("ExportBucket", "AWS::S3::Bucket", Value::Object(props));
+    // Exports are the archive: deleting the stack must not delete them.
+    bucket["DeletionPolicy"] = json!("Retain");
+    bucket["UpdateReplacePolicy"] = json!("Retain");
+    checkov_skip(
+        bucket,
+        &[(
+            "CKV_AWS_18",
+            "Written only by RDS export tasks, which CloudTrail records; server access logs would add a second bucket per database for no new facts",
+        )],
+    );
+    t.add(
+        "ExportBucketPolicy",
+        "AWS::S3::BucketPolicy",
+        json!({ "Bucket": r#ref("ExportBucket"), "PolicyDocument": policy(vec![deny_insecure_transport("ExportBucket")]) }),
+    );
+}
+
+/// The role names the bucket by its configured name and the key by its alias, so it depends on
+/// neither and the key policy can name the role.
+fn export_role(t: &mut Template, env: &str, db: &Database) {
+    let bucket_arn = format!("arn:${{AWS::Partition}}:s3:::{}", db.s3_bucket_name);
+    t.add(
+        "ExportRole",
+        "AWS::IAM::Role",
+        json!({
+            "Path": names::export_role_path(env),
+            "Description": "Assumed by RDS to write snapshot exports to this database's bucket",
+            "AssumeRolePolicyDocument": assume_role("export.rds.amazonaws.com"),
+            "Policies": [{
+                "PolicyName": "write-exports",
+                "PolicyDocument": policy(vec![
+                    allow("WriteExportBucket", &EXPORT_S3_ACTIONS, vec![sub(&bucket_arn), sub(&format!("{bucket_arn}/*"))]),
+                    json!({
+                        "Sid": "UseExportKey",
+                        "Effect": "Allow",
+                        "Action": KEY_USE_ACTIONS,
+                        "Resource": sub("arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"),
+                        "Condition": { "ForAnyValue:StringEquals": { "kms:ResourceAliases": names::kms_alias(env, &db.db_name) } }
+                    }),
+                ])
+            }]
+        }),
+    );
+}
+
+fn target_parameter(t: &mut Template, env: &str, db: &Database) {
+    // The document the exporter reads; role and key ARNs are filled in by CloudFormation.
+    let target = ExportTarget::for_database(db, "${ExportRole.Arn}".into(), "${ExportKey.Arn}".into());
+    let document = serde_json::to_string(&target).unwrap_or_default();
+    t.add(
+        "TargetParameter",
+        "AWS::SSM::Parameter",
+        json!({
+            "Name": names::target_parameter(env, &db.db_name),
+            "Type": "String",
+            "Description": format!("Export target of {} read by the exporter", db.db_name),
+            "Value": sub(&document)
+        }),
+    );
+}

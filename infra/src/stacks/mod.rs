@@ -1,0 +1,38 @@
+//! The stacks of an environment, from its config.
+
+pub mod bootstrap;
+pub mod core;
+pub mod database;
+
+use s3exports_config::{Config, names};
+
+use crate::cfn::Template;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackKind {
+    Bootstrap,
+    Core,
+    Database,
+}
+
+#[derive(Debug)]
+pub struct Stack {
+    pub name: String,
+    pub kind: StackKind,
+    pub template: Template,
+}
+
+/// Every stack of the environment in deployment order: bootstrap, core, then one per database.
+pub fn all(config: &Config) -> Vec<Stack> {
+    let env = &config.environment;
+    let mut stacks = vec![
+        Stack { name: names::bootstrap_stack(env), kind: StackKind::Bootstrap, template: bootstrap::template(config) },
+        Stack { name: names::core_stack(env), kind: StackKind::Core, template: core::template(config) },
+    ];
+    stacks.extend(config.databases.iter().map(|db| Stack {
+        name: names::database_stack(&db.db_name, env),
+        kind: StackKind::Database,
+        template: database::template(config, db),
+    }));
+    stacks
+}

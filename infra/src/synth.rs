@@ -1,0 +1,54 @@
+//! `infra synth`: one `<stack>.template.json` per stack, byte-identical for the same config.
+
+use std::path::{Path, PathBuf};
+
+use crate::stacks::Stack;
+
+/// CloudFormation's limits on one template.
+pub const MAX_RESOURCES: usize = 500;
+pub const MAX_TEMPLATE_BYTES: usize = 1_000_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Synthesized {
+    pub stack: String,
+    pub resources: usize,
+    pub parameters: usize,
+    pub bytes: usize,
+    pub path: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SynthError {
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("stack {stack} has {resources} resources, over CloudFormation's {MAX_RESOURCES}")]
+    TooManyResources { stack: String, resources: usize },
+    #[error("stack {stack} template is {bytes} bytes, over CloudFormation's {MAX_TEMPLATE_BYTES}")]
+    TooLarge { stack: String, bytes: usize },
+}
+
+pub fn write(stacks: &[Stack], dir: &Path) -> Result<Vec<Synthesized>, SynthError> {
+    std::fs::create_dir_all(dir).map_err(|source| SynthError::Write { path: dir.to_owned(), source })?;
+    stacks
+        .iter()
+        .map(|stack| {
+            let text = stack.template.render();
+            let resources = stack.template.resources.len();
+            if resources > MAX_RESOURCES {
+                return Err(SynthError::TooManyResources { stack: stack.name.clone(), resources });
+            }
+            if text.len() > MAX_TEMPLATE_BYTES {
+                return Err(SynthError::TooLarge { stack: stack.name.clone(), bytes: text.len() });
+            }
+            let path = dir.join(format!("{}.template.json", stack.name));
+            std::fs::write(&path, &text).map_err(|source| SynthError::Write { path: path.clone(), source })?;
+            Ok(Synthesized {
+                stack: stack.name.clone(),
+                resources,
+                parameters: stack.template.parameters.len(),
+                bytes: text.len(),
+                path,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,278 @@
+//! The synthesized templates: snapshots of prod, and the properties that must never regress.
+
+use s3exports_config::{embedded_env, parse};
+use s3exports_infra::stacks::{self, StackKind};
+use serde_json::Value;
+
+fn prod() -> Vec<(String, StackKind, Value)> {
+    let config = embedded_env("prod").unwrap().config;
+    stacks::all(&config).into_iter().map(|s| (s.name, s.kind, s.template.to_json())).collect()
+}
+
+fn resources_of<'a>(t: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {
+    t["Resources"].as_object().unwrap().iter().filter(|(_, r)| r["Type"] == kind).collect()
+}
+
+fn core() -> Value {
+    prod().into_iter().find(|(_, k, _)| *k == StackKind::Core).unwrap().2
+}
+
+fn database(db: &str) -> Value {
+    prod().into_iter().find(|(n, _, _)| n.contains(db)).unwrap().2
+}
+
+#[test]
+fn prod_templates_snapshot() {
+    for (name, _, template) in prod() {
+        insta::assert_json_snapshot!(name, template);
+    }
+}
+
+#[test]
+fn synthesis_is_deterministic() {
+    let config = embedded_env("prod").unwrap().config;
+    let a: Vec<String> = stacks::all(&config).iter().map(|s| s.template.render()).collect();
+    let b: Vec<String> = stacks::all(&config).iter().map(|s| s.template.render()).collect();
+    assert_eq!(a, b);
+    let dir = tempfile::tempdir().unwrap();
+    let first = s3exports_infra::synth::write(&stacks::all(&config), dir.path()).unwrap();
+    let bytes: Vec<Vec<u8>> = first.iter().map(|s| std::fs::read(&s.path).unwrap()).collect();
+    s3exports_infra::synth::write(&stacks::all(&config), dir.path()).unwrap();
+    let again: Vec<Vec<u8>> = first.iter().map(|s| std::fs::read(&s.path).unwrap()).collect();
+    assert_eq!(bytes, again);
+}
+
+#[test]
+fn stack_names_follow_the_config() {
+    let names: Vec<String> = prod().into_iter().map(|(n, _, _)| n).collect();
+    assert_eq!(
+        names,
+        [
+            "rds-snapshot-s3exports-prod-bootstrap",
+            "rds-snapshot-s3exports-prod",
+            "rds-snapshot-s3exports-pams-stack-prod-prod",
+            "rds-snapshot-s3exports-maxonevams-stack-prod-prod",
+            "rds-snapshot-s3exports-maxonelams-stack-prod-prod",
+        ]
+    );
+}
+
+#[test]
+fn export_bucket_lifecycle_encryption_and_access() {
+    let t = database("pams-stack-prod");
+    let bucket = &t["Resources"]["ExportBucket"];
+    assert_eq!(bucket["Properties"]["BucketName"], "pams-db-snapshots-export");
+    assert_eq!(bucket["DeletionPolicy"], "Retain");
+    assert_eq!(bucket["UpdateReplacePolicy"], "Retain");
+    let rule = &bucket["Properties"]["LifecycleConfiguration"]["Rules"][0];
+    assert_eq!(rule["Transitions"][0], serde_json::json!({"StorageClass": "GLACIER", "TransitionInDays": 7}));
+    assert_eq!(rule["Transitions"][1], serde_json::json!({"StorageClass": "DEEP_ARCHIVE", "TransitionInDays": 97}));
+    assert_eq!(rule["ExpirationInDays"], 365);
+    assert!(rule["NoncurrentVersionExpiration"].is_object());
+    assert!(rule["AbortIncompleteMultipartUpload"].is_object());
+    let sse = &bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0];
+    assert_eq!(sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"], "aws:kms");
+    assert_eq!(
+        sse["ServerSideEncryptionByDefault"]["KMSMasterKeyID"],
+        serde_json::json!({"Fn::GetAtt": ["ExportKey", "Arn"]})
+    );
+    assert_eq!(sse["BucketKeyEnabled"], true);
+    let pab = &bucket["Properties"]["PublicAccessBlockConfiguration"];
+    for k in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+        assert_eq!(pab[k], true, "{k}");
+    }
+    assert_eq!(bucket["Properties"]["VersioningConfiguration"]["Status"], "Enabled");
+    let deny = &t["Resources"]["ExportBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(deny["Effect"], "Deny");
+    assert_eq!(deny["Condition"]["Bool"]["aws:SecureTransport"], "false");
+    assert_eq!(t["Resources"]["ExportKey"]["Properties"]["EnableKeyRotation"], true);
+}
+
+#[test]
+fn lifecycle_overrides_reach_the_bucket() {
+    let text = r#"
+environment = "prod"
+git_branch = "main"
+[[databases]]
+db_name = "orders"
+s3_bucket_name = "orders-exports"
+lifecycle = { glacier_days = 30, deep_archive_days = 120, expire_days = 400 }
+"#;
+    let config = parse("t.toml", text).unwrap().config;
+    let stacks = stacks::all(&config);
+    let t = stacks.iter().find(|s| s.kind == StackKind::Database).unwrap().template.to_json();
+    let rule = &t["Resources"]["ExportBucket"]["Properties"]["LifecycleConfiguration"]["Rules"][0];
+    assert_eq!(rule["Transitions"][0]["TransitionInDays"], 30);
+    assert_eq!(rule["Transitions"][1]["TransitionInDays"], 120);
+    assert_eq!(rule["ExpirationInDays"], 400);
+}
+
+#[test]
+fn subscriptions_cover_the_snapshot_and_export_events() {
+    let t = core();
+    let subs = resources_of(&t, "AWS::RDS::EventSubscription");
+    let mut seen: Vec<(String, Vec<String>)> = subs
+        .iter()
+        .map(|(_, r)| {
+            let p = &r["Properties"];
+            let cats =
+                p["EventCategories"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
+            (p["SourceType"].as_str().unwrap().to_owned(), cats)
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("db-cluster-snapshot".to_owned(), vec!["backup".to_owned(), "notification".to_owned()]),
+            ("db-snapshot".to_owned(), vec!["creation".to_owned(), "notification".to_owned()]),
+        ]
+    );
+    for (_, s) in subs {
+        assert_eq!(s["Properties"]["SnsTopicArn"], serde_json::json!({"Ref": "EventsTopic"}));
+    }
+    let topic_policy = &t["Resources"]["EventsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(topic_policy["Principal"]["Service"], "events.rds.amazonaws.com");
+    assert!(topic_policy["Condition"]["StringEquals"]["aws:SourceAccount"].is_object());
+    assert!(t["Resources"]["EventsTopic"]["Properties"]["KmsMasterKeyId"].is_object());
+}
+
+#[test]
+fn lambda_runs_arm64_from_the_queue_with_partial_batches_and_a_dlq() {
+    let t = core();
+    let f = &t["Resources"]["ExporterFunction"]["Properties"];
+    assert_eq!(f["Runtime"], "provided.al2023");
+    assert_eq!(f["Architectures"], serde_json::json!(["arm64"]));
+    assert_eq!(f["Code"]["S3Key"], serde_json::json!({"Ref": "CodeS3Key"}));
+    assert!(f["ReservedConcurrentExecutions"].as_u64().unwrap() >= 2);
+    let m = &t["Resources"]["ExporterEventSource"]["Properties"];
+    assert_eq!(m["FunctionResponseTypes"], serde_json::json!(["ReportBatchItemFailures"]));
+    assert_eq!(m["EventSourceArn"], serde_json::json!({"Fn::GetAtt": ["EventsQueue", "Arn"]}));
+    assert!(m["ScalingConfig"]["MaximumConcurrency"].is_u64());
+    let q = &t["Resources"]["EventsQueue"]["Properties"];
+    assert_eq!(
+        q["RedrivePolicy"]["deadLetterTargetArn"],
+        serde_json::json!({"Fn::GetAtt": ["DeadLetterQueue", "Arn"]})
+    );
+    assert!(q["VisibilityTimeout"].as_u64().unwrap() >= 6 * f["Timeout"].as_u64().unwrap());
+    for queue in ["EventsQueue", "DeadLetterQueue"] {
+        assert!(t["Resources"][queue]["Properties"]["KmsMasterKeyId"].is_object(), "{queue} unencrypted");
+    }
+    let alarms = resources_of(&t, "AWS::CloudWatch::Alarm");
+    assert_eq!(alarms.len(), 3);
+    assert!(t["Resources"]["ExporterLogGroup"]["Properties"]["RetentionInDays"].is_u64());
+    let wg = &t["Resources"]["AthenaWorkgroup"]["Properties"]["WorkGroupConfiguration"];
+    assert_eq!(wg["EnforceWorkGroupConfiguration"], true);
+    assert!(wg["BytesScannedCutoffPerQuery"].as_u64().unwrap() > 0);
+    assert_eq!(wg["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"], "SSE_KMS");
+}
+
+/// Every IAM policy statement: no `*` action, and `*` resources only for the actions that
+/// cannot be scoped, each with a condition.
+#[test]
+fn iam_policies_are_least_privilege() {
+    const UNSCOPABLE: [&str; 8] = [
+        "rds:StartExportTask",
+        "rds:DescribeExportTasks",
+        "cloudwatch:PutMetricData",
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+    ];
+    let mut checked = 0;
+    for (stack, _, t) in prod() {
+        for (name, role) in resources_of(&t, "AWS::IAM::Role") {
+            for p in role["Properties"]["Policies"].as_array().unwrap() {
+                for st in p["PolicyDocument"]["Statement"].as_array().unwrap() {
+                    checked += 1;
+                    let actions: Vec<&str> = match &st["Action"] {
+                        Value::String(a) => vec![a.as_str()],
+                        Value::Array(a) => a.iter().map(|v| v.as_str().unwrap()).collect(),
+                        other => panic!("{stack}/{name}: odd Action {other}"),
+                    };
+                    assert!(!actions.iter().any(|a| *a == "*" || a.ends_with(":*")), "{stack}/{name}: {actions:?}");
+                    let star = st["Resource"] == "*"
+                        || st["Resource"].as_array().is_some_and(|r| r.contains(&Value::from("*")));
+                    if star {
+                        assert!(
+                            actions.iter().all(|a| UNSCOPABLE.contains(a)),
+                            "{stack}/{name}: * resource for {actions:?}"
+                        );
+                        assert!(st["Condition"].is_object(), "{stack}/{name}: unconditioned * for {actions:?}");
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked >= 15, "only {checked} statements checked");
+}
+
+#[test]
+fn exporter_may_pass_only_export_roles_and_read_only_its_parameters() {
+    let t = core();
+    let statements = t["Resources"]["ExporterRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let by_sid = |sid: &str| statements.iter().find(|s| s["Sid"] == sid).unwrap().clone();
+    assert_eq!(
+        by_sid("PassOnlyExportRoles")["Resource"][0],
+        serde_json::json!({"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/rds-snapshot-s3exports/prod/*"})
+    );
+    assert_eq!(
+        by_sid("ReadExportTargets")["Resource"][0],
+        serde_json::json!({"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/rds-snapshot-s3exports/prod/databases/*"})
+    );
+    assert_eq!(
+        by_sid("GrantOnExportKeys")["Condition"]["ForAnyValue:StringLike"]["kms:ResourceAliases"],
+        "alias/rds-snapshot-s3exports/prod/*"
+    );
+    // The export role is where the exporter may pass it, and publishes its target there.
+    let db = database("pams-stack-prod");
+    assert_eq!(db["Resources"]["ExportRole"]["Properties"]["Path"], "/rds-snapshot-s3exports/prod/");
+    assert_eq!(
+        db["Resources"]["TargetParameter"]["Properties"]["Name"],
+        "/rds-snapshot-s3exports/prod/databases/pams-stack-prod"
+    );
+    assert_eq!(
+        db["Resources"]["ExportKeyAlias"]["Properties"]["AliasName"],
+        "alias/rds-snapshot-s3exports/prod/pams-stack-prod"
+    );
+    let trust = &db["Resources"]["ExportRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
+    assert_eq!(trust["Principal"]["Service"], "export.rds.amazonaws.com");
+}
+
+#[test]
+fn target_parameter_is_the_document_the_exporter_reads() {
+    let db = database("pams-stack-prod");
+    let text = db["Resources"]["TargetParameter"]["Properties"]["Value"]["Fn::Sub"].as_str().unwrap();
+    let filled = text
+        .replace("${ExportRole.Arn}", "arn:aws:iam::1:role/x")
+        .replace("${ExportKey.Arn}", "arn:aws:kms:eu-west-1:1:key/k");
+    let target: s3exports_config::ExportTarget = serde_json::from_str(&filled).unwrap();
+    assert_eq!(target.s3_bucket_name, "pams-db-snapshots-export");
+    assert_eq!(target.glue_database.as_deref(), Some("pams_stack_prod"));
+    target.validate().unwrap();
+}
+
+#[test]
+fn vpc_placement_is_optional_and_https_only() {
+    let text = r#"
+environment = "prod"
+git_branch = "main"
+[vpc]
+vpc_id = "vpc-0123abcd"
+private_subnet_ids = ["subnet-0123abcd", "subnet-4567ef01"]
+allowed_egress_cidrs = ["10.0.0.0/16"]
+"#;
+    let config = parse("t.toml", text).unwrap().config;
+    let t = stacks::all(&config).into_iter().find(|s| s.kind == StackKind::Core).unwrap().template.to_json();
+    let sg = &t["Resources"]["ExporterSecurityGroup"]["Properties"];
+    assert_eq!(sg["SecurityGroupEgress"].as_array().unwrap().len(), 1);
+    assert_eq!(sg["SecurityGroupEgress"][0]["FromPort"], 443);
+    assert!(sg.get("SecurityGroupIngress").is_none());
+    assert!(t["Resources"]["ExporterFunction"]["Properties"]["VpcConfig"].is_object());
+    assert!(core()["Resources"].get("ExporterSecurityGroup").is_none());
+}
