@@ -97,6 +97,7 @@ pub struct Deployer {
     /// Bucket for templates over the inline limit (the artifacts bucket).
     pub template_bucket: Option<String>,
     pub environment: String,
+    pub region: String,
 }
 
 impl Deployer {
@@ -128,6 +129,15 @@ impl Deployer {
                     .collect()
             })
             .unwrap_or_default())
+    }
+
+    /// The physical id of one of a stack's resources; `None` when the stack does not exist.
+    pub async fn physical_id(&self, stack: &str, logical_id: &str) -> Result<Option<String>, DeployError> {
+        match self.cfn.describe_stack_resource().stack_name(stack).logical_resource_id(logical_id).send().await {
+            Ok(out) => Ok(out.stack_resource_detail().and_then(|r| r.physical_resource_id()).map(str::to_owned)),
+            Err(e) if e.message().is_some_and(|m| m.contains("does not exist")) => Ok(None),
+            Err(e) => Err(aws(format!("reading {logical_id} of {stack}"))(e)),
+        }
     }
 
     /// Creates a change set for the stack and reads what it would do.
@@ -165,7 +175,14 @@ impl Deployer {
         } else {
             request.template_url(self.upload_template(&stack.name, body).await?)
         };
-        let created = request.send().await.map_err(aws(format!("creating a change set for {}", stack.name)))?;
+        let created = match request.send().await {
+            Ok(created) => created,
+            // Some implementations refuse an empty update outright instead of failing the set.
+            Err(e) if e.message().is_some_and(means_no_changes) => {
+                return Ok(Plan { stack: stack.name.clone(), create, change_set: None, changes: Vec::new() });
+            }
+            Err(e) => return Err(aws(format!("creating a change set for {}", stack.name))(e)),
+        };
         let id = created.id().unwrap_or_default().to_owned();
 
         let mut wait = Poll::new();
@@ -237,7 +254,7 @@ impl Deployer {
             .send()
             .await
             .map_err(aws(format!("uploading the template of {stack}")))?;
-        Ok(format!("https://{bucket}.s3.amazonaws.com/{key}"))
+        Ok(format!("https://{bucket}.s3.{}.amazonaws.com/{key}", self.region))
     }
 
     /// Throws a planned change set away (for `diff`), and the empty stack a CREATE left.

@@ -106,11 +106,13 @@ async fn main() -> Result<ExitCode> {
             .force_path_style(std::env::var_os("AWS_ENDPOINT_URL").is_some())
             .build(),
     );
+    let region = sdk.region().map(ToString::to_string).context("no AWS region: pass --region or set AWS_REGION")?;
     let mut deployer = Deployer {
         cfn: aws_sdk_cloudformation::Client::new(&sdk),
         s3,
         template_bucket: None,
         environment: env.clone(),
+        region,
     };
     let all = stacks::all(&config);
     let mut stderr = std::io::stderr();
@@ -218,12 +220,9 @@ fn choose<'a>(all: &'a [Stack], names: &[String], allow_bootstrap: bool) -> Resu
 
 async fn artifacts_bucket(deployer: &Deployer, env: &str) -> Result<String> {
     let stack = names::bootstrap_stack(env);
-    let outputs = deployer.outputs(&stack).await.with_context(|| format!("run `infra bootstrap --env {env}` first"))?;
-    outputs
-        .into_iter()
-        .find(|(k, _)| k == "ArtifactsBucket")
-        .map(|(_, v)| v)
-        .with_context(|| format!("stack {stack} has no ArtifactsBucket output; run `infra bootstrap --env {env}`"))
+    deployer.physical_id(&stack, "ArtifactsBucket").await?.with_context(|| {
+        format!("no artifacts bucket ({stack} is not deployed): run `infra --env {env} bootstrap` first")
+    })
 }
 
 fn code_key(path: Option<&Path>, required: bool) -> Result<Option<CodeZip>> {
@@ -295,7 +294,9 @@ async fn deploy(deployer: &Deployer, chosen: &[&Stack], code: &[(String, String)
             outputs.add_row([plan.stack.clone(), k, v]);
         }
     }
-    println!("{outputs}");
+    if outputs.row_count() > 0 {
+        println!("{outputs}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
