@@ -1,0 +1,144 @@
+//! `list-exports`: every export of the environment's buckets, with where its data lives today
+//! (from the lifecycle in config), whether Athena can read it, and when it expires.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use s3exports_config::{Config, Lifecycle};
+use s3exports_exporter::model::{ExportStatus, ExportTask};
+
+use crate::layout::LocalExport;
+use crate::output::Rows;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportRow {
+    pub export_id: String,
+    pub database: Option<String>,
+    pub snapshot_type: String,
+    pub snapshot_time: Option<DateTime<Utc>>,
+    pub status: String,
+    pub progress: i64,
+    pub extracted_gb: f64,
+    pub s3_location: String,
+    pub kms_key: String,
+    /// When the data was written (export end), which the lifecycle counts from.
+    pub written: Option<DateTime<Utc>>,
+    pub lifecycle: Lifecycle,
+}
+
+/// automated (`rds:...`), awsbackup (`awsbackup:...`) or manual, from the snapshot ARN's id.
+pub fn snapshot_type(source_arn: &str) -> &'static str {
+    let id = source_arn
+        .split_once(":snapshot:")
+        .or_else(|| source_arn.split_once(":cluster-snapshot:"))
+        .map_or("", |(_, id)| id);
+    if id.starts_with("rds:") {
+        "automated"
+    } else if id.starts_with("awsbackup:") {
+        "awsbackup"
+    } else {
+        "manual"
+    }
+}
+
+fn database_of<'a>(config: &'a Config, bucket: &str) -> Option<&'a s3exports_config::Database> {
+    config.databases.iter().find(|d| d.s3_bucket_name == bucket)
+}
+
+pub fn from_task(task: &ExportTask, config: &Config) -> ExportRow {
+    let db = database_of(config, &task.s3_bucket);
+    ExportRow {
+        export_id: task.id.clone(),
+        database: db.map(|d| d.db_name.clone()),
+        snapshot_type: snapshot_type(&task.source_arn).to_owned(),
+        snapshot_time: task.snapshot_time,
+        status: task.status.as_str().to_owned(),
+        progress: i64::from(task.percent_progress),
+        extracted_gb: f64::from(task.total_extracted_data_in_gb),
+        s3_location: task.s3_location(),
+        kms_key: task.kms_key_id.clone(),
+        written: task.task_end_time,
+        lifecycle: db.map_or(config.defaults.lifecycle, |d| d.lifecycle),
+    }
+}
+
+fn parse_time(text: Option<&str>) -> Option<DateTime<Utc>> {
+    let text = text?;
+    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).ok()
+}
+
+pub fn from_local(export: &LocalExport, config: &Config) -> ExportRow {
+    let info = &export.info;
+    let task = ExportTask {
+        id: info.export_task_identifier.clone(),
+        source_arn: info.source_arn.clone(),
+        status: ExportStatus::parse(&info.status),
+        snapshot_time: parse_time(info.snapshot_time.as_deref()),
+        task_start_time: parse_time(info.task_start_time.as_deref()),
+        task_end_time: parse_time(info.task_end_time.as_deref()),
+        s3_bucket: info.s3_bucket.clone(),
+        s3_prefix: info.s3_prefix.clone(),
+        kms_key_id: info.kms_key_id.clone(),
+        iam_role_arn: info.iam_role_arn.clone(),
+        percent_progress: info.percent_progress.unwrap_or_default() as i32,
+        total_extracted_data_in_gb: info.total_exported_data_in_gb.unwrap_or_default() as i32,
+        failure_cause: None,
+        warning_message: None,
+        export_only: info.export_only.clone(),
+        cluster: info.source_arn.contains(":cluster"),
+    };
+    let mut row = from_task(&task, config);
+    row.extracted_gb = info.total_exported_data_in_gb.unwrap_or_default();
+    row
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub db: Option<String>,
+    pub status: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+}
+
+impl Filter {
+    pub fn keeps(&self, row: &ExportRow) -> bool {
+        self.db.as_ref().is_none_or(|db| row.database.as_ref() == Some(db))
+            && self.status.as_ref().is_none_or(|s| row.status.eq_ignore_ascii_case(s))
+            && self.since.is_none_or(|since| row.snapshot_time.is_some_and(|t| t >= since))
+    }
+}
+
+/// The rows as a table, with tier, readability and expiry as of `as_of`.
+pub fn to_rows(rows: &[ExportRow], as_of: NaiveDate) -> Rows {
+    let mut out = Rows::new(&[
+        ("export_id", false),
+        ("database", false),
+        ("snapshot_type", false),
+        ("snapshot_time", false),
+        ("status", false),
+        ("progress", true),
+        ("extracted_gb", true),
+        ("s3_location", false),
+        ("kms_key", false),
+        ("storage_tier", false),
+        ("athena_readable", false),
+        ("expires_on", false),
+    ]);
+    for r in rows {
+        // Only a complete export has data on a lifecycle.
+        let written = r.written.filter(|_| r.status == "COMPLETE").map(|t| t.date_naive());
+        let tier = written.map(|w| r.lifecycle.tier_at_age((as_of - w).num_days()));
+        out.rows.push(vec![
+            Some(r.export_id.clone()),
+            r.database.clone(),
+            Some(r.snapshot_type.clone()),
+            r.snapshot_time.map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string()),
+            Some(r.status.clone()),
+            Some(r.progress.to_string()),
+            Some(format!("{}", r.extracted_gb)),
+            Some(r.s3_location.clone()),
+            Some(r.kms_key.clone()),
+            tier.map(|t| t.as_str().to_owned()),
+            tier.map(|t| if t.athena_readable() { "yes".to_owned() } else { "no (restore first)".to_owned() }),
+            written.map(|w| (w + chrono::Duration::days(i64::from(r.lifecycle.expire_days))).to_string()),
+        ]);
+    }
+    out
+}

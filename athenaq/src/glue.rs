@@ -1,0 +1,95 @@
+//! `tables` on AWS: the Glue tables of the environment's databases with their snapshots.
+
+use aws_sdk_glue::Client;
+use s3exports_config::names;
+
+use crate::output::Rows;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableRow {
+    pub database: String,
+    pub table: String,
+    pub columns: usize,
+    pub snapshots: usize,
+    pub latest_snapshot: Option<String>,
+}
+
+fn aws_text<E: std::error::Error + 'static>(e: E) -> String {
+    aws_smithy_types::error::display::DisplayErrorContext(e).to_string()
+}
+
+pub async fn tables(glue: &Client, database: &str) -> Result<Vec<TableRow>, String> {
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = glue.get_tables().database_name(database).set_next_token(token).send().await.map_err(aws_text)?;
+        for t in page.table_list() {
+            let (snapshots, latest) = partitions(glue, database, t.name()).await?;
+            out.push(TableRow {
+                database: database.to_owned(),
+                table: t.name().to_owned(),
+                columns: t.storage_descriptor().map_or(0, |sd| sd.columns().len()),
+                snapshots,
+                latest_snapshot: latest,
+            });
+        }
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+/// Partitions of a table and the latest `snapshot_date` among them.
+async fn partitions(glue: &Client, database: &str, table: &str) -> Result<(usize, Option<String>), String> {
+    let mut count = 0;
+    let mut latest: Option<String> = None;
+    let mut token = None;
+    loop {
+        let page = glue
+            .get_partitions()
+            .database_name(database)
+            .table_name(table)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(aws_text)?;
+        for p in page.partitions() {
+            count += 1;
+            if let Some(date) = p.values().first() {
+                if latest.as_ref().is_none_or(|l| date > l) {
+                    latest = Some(date.clone());
+                }
+            }
+        }
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            return Ok((count, latest));
+        }
+    }
+}
+
+pub fn to_rows(rows: &[TableRow]) -> Rows {
+    let mut out = Rows::new(&[
+        ("database", false),
+        ("table", false),
+        ("columns", true),
+        ("snapshots", true),
+        ("latest_snapshot", false),
+    ]);
+    for r in rows {
+        out.rows.push(vec![
+            Some(r.database.clone()),
+            Some(r.table.clone()),
+            Some(r.columns.to_string()),
+            Some(r.snapshots.to_string()),
+            r.latest_snapshot.clone(),
+        ]);
+    }
+    out
+}
+
+/// The partition columns are not data columns.
+pub fn is_partition_key(name: &str) -> bool {
+    names::PARTITION_KEYS.contains(&name)
+}

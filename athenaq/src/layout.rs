@@ -1,0 +1,279 @@
+//! The layout RDS writes for an export, read from a local copy:
+//! `<prefix>/<export-id>/<database>/<schema>.<table>/<batch>/part-*.parquet` (older exports have
+//! no batch folder), `export_info_<export-id>.json` and
+//! `export_tables_info_<export-id>_from_<n>_to_<m>.json`.
+
+use std::path::{Path, PathBuf};
+
+use s3exports_config::names;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ExportInfo {
+    pub export_task_identifier: String,
+    pub source_arn: String,
+    pub export_only: Vec<String>,
+    pub snapshot_time: Option<String>,
+    pub task_start_time: Option<String>,
+    pub task_end_time: Option<String>,
+    pub s3_bucket: String,
+    pub s3_prefix: String,
+    pub iam_role_arn: String,
+    pub kms_key_id: String,
+    pub status: String,
+    pub percent_progress: Option<i64>,
+    #[serde(alias = "totalExtractedDataInGB")]
+    pub total_exported_data_in_gb: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TablesInfo {
+    pub per_table_status: Vec<TableStatus>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TableStatus {
+    /// `database.schema.table` (PostgreSQL) or `database.table` (MySQL).
+    pub target: String,
+    /// COMPLETE, FAILED, SKIPPED.
+    pub status: String,
+    #[serde(rename = "sizeGB")]
+    pub size_gb: Option<f64>,
+    pub schema_metadata: Option<SchemaMetadata>,
+    #[serde(alias = "TableStatistics")]
+    pub table_statistics: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SchemaMetadata {
+    pub original_type_mappings: Vec<TypeMapping>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TypeMapping {
+    pub column_name: String,
+    pub original_type: String,
+    pub expected_exported_type: String,
+}
+
+/// One source table of one export, as the catalogue names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableRef {
+    pub database: String,
+    /// `None` for MySQL/MariaDB, which have no schema level.
+    pub schema: Option<String>,
+    pub table: String,
+}
+
+impl TableRef {
+    /// From an export target: `db.schema.table` or `db.table`.
+    pub fn from_target(target: &str) -> Option<Self> {
+        let parts: Vec<&str> = target.splitn(3, '.').collect();
+        match parts.as_slice() {
+            [db, schema, table] => {
+                Some(Self { database: (*db).into(), schema: Some((*schema).into()), table: (*table).into() })
+            }
+            [db, table] => Some(Self { database: (*db).into(), schema: None, table: (*table).into() }),
+            _ => None,
+        }
+    }
+
+    /// The folder RDS writes the table to, under the export: `<database>/<schema>.<table>`
+    /// (MySQL: `<database>/<database>.<table>`).
+    pub fn folder(&self) -> PathBuf {
+        let leaf = format!("{}.{}", self.schema.as_deref().unwrap_or(&self.database), self.table);
+        Path::new(&self.database).join(leaf)
+    }
+
+    pub fn glue_table(&self) -> String {
+        names::glue_table(&self.database, self.schema.as_deref(), &self.table)
+    }
+
+    pub fn target(&self) -> String {
+        match &self.schema {
+            Some(s) => format!("{}.{s}.{}", self.database, self.table),
+            None => format!("{}.{}", self.database, self.table),
+        }
+    }
+}
+
+/// `YYYY-MM-DD` of an RFC 3339 / ISO time, the `snapshot_date` partition value.
+pub fn snapshot_date(time: &str) -> Option<String> {
+    let date = time.get(..10)?;
+    let ok = date.len() == 10 && date.as_bytes()[4] == b'-' && date.as_bytes()[7] == b'-';
+    ok.then(|| date.to_owned())
+}
+
+#[derive(Debug, Clone)]
+pub struct LocalTable {
+    pub table: TableRef,
+    pub status: String,
+    pub dir: PathBuf,
+    /// Every part file, batch folders and flat layouts alike, sorted.
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LocalExport {
+    pub info: ExportInfo,
+    /// The `<export-id>` folder.
+    pub root: PathBuf,
+    pub tables: Vec<LocalTable>,
+}
+
+impl LocalExport {
+    pub fn snapshot_date(&self) -> Option<String> {
+        self.info.snapshot_time.as_deref().or(self.info.task_start_time.as_deref()).and_then(snapshot_date)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LayoutError {
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not an RDS export info file: {source}")]
+    Json { path: PathBuf, source: serde_json::Error },
+    #[error(
+        "no export found under {0}: expected export_info_<export-id>.json files beside the export \
+         folders RDS writes (copy them with `aws s3 cp --recursive s3://<bucket>/<prefix>/ DIR`)"
+    )]
+    Empty(PathBuf),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LayoutError + '_ {
+    move |source| LayoutError::Io { path: path.to_owned(), source }
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, LayoutError> {
+    let text = std::fs::read_to_string(path).map_err(io(path))?;
+    serde_json::from_str(&text).map_err(|source| LayoutError::Json { path: path.to_owned(), source })
+}
+
+/// Every file below `dir`, sorted, for a deterministic view of the copy.
+fn walk(dir: &Path) -> Result<Vec<PathBuf>, LayoutError> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).map_err(io(&d))? {
+            let path = entry.map_err(io(&d))?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn file_name(path: &Path) -> &str {
+    path.file_name().and_then(|n| n.to_str()).unwrap_or_default()
+}
+
+/// Finds every export under `dir`.
+pub fn discover(dir: &Path) -> Result<Vec<LocalExport>, LayoutError> {
+    let files = walk(dir)?;
+    let mut exports = Vec::new();
+    for info_path in files.iter().filter(|p| {
+        let name = file_name(p);
+        name.starts_with("export_info_") && name.ends_with(".json")
+    }) {
+        let mut info: ExportInfo = read_json(info_path)?;
+        let id_from_name = file_name(info_path).trim_start_matches("export_info_").trim_end_matches(".json").to_owned();
+        if info.export_task_identifier.is_empty() {
+            info.export_task_identifier = id_from_name.clone();
+        }
+        let parent = info_path.parent().unwrap_or(dir);
+        // The info files sit in the export folder, or beside it.
+        let root = if file_name(parent) == id_from_name { parent.to_owned() } else { parent.join(&id_from_name) };
+
+        let mut statuses: Vec<TableStatus> = Vec::new();
+        for p in files.iter().filter(|p| {
+            p.parent() == Some(parent) && file_name(p).starts_with(&format!("export_tables_info_{id_from_name}_"))
+        }) {
+            statuses.extend(read_json::<TablesInfo>(p)?.per_table_status);
+        }
+        let tables = tables_of(&root, &files, &statuses);
+        exports.push(LocalExport { info, root, tables });
+    }
+    if exports.is_empty() {
+        return Err(LayoutError::Empty(dir.to_owned()));
+    }
+    exports.sort_by(|a, b| {
+        (a.snapshot_date(), &a.info.export_task_identifier).cmp(&(b.snapshot_date(), &b.info.export_task_identifier))
+    });
+    Ok(exports)
+}
+
+fn tables_of(root: &Path, files: &[PathBuf], statuses: &[TableStatus]) -> Vec<LocalTable> {
+    let parquet: Vec<&PathBuf> =
+        files.iter().filter(|p| p.starts_with(root) && file_name(p).ends_with(".parquet")).collect();
+    // Table folders are the second level below the export folder.
+    let mut dirs: Vec<PathBuf> = parquet
+        .iter()
+        .filter_map(|p| {
+            let rel = p.strip_prefix(root).ok()?;
+            let mut parts = rel.components();
+            let db = parts.next()?;
+            let table = parts.next()?;
+            Some(root.join(db).join(table))
+        })
+        .collect();
+    dirs.dedup();
+    let mut tables: Vec<LocalTable> = dirs
+        .into_iter()
+        .filter_map(|dir| {
+            let database = file_name(dir.parent()?).to_owned();
+            let leaf = file_name(&dir).to_owned();
+            let status = statuses
+                .iter()
+                .find(|s| TableRef::from_target(&s.target).is_some_and(|t| root.join(t.folder()) == dir));
+            let table = match status.and_then(|s| TableRef::from_target(&s.target)) {
+                Some(t) => t,
+                None => {
+                    let (first, rest) = leaf.split_once('.')?;
+                    let schema = (first != database).then(|| first.to_owned());
+                    TableRef { database, schema, table: rest.to_owned() }
+                }
+            };
+            let files = parquet.iter().filter(|p| p.starts_with(&dir)).map(|p| (*p).clone()).collect();
+            Some(LocalTable {
+                table,
+                status: status.map_or_else(|| "COMPLETE".to_owned(), |s| s.status.clone()),
+                dir,
+                files,
+            })
+        })
+        .collect();
+    tables.sort_by(|a, b| a.table.glue_table().cmp(&b.table.glue_table()));
+    tables
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_and_folders() {
+        let pg = TableRef::from_target("pams.public.orders").unwrap();
+        assert_eq!(pg.folder(), Path::new("pams/public.orders"));
+        assert_eq!(pg.glue_table(), "pams_public_orders");
+        let my = TableRef::from_target("shop.line_items").unwrap();
+        assert_eq!(my.folder(), Path::new("shop/shop.line_items"));
+        assert_eq!(my.glue_table(), "shop_line_items");
+        assert_eq!(TableRef::from_target("x"), None);
+    }
+
+    #[test]
+    fn snapshot_dates() {
+        assert_eq!(snapshot_date("2026-11-24T03:10:00Z").as_deref(), Some("2026-11-24"));
+        assert_eq!(snapshot_date("2026-11-24 03:10:00.1").as_deref(), Some("2026-11-24"));
+        assert_eq!(snapshot_date("yesterday"), None);
+    }
+}

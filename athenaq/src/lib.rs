@@ -1,0 +1,9 @@
+//! athenaq: list, audit and query RDS snapshot exports — on Athena, or locally with no AWS.
+
+pub mod athena;
+pub mod exports;
+pub mod glue;
+pub mod layout;
+pub mod local;
+pub mod output;
+pub mod sample;

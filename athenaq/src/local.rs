@@ -1,0 +1,173 @@
+//! Local mode: SQL over a copy of one or more exports with DataFusion, under the same names and
+//! partition columns as the Glue catalogue, so a query written for Athena runs unchanged.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::catalog::MemorySchemaProvider;
+use datafusion::common::{Column, ScalarValue, TableReference};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::prelude::{DataFrame, Expr, SessionContext, cast, lit};
+use s3exports_config::{Config, names};
+
+use crate::layout::LocalExport;
+use crate::output::Rows;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error("DataFusion: {0}")]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+    #[error("cannot read Parquet {path}: {message}")]
+    Parquet { path: PathBuf, message: String },
+}
+
+/// One catalogue table over every export that has it.
+#[derive(Debug, Clone)]
+pub struct CatalogTable {
+    pub glue_database: Option<String>,
+    pub name: String,
+    /// (snapshot_date, export_id, table folder, part files)
+    pub parts: Vec<(String, String, PathBuf, Vec<PathBuf>)>,
+}
+
+/// The Glue database an export belongs to: the configured database whose bucket it is in.
+pub fn glue_database_of(export: &LocalExport, config: Option<&Config>) -> Option<String> {
+    let db = config?.databases.iter().find(|d| d.s3_bucket_name == export.info.s3_bucket)?;
+    Some(names::glue_database(&db.db_name))
+}
+
+/// Groups the exports' tables by catalogue name; tables whose export did not complete are left out.
+pub fn catalog_tables(
+    exports: &[LocalExport],
+    config: Option<&Config>,
+    db_override: Option<&str>,
+) -> Vec<CatalogTable> {
+    let mut by_name: BTreeMap<(Option<String>, String), CatalogTable> = BTreeMap::new();
+    for export in exports {
+        let glue_db = db_override.map(names::glue_database).or_else(|| glue_database_of(export, config));
+        let date = export.snapshot_date().unwrap_or_default();
+        for t in export.tables.iter().filter(|t| t.status.eq_ignore_ascii_case("COMPLETE") && !t.files.is_empty()) {
+            let name = t.table.glue_table();
+            by_name
+                .entry((glue_db.clone(), name.clone()))
+                .or_insert_with(|| CatalogTable { glue_database: glue_db.clone(), name, parts: Vec::new() })
+                .parts
+                .push((date.clone(), export.info.export_task_identifier.clone(), t.dir.clone(), t.files.clone()));
+        }
+    }
+    by_name.into_values().collect()
+}
+
+/// Columns of several snapshots of one table: in first-seen order; a column whose type changed
+/// between snapshots is read as text.
+fn merged_schema(schemas: &[Arc<Schema>]) -> Schema {
+    let mut fields: Vec<Field> = Vec::new();
+    for schema in schemas {
+        for f in schema.fields() {
+            match fields.iter_mut().find(|g| g.name() == f.name()) {
+                Some(g) if g.data_type() != f.data_type() => *g = Field::new(f.name(), DataType::Utf8, true),
+                Some(_) => {}
+                None => fields.push(f.as_ref().clone().with_nullable(true)),
+            }
+        }
+    }
+    Schema::new(fields)
+}
+
+/// A session where every catalogue table is registered by name, in its Glue database's schema
+/// and unqualified.
+pub async fn session(tables: &[CatalogTable]) -> Result<SessionContext, LocalError> {
+    let ctx = SessionContext::new();
+    let catalog = ctx
+        .catalog("datafusion")
+        .ok_or_else(|| datafusion::error::DataFusionError::Plan("no default catalog".into()))?;
+    let mut source = 0usize;
+    for table in tables {
+        let mut frames = Vec::new();
+        for (date, export_id, _, files) in &table.parts {
+            source += 1;
+            let name = format!("__export_source_{source}");
+            ctx.register_table(name.as_str(), part_files_table(&ctx, files).await?)?;
+            frames.push((ctx.table(&name).await?, date.clone(), export_id.clone()));
+        }
+        let schemas: Vec<Arc<Schema>> =
+            frames.iter().map(|(df, _, _)| Arc::new(df.schema().as_arrow().clone())).collect();
+        let merged = merged_schema(&schemas);
+        let mut union: Option<DataFrame> = None;
+        for (df, date, export_id) in frames {
+            let have = df.schema().as_arrow().clone();
+            let mut select: Vec<Expr> = merged
+                .fields()
+                .iter()
+                .map(|f| {
+                    Ok(match have.field_with_name(f.name()) {
+                        Ok(h) if h.data_type() == f.data_type() => Expr::Column(Column::new_unqualified(f.name())),
+                        Ok(_) => {
+                            cast(Expr::Column(Column::new_unqualified(f.name())), f.data_type().clone()).alias(f.name())
+                        }
+                        Err(_) => lit(ScalarValue::try_from(f.data_type())?).alias(f.name()),
+                    })
+                })
+                .collect::<Result<_, datafusion::error::DataFusionError>>()?;
+            select.push(lit(date).alias(names::PARTITION_KEYS[0]));
+            select.push(lit(export_id).alias(names::PARTITION_KEYS[1]));
+            let df = df.select(select)?;
+            union = Some(match union {
+                None => df,
+                Some(u) => u.union(df)?,
+            });
+        }
+        let Some(view) = union else { continue };
+        let view = view.into_view();
+        if let Some(db) = &table.glue_database {
+            if catalog.schema(db).is_none() {
+                catalog.register_schema(db, Arc::new(MemorySchemaProvider::new()))?;
+            }
+            ctx.register_table(TableReference::partial(db.as_str(), table.name.as_str()), view.clone())?;
+        }
+        if !ctx.table_exist(table.name.as_str())? {
+            ctx.register_table(table.name.as_str(), view)?;
+        }
+    }
+    Ok(ctx)
+}
+
+/// A table over exactly these part files (batch folders and flat layouts alike), its schema
+/// merged from their footers.
+async fn part_files_table(ctx: &SessionContext, files: &[PathBuf]) -> Result<Arc<ListingTable>, LocalError> {
+    let urls = files.iter().map(|f| ListingTableUrl::parse(f.to_string_lossy())).collect::<Result<Vec<_>, _>>()?;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config =
+        ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options).infer_schema(&ctx.state()).await?;
+    Ok(Arc::new(ListingTable::try_new(config)?))
+}
+
+/// Runs SQL and returns the rows with NULLs kept distinct from empty strings.
+pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Rows, LocalError> {
+    let df = ctx.sql(sql).await?;
+    let schema = df.schema().as_arrow().clone();
+    let batches = df.collect().await?;
+    Ok(Rows::from_batches(&schema, &batches).map_err(datafusion::error::DataFusionError::from)?)
+}
+
+/// Row count (from the Parquet footers, no data read) and columns of each table.
+pub fn footer_stats(table: &CatalogTable) -> Result<(u64, Vec<(String, String)>), LocalError> {
+    let mut rows = 0u64;
+    let mut schemas = Vec::new();
+    for (_, _, _, files) in &table.parts {
+        for path in files {
+            let file = std::fs::File::open(path)
+                .map_err(|e| LocalError::Parquet { path: path.clone(), message: e.to_string() })?;
+            let meta = parquet::arrow::arrow_reader::ArrowReaderMetadata::load(&file, Default::default())
+                .map_err(|e| LocalError::Parquet { path: path.clone(), message: e.to_string() })?;
+            rows += meta.metadata().file_metadata().num_rows() as u64;
+            schemas.push(meta.schema().clone());
+        }
+    }
+    let merged = merged_schema(&schemas);
+    let columns = merged.fields().iter().map(|f| (f.name().clone(), f.data_type().to_string())).collect();
+    Ok((rows, columns))
+}

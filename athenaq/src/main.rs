@@ -1,0 +1,311 @@
+//! athenaq: list, audit and query RDS snapshot exports — on Athena, or locally with no AWS.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use athenaq::athena::{Athena, QueryError, ResultSource, approximate_cost_usd};
+use athenaq::output::{Format, Rows};
+use athenaq::{exports, glue, layout, local};
+use chrono::{NaiveDate, Utc};
+use clap::{Parser, Subcommand};
+use s3exports_config::{Config, EnvSelector, names};
+use s3exports_exporter::aws::describe_export_tasks;
+use s3exports_exporter::model::TaskFilter;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "athenaq",
+    version,
+    about = "List, audit and query RDS snapshot exports — on Athena, or locally with no AWS"
+)]
+struct Cli {
+    /// Environment: dev, prod, or auto (from the git branch).
+    #[arg(long, global = true, default_value = "prod")]
+    env: EnvSelector,
+    /// A config file to use instead of the one compiled in.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Output: a readable table, or csv / json (one object per row) for machines.
+    #[arg(long, global = true, value_enum, default_value = "table")]
+    format: Format,
+    #[arg(long, global = true)]
+    profile: Option<String>,
+    #[arg(long, global = true)]
+    region: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Every export task of the environment's buckets, with storage tier, Athena readability and expiry.
+    ListExports {
+        /// Only this database (RDS instance or cluster id).
+        #[arg(long)]
+        db: Option<String>,
+        /// Only this status (complete, failed, in_progress, ...).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only snapshots taken within this long (e.g. 7d, 36h).
+        #[arg(long)]
+        since: Option<humantime::Duration>,
+        /// The day the storage tier is computed for (default today).
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
+        /// Read a local copy of exports instead of AWS.
+        #[arg(long)]
+        local: Option<PathBuf>,
+    },
+    /// Catalogued tables with their snapshots.
+    Tables {
+        #[arg(long)]
+        db: Option<String>,
+        #[arg(long)]
+        local: Option<PathBuf>,
+    },
+    /// Run SQL on the environment's Athena workgroup, or on a local copy.
+    Query {
+        #[arg(long)]
+        db: Option<String>,
+        #[arg(long)]
+        local: Option<PathBuf>,
+        /// Read the SQL from a file.
+        #[arg(long, conflicts_with = "sql")]
+        file: Option<PathBuf>,
+        sql: Option<String>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .init();
+    let cli = Cli::parse();
+    let config = load_config(&cli.env, cli.config.as_deref())?;
+    let mut stdout = std::io::stdout().lock();
+    match cli.command {
+        Command::ListExports { db, status, since, as_of, local } => {
+            check_db(&config, db.as_deref(), local.is_some())?;
+            let filter = exports::Filter {
+                db,
+                status,
+                since: since.map(|d| Utc::now() - chrono::Duration::from_std(d.into()).unwrap_or_default()),
+            };
+            let as_of = as_of.unwrap_or_else(|| Utc::now().date_naive());
+            let mut rows: Vec<exports::ExportRow> = match &local {
+                Some(dir) => layout::discover(dir)?.iter().map(|e| exports::from_local(e, &config)).collect(),
+                None => {
+                    let sdk = sdk_config(cli.profile, cli.region).await;
+                    let rds = aws_sdk_rds::Client::new(&sdk);
+                    let mut all = Vec::new();
+                    for d in config.databases.iter().filter(|d| filter.db.as_ref().is_none_or(|db| db == &d.db_name)) {
+                        let tasks = describe_export_tasks(
+                            &rds,
+                            &TaskFilter { s3_bucket: Some(d.s3_bucket_name.clone()), ..Default::default() },
+                        )
+                        .await
+                        .with_context(|| format!("listing the exports of {}", d.db_name))?;
+                        all.extend(tasks.iter().map(|t| exports::from_task(t, &config)));
+                    }
+                    all
+                }
+            };
+            rows.retain(|r| filter.keeps(r));
+            rows.sort_by(|a, b| (a.snapshot_time, &a.export_id).cmp(&(b.snapshot_time, &b.export_id)));
+            exports::to_rows(&rows, as_of).render(cli.format, &mut stdout)?;
+        }
+        Command::Tables { db, local } => {
+            check_db(&config, db.as_deref(), local.is_some())?;
+            let rows = match &local {
+                Some(dir) => local_tables(dir, &config, db.as_deref())?,
+                None => {
+                    let sdk = sdk_config(cli.profile, cli.region).await;
+                    let client = aws_sdk_glue::Client::new(&sdk);
+                    let mut all = Vec::new();
+                    for d in config.databases.iter().filter(|d| db.as_ref().is_none_or(|n| n == &d.db_name)) {
+                        let database = names::glue_database(&d.db_name);
+                        all.extend(
+                            glue::tables(&client, &database)
+                                .await
+                                .map_err(anyhow::Error::msg)
+                                .with_context(|| format!("listing Glue database {database}"))?,
+                        );
+                    }
+                    glue::to_rows(&all)
+                }
+            };
+            rows.render(cli.format, &mut stdout)?;
+        }
+        Command::Query { db, local, file, sql } => {
+            let sql = match (file, sql) {
+                (Some(path), _) => std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read SQL file {}", path.display()))?,
+                (None, Some(sql)) => sql,
+                (None, None) => bail!("give the SQL as an argument or with --file FILE"),
+            };
+            let started = Instant::now();
+            if let Some(dir) = &local {
+                let exports = layout::discover(dir)?;
+                let tables = local::catalog_tables(&exports, Some(&config), db.as_deref());
+                let ctx = local::session(&tables).await?;
+                let rows = local::query(&ctx, &sql).await?;
+                rows.render(cli.format, &mut stdout)?;
+                eprintln!(
+                    "{} row(s) in {:.3} s, locally over {} export(s)",
+                    rows.rows.len(),
+                    started.elapsed().as_secs_f64(),
+                    exports.len()
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            check_db(&config, db.as_deref(), false)?;
+            let database = match &db {
+                Some(d) => Some(names::glue_database(d)),
+                None if config.databases.len() == 1 => Some(names::glue_database(&config.databases[0].db_name)),
+                None => None,
+            };
+            return run_athena(&config, database, &sql, cli.format, cli.profile, cli.region, &mut stdout).await;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_athena(
+    config: &Config,
+    database: Option<String>,
+    sql: &str,
+    format: Format,
+    profile: Option<String>,
+    region: Option<String>,
+    stdout: &mut impl Write,
+) -> Result<ExitCode> {
+    let sdk = sdk_config(profile, region).await;
+    let athena_client = aws_sdk_athena::Client::new(&sdk);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(std::env::var_os("AWS_ENDPOINT_URL").is_some())
+            .build(),
+    );
+    let athena = Athena {
+        athena: &athena_client,
+        s3: &s3,
+        workgroup: names::athena_workgroup(&config.environment),
+        database,
+        poll: Duration::from_millis(200),
+    };
+    let terminal = std::io::stderr().is_terminal();
+    let mut last_state = String::new();
+    let progress = |p: &athenaq::athena::Progress| {
+        let line =
+            format!("{:<9} {:>7.1} s  {} scanned", p.state, p.elapsed_ms as f64 / 1000.0, human_bytes(p.scanned_bytes));
+        if terminal {
+            eprint!("\r{line}   ");
+        } else if p.state != last_state {
+            eprintln!("{line}");
+        }
+        last_state = p.state.clone();
+    };
+    let cancel = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let result = athena.run(sql, progress, cancel).await;
+    if terminal {
+        eprintln!();
+    }
+    match result {
+        Ok(done) => {
+            done.rows.render(format, stdout)?;
+            eprintln!(
+                "query {}: {} row(s), {:.1} s, {} scanned, approximate cost ${:.4}{}",
+                done.id,
+                done.rows.rows.len(),
+                done.elapsed_ms as f64 / 1000.0,
+                human_bytes(done.scanned_bytes),
+                approximate_cost_usd(done.scanned_bytes),
+                if done.source == ResultSource::ResultFile { " (read from the result file)" } else { "" }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(QueryError::Canceled(id)) => {
+            eprintln!("canceled: stopped Athena query {id}");
+            Ok(ExitCode::from(130))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn human_bytes(bytes: i64) -> String {
+    let b = bytes as f64;
+    match bytes {
+        ..1_000_000 => format!("{:.1} KB", b / 1e3),
+        ..1_000_000_000 => format!("{:.1} MB", b / 1e6),
+        _ => format!("{:.2} GB", b / 1e9),
+    }
+}
+
+fn local_tables(dir: &Path, config: &Config, db: Option<&str>) -> Result<Rows> {
+    let exports = layout::discover(dir)?;
+    let tables = local::catalog_tables(&exports, Some(config), db);
+    let mut rows = Rows::new(&[
+        ("database", false),
+        ("table", false),
+        ("columns", true),
+        ("rows", true),
+        ("snapshots", true),
+        ("latest_snapshot", false),
+        ("schema", false),
+    ]);
+    for t in &tables {
+        let (count, columns) = local::footer_stats(t)?;
+        let schema: Vec<String> = columns.iter().map(|(n, ty)| format!("{n} {ty}")).collect();
+        rows.rows.push(vec![
+            t.glue_database.clone(),
+            Some(t.name.clone()),
+            Some(columns.len().to_string()),
+            Some(count.to_string()),
+            Some(t.parts.len().to_string()),
+            t.parts.iter().map(|p| p.0.clone()).max(),
+            Some(schema.join(", ")),
+        ]);
+    }
+    Ok(rows)
+}
+
+fn check_db(config: &Config, db: Option<&str>, local: bool) -> Result<()> {
+    if let Some(db) = db {
+        if !local && config.database(db).is_none() {
+            let known: Vec<&str> = config.databases.iter().map(|d| d.db_name.as_str()).collect();
+            bail!(
+                "database `{db}` is not configured in {}; configured: {}",
+                config.environment,
+                if known.is_empty() { "none".into() } else { known.join(", ") }
+            );
+        }
+    }
+    Ok(())
+}
+
+fn load_config(selector: &EnvSelector, file: Option<&Path>) -> Result<Config> {
+    if let Some(path) = file {
+        return Ok(s3exports_config::load_file(path)?.config);
+    }
+    let configs: Vec<Config> = s3exports_config::embedded()?.into_iter().map(|l| l.config).collect();
+    let cwd = std::env::current_dir().unwrap_or_default();
+    Ok(s3exports_config::select(selector, &configs, || s3exports_config::current_git_branch(&cwd))?.clone())
+}
+
+async fn sdk_config(profile: Option<String>, region: Option<String>) -> aws_config::SdkConfig {
+    let mut loader = aws_config::from_env();
+    if let Some(p) = profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(r) = region {
+        loader = loader.region(aws_config::Region::new(r));
+    }
+    loader.load().await
+}
