@@ -5,7 +5,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_athena::Client;
-use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState};
+use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState, ResultConfiguration};
 
 use crate::output::{Column, Rows, parse_csv};
 
@@ -36,6 +36,18 @@ pub struct Progress {
     pub scanned_bytes: i64,
 }
 
+/// How results are fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ResultMode {
+    /// GetQueryResults when one page holds them, else the result file.
+    #[default]
+    Auto,
+    /// Always GetQueryResults, page by page.
+    Api,
+    /// Always one GET of the result file.
+    File,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResultSource {
     /// One page of GetQueryResults.
@@ -64,6 +76,9 @@ pub struct Athena<'a> {
     pub s3: &'a aws_sdk_s3::Client,
     pub workgroup: String,
     pub database: Option<String>,
+    /// Where Athena writes results; `None` leaves it to the workgroup (which enforces its own).
+    pub output_location: Option<String>,
+    pub results: ResultMode,
     /// First poll interval; doubles up to 2 s.
     pub poll: Duration,
 }
@@ -82,6 +97,9 @@ impl Athena<'_> {
             .work_group(&self.workgroup)
             .set_query_execution_context(
                 self.database.as_ref().map(|d| QueryExecutionContext::builder().database(d).build()),
+            )
+            .set_result_configuration(
+                self.output_location.as_ref().map(|l| ResultConfiguration::builder().output_location(l).build()),
             )
             .send()
             .await
@@ -132,6 +150,17 @@ impl Athena<'_> {
     }
 
     async fn results(&self, id: &str, location: Option<&str>) -> Result<(Rows, ResultSource), QueryError> {
+        if self.results == ResultMode::File {
+            let location = location.ok_or_else(|| QueryError::Aws {
+                doing: "reading the result file",
+                message: "the query has no output location; pass --output-location".into(),
+            })?;
+            let mut rows = self.result_file(location).await?;
+            // Without GetQueryResults the header line names the columns.
+            let header = if rows.is_empty() { Vec::new() } else { rows.remove(0) };
+            let columns = header.into_iter().map(|n| Column { name: n.unwrap_or_default(), numeric: false }).collect();
+            return Ok((Rows { columns, rows }, ResultSource::ResultFile));
+        }
         let page = self
             .athena
             .get_query_results()
@@ -157,10 +186,13 @@ impl Athena<'_> {
             })
             .unwrap_or_default();
         let more = page.next_token().is_some();
-        if more {
+        if more && self.results == ResultMode::Auto {
             if let Some(location) = location {
                 // Many pages: one GET of the result file beats a call per 1000 rows.
-                let rows = self.result_file(location).await?;
+                let mut rows = self.result_file(location).await?;
+                if !rows.is_empty() {
+                    rows.remove(0); // header
+                }
                 return Ok((Rows { columns, rows }, ResultSource::ResultFile));
             }
         }
@@ -207,11 +239,6 @@ impl Athena<'_> {
         let object =
             self.s3.get_object().bucket(bucket).key(key).send().await.map_err(aws("reading the result file"))?;
         let bytes = object.body.collect().await.map_err(aws("reading the result file"))?.into_bytes();
-        let text = String::from_utf8_lossy(&bytes);
-        let mut rows = parse_csv(&text);
-        if !rows.is_empty() {
-            rows.remove(0); // header
-        }
-        Ok(rows)
+        Ok(parse_csv(&String::from_utf8_lossy(&bytes)))
     }
 }

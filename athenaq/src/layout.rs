@@ -251,7 +251,7 @@ fn tables_of(root: &Path, files: &[PathBuf], statuses: &[TableStatus]) -> Vec<Lo
             })
         })
         .collect();
-    tables.sort_by(|a, b| a.table.glue_table().cmp(&b.table.glue_table()));
+    tables.sort_by_key(|t| t.table.glue_table());
     tables
 }
 

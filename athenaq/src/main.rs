@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use athenaq::athena::{Athena, QueryError, ResultSource, approximate_cost_usd};
+use athenaq::athena::{Athena, QueryError, ResultMode, ResultSource, approximate_cost_usd};
 use athenaq::output::{Format, Rows};
 use athenaq::{exports, glue, layout, local};
 use chrono::{NaiveDate, Utc};
@@ -75,6 +75,12 @@ enum Command {
         /// Read the SQL from a file.
         #[arg(long, conflicts_with = "sql")]
         file: Option<PathBuf>,
+        /// Where Athena writes the results (s3://...); default: the workgroup's, which it enforces.
+        #[arg(long)]
+        output_location: Option<String>,
+        /// How to fetch results: auto (API for one page, else the result file), api, or file.
+        #[arg(long, value_enum, default_value = "auto")]
+        results: ResultMode,
         sql: Option<String>,
     },
 }
@@ -141,7 +147,7 @@ async fn main() -> Result<ExitCode> {
             };
             rows.render(cli.format, &mut stdout)?;
         }
-        Command::Query { db, local, file, sql } => {
+        Command::Query { db, local, file, output_location, results, sql } => {
             let sql = match (file, sql) {
                 (Some(path), _) => std::fs::read_to_string(&path)
                     .with_context(|| format!("cannot read SQL file {}", path.display()))?,
@@ -169,15 +175,23 @@ async fn main() -> Result<ExitCode> {
                 None if config.databases.len() == 1 => Some(names::glue_database(&config.databases[0].db_name)),
                 None => None,
             };
-            return run_athena(&config, database, &sql, cli.format, cli.profile, cli.region, &mut stdout).await;
+            let target = AthenaTarget { database, output_location, results };
+            return run_athena(&config, target, &sql, cli.format, cli.profile, cli.region, &mut stdout).await;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
+#[derive(Debug)]
+struct AthenaTarget {
+    database: Option<String>,
+    output_location: Option<String>,
+    results: ResultMode,
+}
+
 async fn run_athena(
     config: &Config,
-    database: Option<String>,
+    target: AthenaTarget,
     sql: &str,
     format: Format,
     profile: Option<String>,
@@ -195,7 +209,9 @@ async fn run_athena(
         athena: &athena_client,
         s3: &s3,
         workgroup: names::athena_workgroup(&config.environment),
-        database,
+        database: target.database,
+        output_location: target.output_location,
+        results: target.results,
         poll: Duration::from_millis(200),
     };
     let terminal = std::io::stderr().is_terminal();
@@ -241,10 +257,12 @@ async fn run_athena(
 
 fn human_bytes(bytes: i64) -> String {
     let b = bytes as f64;
-    match bytes {
-        ..1_000_000 => format!("{:.1} KB", b / 1e3),
-        ..1_000_000_000 => format!("{:.1} MB", b / 1e6),
-        _ => format!("{:.2} GB", b / 1e9),
+    if bytes < 1_000_000 {
+        format!("{:.1} KB", b / 1e3)
+    } else if bytes < 1_000_000_000 {
+        format!("{:.1} MB", b / 1e6)
+    } else {
+        format!("{:.2} GB", b / 1e9)
     }
 }
 

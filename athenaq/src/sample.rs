@@ -64,6 +64,8 @@ pub struct SnapshotFacts {
     pub orders_with_empty_note: u64,
     /// Order items joined to orders of customers in `DE`.
     pub de_order_items: u64,
+    /// Orders pending in the previous snapshot and shipped in this one.
+    pub shipped_since_previous: u64,
 }
 
 /// splitmix64: a fast, well-mixed pure function of the seed.
@@ -223,6 +225,12 @@ pub fn write_sample(out: &Path, spec: SampleSpec) -> anyhow::Result<Vec<Snapshot
     for (date, orders, second) in snapshots {
         facts.push(write_snapshot(out, date, orders, spec.customers, second)?);
     }
+    let previous = snapshots[0].1;
+    facts[1].shipped_since_previous = (1..=previous)
+        .filter(|&n| {
+            order(n, spec.customers, false).status == "pending" && order(n, spec.customers, true).status == "shipped"
+        })
+        .count() as u64;
     Ok(facts)
 }
 

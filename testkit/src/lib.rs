@@ -63,6 +63,23 @@ impl Moto {
             .await
     }
 
+    /// POSTs JSON to the emulator's control API (e.g. `/moto-api/static/athena/query-results`)
+    /// and returns the HTTP status.
+    pub fn post_json(&self, path: &str, body: &str) -> u16 {
+        use std::io::{Read, Write};
+        let mut stream =
+            TcpStream::connect(("127.0.0.1", self.port)).unwrap_or_else(|e| panic!("connect to moto: {e}"));
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.port,
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).unwrap_or_else(|e| panic!("write to moto: {e}"));
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    }
+
     fn wait_ready(&mut self, limit: Duration) {
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
         let start = Instant::now();

@@ -1,0 +1,132 @@
+//! athenaq against moto: list-exports over real export tasks, and a query whose seeded results
+//! are read back through GetQueryResults and from the result file in S3.
+
+use std::process::Command;
+
+use s3exports_testkit::Moto;
+use serde_json::{Value, json};
+
+fn athenaq(moto: &Moto, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_athenaq"))
+        .args(args)
+        .envs(moto.env())
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "athenaq {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn list_exports_over_real_export_tasks() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let rds = aws_sdk_rds::Client::new(&sdk);
+    rds.create_db_instance()
+        .db_instance_identifier("pams-stack-prod")
+        .engine("postgres")
+        .db_instance_class("db.t3.micro")
+        .allocated_storage(20)
+        .master_username("admin_user")
+        .master_user_password("password123")
+        .send()
+        .await
+        .unwrap();
+    let snap = rds
+        .create_db_snapshot()
+        .db_instance_identifier("pams-stack-prod")
+        .db_snapshot_identifier("before-upgrade")
+        .send()
+        .await
+        .unwrap();
+    let arn = snap.db_snapshot().unwrap().db_snapshot_arn().unwrap().to_owned();
+    for (id, bucket) in [
+        ("pams-one", "pams-db-snapshots-export"),
+        ("pams-two", "pams-db-snapshots-export"),
+        ("elsewhere", "someone-elses-bucket"),
+    ] {
+        rds.start_export_task()
+            .export_task_identifier(id)
+            .source_arn(&arn)
+            .s3_bucket_name(bucket)
+            .iam_role_arn("arn:aws:iam::123456789012:role/rds-snapshot-s3exports/prod/export")
+            .kms_key_id("arn:aws:kms:us-east-1:123456789012:key/k")
+            .send()
+            .await
+            .unwrap();
+    }
+    let out = athenaq(&moto, &["--env", "prod", "list-exports", "--format", "json"]);
+    let rows: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let ids: Vec<&str> = rows.iter().map(|r| r["export_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["pams-one", "pams-two"], "only the environment's buckets");
+    assert_eq!(rows[0]["database"], "pams-stack-prod");
+    assert_eq!(rows[0]["snapshot_type"], "manual");
+    assert_eq!(rows[0]["status"], "COMPLETE");
+    assert_eq!(rows[0]["s3_location"], "s3://pams-db-snapshots-export/pams-one/");
+    let csv = athenaq(
+        &moto,
+        &["--env", "prod", "list-exports", "--status", "complete", "--db", "pams-stack-prod", "--format", "csv"],
+    );
+    assert_eq!(csv.lines().count(), 3);
+}
+
+#[tokio::test]
+async fn query_results_through_the_api_and_the_result_file() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let athena = aws_sdk_athena::Client::new(&sdk);
+    athena.create_work_group().name("rds-snapshot-s3exports-prod").send().await.unwrap();
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
+    s3.create_bucket().bucket("athena-results").send().await.unwrap();
+
+    // Athena's first row repeats the header; NULL has no VarCharValue, "" has an empty one.
+    let result = json!({
+        "rows": [
+            {"Data": [{"VarCharValue": "customer"}, {"VarCharValue": "orders"}, {"VarCharValue": "note"}]},
+            {"Data": [{"VarCharValue": "Zoë Müller"}, {"VarCharValue": "3"}, {}]},
+            {"Data": [{"VarCharValue": "李小龙"}, {"VarCharValue": "1"}, {"VarCharValue": ""}]}
+        ],
+        "column_info": [
+            {"Name": "customer", "Type": "varchar"}, {"Name": "orders", "Type": "bigint"}, {"Name": "note", "Type": "varchar"}
+        ]
+    });
+    let seeded = moto.post_json(
+        "/moto-api/static/athena/query-results",
+        &json!({"results": [result.clone(), result.clone(), result]}).to_string(),
+    );
+    assert_eq!(seeded, 201);
+
+    let sql = "SELECT customer, count(*) AS orders, max(note) AS note FROM pams_public_orders GROUP BY 1";
+    let expected = "customer,orders,note\nZoë Müller,3,\n李小龙,1,\"\"\n";
+    let api = athenaq(
+        &moto,
+        &["--env", "prod", "query", "--db", "pams-stack-prod", "--results", "api", "--format", "csv", sql],
+    );
+    assert_eq!(api, expected);
+
+    let file = athenaq(
+        &moto,
+        &[
+            "--env",
+            "prod",
+            "query",
+            "--db",
+            "pams-stack-prod",
+            "--results",
+            "file",
+            "--output-location",
+            "s3://athena-results/athenaq/",
+            "--format",
+            "csv",
+            sql,
+        ],
+    );
+    assert_eq!(file, expected);
+    let listed = s3.list_objects_v2().bucket("athena-results").prefix("athenaq/").send().await.unwrap();
+    assert_eq!(listed.contents().len(), 1, "the result file was read from S3");
+
+    let json = athenaq(&moto, &["--env", "prod", "query", "--db", "pams-stack-prod", "--format", "json", sql]);
+    let rows: Vec<Value> = json.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows[0], json!({"customer": "Zoë Müller", "orders": 3, "note": null}));
+    assert_eq!(rows[1], json!({"customer": "李小龙", "orders": 1, "note": ""}));
+}
