@@ -18,11 +18,17 @@ fn aws_text<E: std::error::Error + 'static>(e: E) -> String {
     aws_smithy_types::error::display::DisplayErrorContext(e).to_string()
 }
 
-pub async fn tables(glue: &Client, database: &str) -> Result<Vec<TableRow>, String> {
+/// The tables of one Glue database; `None` when the database does not exist (its stack is not
+/// deployed yet).
+pub async fn tables(glue: &Client, database: &str) -> Result<Option<Vec<TableRow>>, String> {
     let mut out = Vec::new();
     let mut token = None;
     loop {
-        let page = glue.get_tables().database_name(database).set_next_token(token).send().await.map_err(aws_text)?;
+        let page = match glue.get_tables().database_name(database).set_next_token(token).send().await {
+            Ok(page) => page,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_entity_not_found_exception()) => return Ok(None),
+            Err(e) => return Err(aws_text(e)),
+        };
         for t in page.table_list() {
             let (snapshots, latest) = partitions(glue, database, t.name()).await?;
             out.push(TableRow {
@@ -35,7 +41,7 @@ pub async fn tables(glue: &Client, database: &str) -> Result<Vec<TableRow>, Stri
         }
         token = page.next_token().map(str::to_owned);
         if token.is_none() {
-            return Ok(out);
+            return Ok(Some(out));
         }
     }
 }

@@ -135,12 +135,17 @@ async fn main() -> Result<ExitCode> {
                     let mut all = Vec::new();
                     for d in config.databases.iter().filter(|d| db.as_ref().is_none_or(|n| n == &d.db_name)) {
                         let database = names::glue_database(&d.db_name);
-                        all.extend(
-                            glue::tables(&client, &database)
-                                .await
-                                .map_err(anyhow::Error::msg)
-                                .with_context(|| format!("listing Glue database {database}"))?,
-                        );
+                        let tables = glue::tables(&client, &database)
+                            .await
+                            .map_err(anyhow::Error::msg)
+                            .with_context(|| format!("listing Glue database {database}"))?;
+                        match tables {
+                            Some(tables) => all.extend(tables),
+                            None => eprintln!(
+                                "warning: Glue database {database} of {} does not exist (stack not deployed?)",
+                                d.db_name
+                            ),
+                        }
                     }
                     glue::to_rows(&all)
                 }

@@ -83,6 +83,11 @@ pub fn athena_workgroup(env: &str) -> String {
     format!("{PROJECT}-{env}")
 }
 
+/// Glue crawler of one database (`catalog = "crawler"`).
+pub fn crawler(env: &str, db_name: &str) -> String {
+    format!("{PROJECT}-{env}-{db_name}")
+}
+
 /// Glue database of one configured database: lower-cased, `[^a-z0-9_]` -> `_`.
 pub fn glue_database(db_name: &str) -> String {
     glue_identifier(db_name)

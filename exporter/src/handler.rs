@@ -1,6 +1,9 @@
 //! One Lambda invocation: split the event into records, decide each, then settle each with
 //! the queue (retry later, requeue, dead-letter) and build the partial batch response.
 
+use std::future::Future;
+use std::ops::ControlFlow;
+
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse};
 use s3exports_config::Defaults;
 use serde_json::Value;
@@ -40,13 +43,40 @@ impl Handled {
     }
 }
 
+/// Decides what one record means; the batch runner settles it with the queue.
+pub trait RecordDecider: Sync {
+    fn decide<'a>(&'a self, record: &'a Record) -> impl Future<Output = Decision> + Send + 'a;
+}
+
+/// The exporter: snapshot created -> export started.
+#[derive(Debug)]
+pub struct Exporting<'a, A> {
+    pub aws: &'a A,
+    pub settings: &'a Settings,
+}
+
+impl<A: Aws> RecordDecider for Exporting<'_, A> {
+    fn decide<'a>(&'a self, record: &'a Record) -> impl Future<Output = Decision> + Send + 'a {
+        decide_record(self.aws, self.settings, record)
+    }
+}
+
 pub async fn handle<A: Aws>(aws: &A, settings: &Settings, event: &Value) -> Result<Handled, UnknownEvent> {
+    handle_with(aws, settings, event, &Exporting { aws, settings }).await
+}
+
+pub async fn handle_with<A: Aws, D: RecordDecider>(
+    aws: &A,
+    settings: &Settings,
+    event: &Value,
+    decider: &D,
+) -> Result<Handled, UnknownEvent> {
     let (source, records) = event::split(event)?;
     let mut decisions = Vec::with_capacity(records.len());
     let mut batch = SqsBatchResponse::default();
     // Sequential on purpose: each start sees the slots the previous one took.
     for record in &records {
-        let decision = decide_record(aws, settings, record).await;
+        let decision = decider.decide(record).await;
         decision.log();
         let settled = settle(aws, settings, record, &decision).await;
         if !settled {
@@ -105,23 +135,32 @@ async fn dead_letter<A: Aws>(aws: &A, record: &Record, decision: &Decision) -> b
     }
 }
 
-/// Decides one record. Never fails: every problem becomes an outcome with a reason.
-pub async fn decide_record<A: Aws>(aws: &A, settings: &Settings, record: &Record) -> Decision {
+/// The record's event and a decision started from it, or the final decision for a record
+/// that holds no RDS event.
+pub fn start_decision(record: &Record) -> ControlFlow<Decision, (&RdsEvent, Decision)> {
     let event = match &record.event {
         Ok(event) => event,
         Err(RecordError::PlainText(text)) => {
-            return Decision::new(
-                &record.id,
-                Outcome::Skip,
-                format!("plain-text notification, not an RDS event: {text}"),
-            );
+            let reason = format!("plain-text notification, not an RDS event: {text}");
+            return ControlFlow::Break(Decision::new(&record.id, Outcome::Skip, reason));
         }
-        Err(e @ RecordError::Malformed(_)) => return Decision::new(&record.id, Outcome::Reject, e.to_string()),
+        Err(e @ RecordError::Malformed(_)) => {
+            return ControlFlow::Break(Decision::new(&record.id, Outcome::Reject, e.to_string()));
+        }
     };
     let mut d = Decision::new(&record.id, Outcome::Skip, "");
     d.event_id = Some(event.event_id.clone());
     d.snapshot = Some(event.source_id.clone());
     d.source_arn = event.source_arn.clone();
+    ControlFlow::Continue((event, d))
+}
+
+/// Decides one record. Never fails: every problem becomes an outcome with a reason.
+pub async fn decide_record<A: Aws>(aws: &A, settings: &Settings, record: &Record) -> Decision {
+    let (event, d) = match start_decision(record) {
+        ControlFlow::Continue(started) => started,
+        ControlFlow::Break(done) => return done,
+    };
     match classify(&event.event_id) {
         EventKind::SnapshotCreated { cluster } => export_snapshot(aws, settings, event, cluster, d).await,
         EventKind::ExportFinished { cluster, result } => {
@@ -139,20 +178,20 @@ pub async fn decide_record<A: Aws>(aws: &A, settings: &Settings, record: &Record
 }
 
 impl Decision {
-    fn with(mut self, outcome: Outcome, reason: impl Into<String>) -> Self {
+    pub fn with(mut self, outcome: Outcome, reason: impl Into<String>) -> Self {
         self.outcome = outcome;
         self.reason = reason.into();
         self
     }
 
-    fn retry(self, kind: RetryKind, reason: impl Into<String>) -> Self {
+    pub fn retry(self, kind: RetryKind, reason: impl Into<String>) -> Self {
         let mut d = self.with(Outcome::Retry, reason);
         d.retry = Some(kind);
         d
     }
 
     /// Maps a failed AWS call to retry (transient) or reject (permanent).
-    fn failed(self, doing: &str, error: &AwsError) -> Self {
+    pub fn failed(self, doing: &str, error: &AwsError) -> Self {
         match error {
             AwsError::Transient(_) | AwsError::Unmodelled(_) => {
                 self.retry(RetryKind::Transient, format!("{doing}: {error}"))
@@ -279,22 +318,18 @@ async fn quota_full<A: Aws>(aws: &A, d: Decision, export_id: &str, active: &[Exp
     }
 }
 
-async fn export_finished<A: Aws>(
+/// Finds the export task a finished-export event is about: by the snapshot's ARN, or the
+/// snapshot's id, or the source id as the task's own identifier. Fills in what it learns.
+pub async fn locate_finished_task<A: Aws>(
     aws: &A,
-    settings: &Settings,
     event: &RdsEvent,
     cluster: bool,
-    result: ExportResult,
-    mut d: Decision,
-) -> Decision {
-    // Find the export task: by the snapshot's ARN, or the snapshot's id, or the source id as
-    // the task's own identifier.
+    wanted: ExportStatus,
+    d: &mut Decision,
+) -> Result<Option<ExportTask>, AwsError> {
     let snapshot = match &event.source_arn {
         Some(_) => None,
-        None => match aws.describe_snapshot(&event.source_id, cluster).await {
-            Ok(s) => s,
-            Err(e) => return d.failed("describing the exported snapshot", &e),
-        },
+        None => aws.describe_snapshot(&event.source_id, cluster).await?,
     };
     if let Some(s) = &snapshot {
         d.db = Some(s.db_id.clone());
@@ -303,26 +338,42 @@ async fn export_finished<A: Aws>(
         Some(arn) => TaskFilter { source_arn: Some(arn), ..TaskFilter::default() },
         None => TaskFilter { export_task_identifier: Some(event.source_id.clone()), ..TaskFilter::default() },
     };
-    let tasks = match aws.export_tasks(&filter).await {
-        Ok(t) => t,
-        Err(e) => return d.failed("finding the finished export task", &e),
+    let tasks = aws.export_tasks(&filter).await?;
+    let Some(task) = tasks.into_iter().filter(|t| t.status == wanted).max_by_key(|t| t.task_end_time) else {
+        return Ok(None);
     };
+    d.export_task_identifier = Some(task.id.clone());
+    d.source_arn = Some(task.source_arn.clone());
+    if d.db.is_none() {
+        // Only for the log line: a snapshot deleted since is no error.
+        d.db = aws.describe_snapshot(&event.source_id, cluster).await.ok().flatten().map(|s| s.db_id);
+    }
+    Ok(Some(task))
+}
+
+async fn export_finished<A: Aws>(
+    aws: &A,
+    settings: &Settings,
+    event: &RdsEvent,
+    cluster: bool,
+    result: ExportResult,
+    mut d: Decision,
+) -> Decision {
     let wanted = match result {
         ExportResult::Completed => ExportStatus::Complete,
         ExportResult::Failed => ExportStatus::Failed,
         ExportResult::Canceled => ExportStatus::Canceled,
     };
-    let Some(task) = tasks.iter().filter(|t| t.status == wanted).max_by_key(|t| t.task_end_time) else {
-        return d.retry(
-            RetryKind::Transient,
-            format!("no {} export task found for `{}` yet", wanted.as_str(), event.source_id),
-        );
+    let task = match locate_finished_task(aws, event, cluster, wanted, &mut d).await {
+        Ok(Some(task)) => task,
+        Ok(None) => {
+            return d.retry(
+                RetryKind::Transient,
+                format!("no {} export task found for `{}` yet", wanted.as_str(), event.source_id),
+            );
+        }
+        Err(e) => return d.failed("finding the finished export task", &e),
     };
-    d.export_task_identifier = Some(task.id.clone());
-    d.source_arn = Some(task.source_arn.clone());
-    if d.db.is_none() {
-        d.db = aws.describe_snapshot(&event.source_id, cluster).await.ok().flatten().map(|s| s.db_id);
-    }
 
     if result == ExportResult::Completed {
         let reason = format!(

@@ -5,6 +5,7 @@
 //! implements with the AWS SDK.
 
 pub mod aws;
+pub mod catalogue;
 pub mod classify;
 pub mod decide;
 pub mod decision;
@@ -12,6 +13,7 @@ pub mod edge;
 pub mod event;
 pub mod export_id;
 pub mod handler;
+pub mod layout;
 pub mod model;
 
 pub use decision::{Decision, Outcome};

@@ -10,7 +10,10 @@ use clap::{Parser, Subcommand};
 use lambda_runtime::{LambdaEvent, service_fn};
 use s3exports_config::{EnvSelector, ExportTarget};
 use s3exports_exporter::aws::{Queues, SdkAws, TargetSource};
-use s3exports_exporter::{Settings, handle};
+use s3exports_exporter::catalogue::Cataloguer;
+use s3exports_exporter::catalogue::handler::Cataloguing;
+use s3exports_exporter::handler::handle_with;
+use s3exports_exporter::{Handled, Settings, handle};
 use serde_json::Value;
 
 #[derive(Debug, Parser)]
@@ -45,6 +48,21 @@ enum Command {
         #[arg(long)]
         profile: Option<String>,
     },
+    /// Catalogue the exports that the export-completed events in a Lambda event file name:
+    /// Glue tables and partitions, as the cataloguing function does.
+    Catalogue {
+        #[arg(long)]
+        event: PathBuf,
+        /// Find the export tasks but change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, env = "ENVIRONMENT", default_value = "auto")]
+        env: EnvSelector,
+        #[arg(long)]
+        region: Option<String>,
+        #[arg(long)]
+        profile: Option<String>,
+    },
 }
 
 #[tokio::main]
@@ -57,7 +75,31 @@ async fn main() -> Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         Command::Handle { event, targets, dry_run, env, region, profile } => {
-            handle_file(&event, targets.as_deref(), dry_run, &env, region, profile).await
+            let sdk = sdk_config(region, profile).await;
+            let settings = settings_for(&env, dry_run, false)?;
+            let targets = match targets {
+                Some(path) => TargetSource::Fixed(read_targets(&path)?),
+                None => TargetSource::Ssm {
+                    client: aws_sdk_ssm::Client::new(&sdk),
+                    environment: settings.environment.clone(),
+                },
+            };
+            let aws = SdkAws::from_config(&sdk, targets);
+            let event = read_event(&event)?;
+            let handled = handle(&aws, &settings, &event).await.context("the file does not hold a Lambda event")?;
+            print_decisions(&handled)
+        }
+        Command::Catalogue { event, dry_run, env, region, profile } => {
+            let sdk = sdk_config(region, profile).await;
+            let settings = settings_for(&env, dry_run, false)?;
+            let aws = SdkAws::from_config(&sdk, TargetSource::Fixed(HashMap::new()));
+            let cataloguer = cataloguer(&sdk, &settings);
+            let event = read_event(&event)?;
+            let decider = Cataloguing { aws: &aws, cataloguer: &cataloguer, dry_run };
+            let handled = handle_with(&aws, &settings, &event, &decider)
+                .await
+                .context("the file does not hold a Lambda event")?;
+            print_decisions(&handled)
         }
     }
 }
@@ -85,9 +127,16 @@ async fn run_lambda() -> Result<(), lambda_runtime::Error> {
         events_queue_url: std::env::var("EVENTS_QUEUE_URL").ok().filter(|s| !s.is_empty()),
         dead_letter_queue_url: std::env::var("DEAD_LETTER_QUEUE_URL").ok().filter(|s| !s.is_empty()),
     };
-    let (aws, settings) = (&aws, &settings);
+    // One binary, two functions with their own roles: exporting, or cataloguing.
+    let catalogue = std::env::var("FUNCTION_ROLE").is_ok_and(|r| r == "catalogue");
+    let cataloguer = cataloguer(&sdk, &settings);
+    let (aws, settings, cataloguer) = (&aws, &settings, &cataloguer);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let handled = handle(aws, settings, &event.payload).await?;
+        let handled = if catalogue {
+            handle_with(aws, settings, &event.payload, &Cataloguing { aws, cataloguer, dry_run: false }).await?
+        } else {
+            handle(aws, settings, &event.payload).await?
+        };
         if handled.needs_invocation_retry() {
             return Err(lambda_runtime::Error::from(
                 "a record must be retried; failing the invocation so Lambda redelivers it",
@@ -106,20 +155,7 @@ fn settings_for(env: &EnvSelector, dry_run: bool, queue_actions: bool) -> Result
     Ok(Settings { environment: config.environment.clone(), defaults: config.defaults.clone(), dry_run, queue_actions })
 }
 
-async fn handle_file(
-    event_path: &Path,
-    targets_path: Option<&Path>,
-    dry_run: bool,
-    env: &EnvSelector,
-    region: Option<String>,
-    profile: Option<String>,
-) -> Result<ExitCode> {
-    let text = std::fs::read_to_string(event_path)
-        .with_context(|| format!("cannot read event file {}", event_path.display()))?;
-    let event: Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not JSON; it must hold one Lambda event", event_path.display()))?;
-    let settings = settings_for(env, dry_run, false)?;
-
+async fn sdk_config(region: Option<String>, profile: Option<String>) -> aws_config::SdkConfig {
     let mut loader = aws_config::from_env();
     if let Some(region) = region {
         loader = loader.region(aws_config::Region::new(region));
@@ -127,16 +163,28 @@ async fn handle_file(
     if let Some(profile) = profile {
         loader = loader.profile_name(profile);
     }
-    let sdk = loader.load().await;
-    let targets = match targets_path {
-        Some(path) => TargetSource::Fixed(read_targets(path)?),
-        None => TargetSource::Ssm { client: aws_sdk_ssm::Client::new(&sdk), environment: settings.environment.clone() },
-    };
-    let aws = SdkAws::from_config(&sdk, targets);
+    loader.load().await
+}
 
-    let handled = handle(&aws, &settings, &event)
-        .await
-        .with_context(|| format!("{} does not hold a Lambda event", event_path.display()))?;
+fn cataloguer(sdk: &aws_config::SdkConfig, settings: &Settings) -> Cataloguer {
+    let s3 =
+        aws_sdk_s3::config::Builder::from(sdk).force_path_style(std::env::var_os("AWS_ENDPOINT_URL").is_some()).build();
+    Cataloguer {
+        s3: aws_sdk_s3::Client::from_conf(s3),
+        glue: aws_sdk_glue::Client::new(sdk),
+        ssm: aws_sdk_ssm::Client::new(sdk),
+        environment: settings.environment.clone(),
+        mode: settings.defaults.catalog,
+    }
+}
+
+fn read_event(path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read event file {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not JSON; it must hold one Lambda event", path.display()))
+}
+
+fn print_decisions(handled: &Handled) -> Result<ExitCode> {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for d in &handled.decisions {
         println!("{}", serde_json::to_string(d)?);
