@@ -63,6 +63,16 @@ pub fn cataloguer_function(env: &str) -> String {
     format!("{PROJECT}-{env}-catalogue")
 }
 
+/// The cataloguing function's role, named so each database stack can attach the rights to its
+/// own bucket, key and Glue database without redeploying the core stack.
+pub fn cataloguer_role(env: &str) -> String {
+    format!("{PROJECT}-{env}-catalogue")
+}
+
+pub fn catalogue_queue(env: &str) -> String {
+    format!("{PROJECT}-{env}-catalogue")
+}
+
 pub fn events_topic(env: &str) -> String {
     format!("{PROJECT}-{env}-rds-events")
 }

@@ -183,9 +183,24 @@ fn iam_policies_are_least_privilege() {
     ];
     let mut checked = 0;
     for (stack, _, t) in prod() {
-        for (name, role) in resources_of(&t, "AWS::IAM::Role") {
-            for p in role["Properties"]["Policies"].as_array().unwrap() {
-                for st in p["PolicyDocument"]["Statement"].as_array().unwrap() {
+        let documents = resources_of(&t, "AWS::IAM::Role")
+            .into_iter()
+            .flat_map(|(name, role)| {
+                role["Properties"]["Policies"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(move |p| (name, p["PolicyDocument"].clone()))
+            })
+            .chain(
+                resources_of(&t, "AWS::IAM::Policy")
+                    .into_iter()
+                    .map(|(name, p)| (name, p["Properties"]["PolicyDocument"].clone())),
+            )
+            .collect::<Vec<_>>();
+        for (name, document) in documents {
+            {
+                for st in document["Statement"].as_array().unwrap() {
                     checked += 1;
                     let actions: Vec<&str> = match &st["Action"] {
                         Value::String(a) => vec![a.as_str()],
@@ -206,7 +221,7 @@ fn iam_policies_are_least_privilege() {
             }
         }
     }
-    assert!(checked >= 15, "only {checked} statements checked");
+    assert!(checked >= 25, "only {checked} statements checked");
 }
 
 #[test]
@@ -275,4 +290,81 @@ allowed_egress_cidrs = ["10.0.0.0/16"]
     assert!(sg.get("SecurityGroupIngress").is_none());
     assert!(t["Resources"]["ExporterFunction"]["Properties"]["VpcConfig"].is_object());
     assert!(core()["Resources"].get("ExporterSecurityGroup").is_none());
+}
+
+fn role_actions(t: &Value, role: &str) -> Vec<String> {
+    t["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|st| match &st["Action"] {
+            Value::String(a) => vec![a.clone()],
+            Value::Array(a) => a.iter().map(|v| v.as_str().unwrap().to_owned()).collect(),
+            _ => vec![],
+        })
+        .collect()
+}
+
+/// The part that starts exports cannot write the catalogue, and the part that writes the
+/// catalogue cannot start exports.
+#[test]
+fn exporting_and_cataloguing_have_separate_rights() {
+    let t = core();
+    let exporter = role_actions(&t, "ExporterRole");
+    let cataloguer = role_actions(&t, "CatalogueRole");
+    assert!(exporter.iter().any(|a| a == "rds:StartExportTask"));
+    assert!(!exporter.iter().any(|a| a.starts_with("glue:") || a.starts_with("s3:")), "{exporter:?}");
+    assert!(
+        !cataloguer.iter().any(|a| a == "rds:StartExportTask" || a == "iam:PassRole" || a == "kms:CreateGrant"),
+        "{cataloguer:?}"
+    );
+    assert_eq!(t["Resources"]["CatalogueRole"]["Properties"]["RoleName"], "rds-snapshot-s3exports-prod-catalogue");
+    // Each database stack grants the cataloguer its own bucket, key and Glue database only.
+    let db = database("pams-stack-prod");
+    let grant = &db["Resources"]["CatalogueGrant"]["Properties"];
+    assert_eq!(grant["Roles"], serde_json::json!(["rds-snapshot-s3exports-prod-catalogue"]));
+    let text = grant["PolicyDocument"].to_string();
+    assert!(
+        text.contains("pams-db-snapshots-export")
+            && text.contains("database/pams_stack_prod")
+            && text.contains("table/pams_stack_prod/*"),
+        "{text}"
+    );
+    assert!(!text.contains("maxone"), "{text}");
+    // Both functions run the same code, told apart by FUNCTION_ROLE.
+    let f = &t["Resources"]["CatalogueFunction"]["Properties"];
+    assert_eq!(f["Environment"]["Variables"]["FUNCTION_ROLE"], "catalogue");
+    assert_eq!(f["Code"], t["Resources"]["ExporterFunction"]["Properties"]["Code"]);
+}
+
+#[test]
+fn only_export_completed_events_reach_the_cataloguer() {
+    let t = core();
+    let sub = &t["Resources"]["CatalogueQueueSubscription"]["Properties"];
+    assert_eq!(sub["FilterPolicyScope"], "MessageBody");
+    assert_eq!(
+        sub["FilterPolicy"],
+        serde_json::json!({"Event ID": [{"suffix": "#RDS-EVENT-0161"}, {"suffix": "#RDS-EVENT-0164"}]})
+    );
+    assert!(t["Resources"]["EventsQueueSubscription"]["Properties"].get("FilterPolicy").is_none());
+    let q = &t["Resources"]["CatalogueQueue"]["Properties"];
+    assert!(
+        q["VisibilityTimeout"].as_u64().unwrap()
+            >= 6 * t["Resources"]["CatalogueFunction"]["Properties"]["Timeout"].as_u64().unwrap()
+    );
+}
+
+#[test]
+fn crawler_mode_keeps_the_seeds_crawler_per_database() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/crawler.toml")).unwrap();
+    let config = parse("crawler.toml", &text).unwrap().config;
+    let db = stacks::all(&config).into_iter().find(|s| s.kind == StackKind::Database).unwrap().template.to_json();
+    let crawler = &db["Resources"]["Crawler"]["Properties"];
+    assert_eq!(crawler["Name"], "rds-snapshot-s3exports-lab-orders-lab");
+    assert_eq!(crawler["Targets"]["S3Targets"][0]["Path"], "s3://orders-lab-snapshots-export/exports");
+    assert!(crawler["CrawlerSecurityConfiguration"].is_object());
+    let grant = db["Resources"]["CatalogueGrant"]["Properties"]["PolicyDocument"].to_string();
+    assert!(grant.contains("glue:StartCrawler") && !grant.contains("glue:CreateTable"), "{grant}");
+    // Direct registration (the default) has no crawler.
+    assert!(database("pams-stack-prod")["Resources"].get("Crawler").is_none());
 }

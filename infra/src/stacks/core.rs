@@ -4,9 +4,8 @@
 use s3exports_config::{Config, names};
 use serde_json::{Value, json};
 
-use crate::cfn::{
-    Template, allow, assume_role, checkov_skip, deny_insecure_transport, get_att, policy, private_bucket, r#ref, sub,
-};
+use super::function::{self, QueueFunction};
+use crate::cfn::{Template, allow, checkov_skip, deny_insecure_transport, get_att, policy, private_bucket, r#ref, sub};
 
 /// Seconds one invocation may run; the queue hides a message for six times as long, as Lambda
 /// recommends for SQS sources.
@@ -16,7 +15,6 @@ const FUNCTION_TIMEOUT: u32 = 60;
 const MAX_RECEIVE_COUNT: u32 = 10;
 /// Two concurrent pollers at most: exports are limited to 5 per account anyway.
 const MAX_CONCURRENCY: u32 = 2;
-const LOG_RETENTION_DAYS: u32 = 365;
 /// Athena stops a query that scans more than this (100 GiB).
 const BYTES_SCANNED_CUTOFF: u64 = 100 * 1024 * 1024 * 1024;
 const ATHENA_RESULTS_DAYS: u32 = 30;
@@ -34,6 +32,7 @@ pub fn template(config: &Config) -> Template {
     queues(&mut t, env);
     alerts(&mut t, env, &config.defaults.alert_emails);
     exporter(&mut t, config);
+    super::catalogue::add(&mut t, config);
     alarms(&mut t, env);
     athena(&mut t, env);
 
@@ -147,12 +146,18 @@ fn queues(t: &mut Template, env: &str) {
             "KmsMasterKeyId": r#ref("EventsKey")
         }),
     );
+    queue_on_topic(t, "EventsQueue", &names::events_queue(env), FUNCTION_TIMEOUT * 6, None);
+}
+
+/// An encrypted queue with the dead-letter queue behind it, subscribed to the RDS events topic,
+/// optionally only to the messages a filter on the body lets through.
+pub(super) fn queue_on_topic(t: &mut Template, logical: &str, name: &str, visibility: u32, filter: Option<Value>) {
     t.add(
-        "EventsQueue",
+        logical,
         "AWS::SQS::Queue",
         json!({
-            "QueueName": names::events_queue(env),
-            "VisibilityTimeout": FUNCTION_TIMEOUT * 6,
+            "QueueName": name,
+            "VisibilityTimeout": visibility,
             "MessageRetentionPeriod": 1_209_600,
             "KmsMasterKeyId": r#ref("EventsKey"),
             "KmsDataKeyReusePeriodSeconds": 3600,
@@ -160,25 +165,27 @@ fn queues(t: &mut Template, env: &str) {
         }),
     );
     t.add(
-        "EventsQueuePolicy",
+        &format!("{logical}Policy"),
         "AWS::SQS::QueuePolicy",
         json!({
-            "Queues": [r#ref("EventsQueue")],
+            "Queues": [r#ref(logical)],
             "PolicyDocument": policy(vec![json!({
                 "Sid": "EventsTopicDelivers",
                 "Effect": "Allow",
                 "Principal": { "Service": "sns.amazonaws.com" },
                 "Action": "sqs:SendMessage",
-                "Resource": get_att("EventsQueue", "Arn"),
+                "Resource": get_att(logical, "Arn"),
                 "Condition": { "ArnEquals": { "aws:SourceArn": r#ref("EventsTopic") } }
             })])
         }),
     );
-    t.add(
-        "EventsQueueSubscription",
-        "AWS::SNS::Subscription",
-        json!({ "TopicArn": r#ref("EventsTopic"), "Protocol": "sqs", "Endpoint": get_att("EventsQueue", "Arn") }),
-    );
+    let mut subscription =
+        json!({ "TopicArn": r#ref("EventsTopic"), "Protocol": "sqs", "Endpoint": get_att(logical, "Arn") });
+    if let Some(filter) = filter {
+        subscription["FilterPolicyScope"] = json!("MessageBody");
+        subscription["FilterPolicy"] = filter;
+    }
+    t.add(&format!("{logical}Subscription"), "AWS::SNS::Subscription", subscription);
 }
 
 fn alerts(t: &mut Template, env: &str, emails: &[String]) {
@@ -211,45 +218,18 @@ fn alerts(t: &mut Template, env: &str, emails: &[String]) {
     }
 }
 
+fn rds_arns() -> Vec<Value> {
+    ["snapshot", "cluster-snapshot", "db", "cluster"]
+        .iter()
+        .map(|kind| sub(&format!("arn:${{AWS::Partition}}:rds:${{AWS::Region}}:${{AWS::AccountId}}:{kind}:*")))
+        .collect()
+}
+
 fn exporter(t: &mut Template, config: &Config) {
     let env = config.environment.as_str();
-    let function = names::exporter_function(env);
-    t.add(
-        "ExporterLogGroup",
-        "AWS::Logs::LogGroup",
-        json!({
-            "LogGroupName": format!("/aws/lambda/{function}"),
-            "RetentionInDays": LOG_RETENTION_DAYS,
-            "KmsKeyId": get_att("EventsKey", "Arn")
-        }),
-    );
-
     let region_only = json!({ "StringEquals": { "aws:RequestedRegion": r#ref("AWS::Region") } });
-    let mut statements = vec![
-        allow("WriteOwnLogs", &["logs:CreateLogStream", "logs:PutLogEvents"], vec![get_att("ExporterLogGroup", "Arn")]),
-        allow(
-            "ConsumeEventsQueue",
-            &[
-                "sqs:ReceiveMessage",
-                "sqs:DeleteMessage",
-                "sqs:GetQueueAttributes",
-                "sqs:ChangeMessageVisibility",
-                "sqs:SendMessage",
-            ],
-            vec![get_att("EventsQueue", "Arn")],
-        ),
-        allow("DeadLetter", &["sqs:SendMessage"], vec![get_att("DeadLetterQueue", "Arn")]),
-        allow("QueueEncryption", &["kms:Decrypt", "kms:GenerateDataKey"], vec![get_att("EventsKey", "Arn")]),
-        allow(
-            "DescribeSnapshots",
-            &["rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"],
-            vec![
-                sub("arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:snapshot:*"),
-                sub("arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster-snapshot:*"),
-                sub("arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*"),
-                sub("arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*"),
-            ],
-        ),
+    let statements = vec![
+        allow("DescribeSnapshots", &["rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"], rds_arns()),
         // StartExportTask and DescribeExportTasks support no resource-level scoping: "*",
         // pinned to this stack's region.
         json!({
@@ -283,84 +263,26 @@ fn exporter(t: &mut Template, config: &Config) {
                 names::target_parameter_prefix(env)
             ))],
         ),
-        allow("Alert", &["sns:Publish"], vec![r#ref("AlertsTopic")]),
-        // PutMetricData supports no resource scoping; limited to the project's namespace.
-        json!({
-            "Sid": "FailureMetric",
-            "Effect": "Allow",
-            "Action": "cloudwatch:PutMetricData",
-            "Resource": "*",
-            "Condition": { "StringEquals": { "cloudwatch:namespace": names::METRIC_NAMESPACE } }
-        }),
     ];
-    if config.vpc.is_some() {
-        // Lambda manages its network interfaces; these EC2 actions support no resource scoping.
-        statements.push(json!({
-            "Sid": "VpcNetworkInterfaces",
-            "Effect": "Allow",
-            "Action": ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
-                       "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
-            "Resource": "*",
-            "Condition": region_only
-        }));
-    }
-    t.add(
-        "ExporterRole",
-        "AWS::IAM::Role",
-        json!({
-            "Description": format!("The rds-snapshot-s3exports {env} exporter"),
-            "AssumeRolePolicyDocument": assume_role("lambda.amazonaws.com"),
-            "Policies": [{ "PolicyName": "export-snapshots", "PolicyDocument": policy(statements) }]
-        }),
-    );
-
-    let mut props = json!({
-        "FunctionName": function,
-        "Description": "Exports every RDS snapshot of the configured databases to S3 as Parquet, exactly once",
-        "Runtime": "provided.al2023",
-        "Architectures": ["arm64"],
-        "Handler": "bootstrap",
-        "Code": { "S3Bucket": r#ref("CodeS3Bucket"), "S3Key": r#ref("CodeS3Key") },
-        "MemorySize": 128,
-        "Timeout": FUNCTION_TIMEOUT,
-        "ReservedConcurrentExecutions": MAX_CONCURRENCY + 1,
-        "Role": get_att("ExporterRole", "Arn"),
-        "LoggingConfig": { "LogGroup": r#ref("ExporterLogGroup"), "LogFormat": "JSON" },
-        "DeadLetterConfig": { "TargetArn": get_att("DeadLetterQueue", "Arn") },
-        "Environment": { "Variables": {
-            "ENVIRONMENT": env,
-            "ALERTS_TOPIC_ARN": r#ref("AlertsTopic"),
-            "EVENTS_QUEUE_URL": r#ref("EventsQueue"),
-            "DEAD_LETTER_QUEUE_URL": r#ref("DeadLetterQueue"),
-            "RUST_LOG": "info"
-        }}
-    });
     if let Some(vpc) = &config.vpc {
         security_group(t, env, vpc);
-        props["VpcConfig"] =
-            json!({ "SubnetIds": vpc.private_subnet_ids, "SecurityGroupIds": [r#ref("ExporterSecurityGroup")] });
     }
-    let function = t.add("ExporterFunction", "AWS::Lambda::Function", props);
-    let mut skips = vec![("CKV_AWS_173", "The environment holds only resource names and ARNs, no secrets")];
-    if config.vpc.is_none() {
-        skips.push((
-            "CKV_AWS_117",
-            "Calls only AWS APIs and holds no network-reachable data; set [vpc] in config to place it in a VPC",
-        ));
-    }
-    checkov_skip(function, &skips);
-
-    t.add(
-        "ExporterEventSource",
-        "AWS::Lambda::EventSourceMapping",
-        json!({
-            "EventSourceArn": get_att("EventsQueue", "Arn"),
-            "FunctionName": r#ref("ExporterFunction"),
-            "BatchSize": 10,
-            "MaximumBatchingWindowInSeconds": 5,
-            "FunctionResponseTypes": ["ReportBatchItemFailures"],
-            "ScalingConfig": { "MaximumConcurrency": MAX_CONCURRENCY }
-        }),
+    function::add(
+        t,
+        config,
+        QueueFunction {
+            logical: "Exporter",
+            name: names::exporter_function(env),
+            role_name: None,
+            description: "Exports every RDS snapshot of the configured databases to S3 as Parquet, exactly once",
+            statements,
+            queue: "EventsQueue",
+            environment: vec![],
+            timeout: FUNCTION_TIMEOUT,
+            memory: 128,
+            batch_size: 10,
+            max_concurrency: MAX_CONCURRENCY,
+        },
     );
 }
 

@@ -36,6 +36,10 @@ pub fn template(config: &Config, db: &Database) -> Template {
         }),
     );
     target_parameter(&mut t, env, db);
+    super::catalogue::database_grant(&mut t, config, db);
+    if config.defaults.catalog == s3exports_config::CatalogMode::Crawler {
+        super::catalogue::crawler(&mut t, config, db);
+    }
 
     t.output("BucketName", "Export bucket", r#ref("ExportBucket"));
     t.output("KeyArn", "KMS key of the exports", get_att("ExportKey", "Arn"));

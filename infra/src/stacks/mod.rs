@@ -1,8 +1,10 @@
 //! The stacks of an environment, from its config.
 
 pub mod bootstrap;
+pub mod catalogue;
 pub mod core;
 pub mod database;
+pub mod function;
 
 use s3exports_config::{Config, names};
 
