@@ -1,0 +1,98 @@
+//! Crawler mode (`catalog = "crawler"`): the cataloguer points the database's crawler at the
+//! completed export's folder only and starts it; a running crawler means try again later.
+
+use aws_sdk_glue::operation::start_crawler::{StartCrawlerError, StartCrawlerOutput};
+use aws_sdk_glue::operation::update_crawler::UpdateCrawlerOutput;
+use aws_sdk_glue::types::error::CrawlerRunningException;
+use aws_sdk_ssm::operation::get_parameters_by_path::GetParametersByPathOutput;
+use aws_sdk_ssm::types::Parameter;
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use s3exports_config::CatalogMode;
+use s3exports_exporter::catalogue::Cataloguer;
+use s3exports_exporter::edge::AwsError;
+use s3exports_exporter::model::{ExportStatus, ExportTask};
+
+fn task() -> ExportTask {
+    ExportTask {
+        id: "orders-db-20261124-0310-abcdef012345".into(),
+        source_arn: "arn:aws:rds:eu-west-1:1:snapshot:rds:orders-db-2026-11-24-03-10".into(),
+        status: ExportStatus::Complete,
+        snapshot_time: chrono::DateTime::from_timestamp(1_795_490_000, 0),
+        task_start_time: None,
+        task_end_time: None,
+        s3_bucket: "orders-exports".into(),
+        s3_prefix: "rds".into(),
+        kms_key_id: String::new(),
+        iam_role_arn: String::new(),
+        percent_progress: 100,
+        total_extracted_data_in_gb: 1,
+        failure_cause: None,
+        warning_message: None,
+        export_only: vec![],
+        cluster: false,
+    }
+}
+
+fn targets() -> Rule {
+    mock!(aws_sdk_ssm::Client::get_parameters_by_path)
+        .match_requests(|r| r.path() == Some("/rds-snapshot-s3exports/prod/databases"))
+        .then_output(|| {
+            GetParametersByPathOutput::builder()
+                .parameters(
+                    Parameter::builder()
+                        .name("/rds-snapshot-s3exports/prod/databases/orders-db")
+                        .value(r#"{"s3_bucket_name":"orders-exports","s3_prefix":"rds","iam_role_arn":"arn:aws:iam::1:role/x","kms_key_arn":"arn:aws:kms:eu-west-1:1:key/k"}"#)
+                        .build(),
+                )
+                .build()
+        })
+}
+
+fn cataloguer(glue_rules: &[&Rule], ssm_rules: &[&Rule]) -> Cataloguer {
+    Cataloguer {
+        s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[] as &[&Rule]),
+        glue: mock_client!(aws_sdk_glue, RuleMode::MatchAny, glue_rules),
+        ssm: mock_client!(aws_sdk_ssm, RuleMode::MatchAny, ssm_rules),
+        environment: "prod".into(),
+        mode: CatalogMode::Crawler,
+    }
+}
+
+#[tokio::test]
+async fn crawler_is_pointed_at_the_export_folder_and_started() {
+    let update = mock!(aws_sdk_glue::Client::update_crawler)
+        .match_requests(|r| {
+            r.name() == Some("rds-snapshot-s3exports-prod-orders-db")
+                && r.targets().and_then(|t| t.s3_targets().first()).and_then(|s| s.path())
+                    == Some("s3://orders-exports/rds/orders-db-20261124-0310-abcdef012345/")
+        })
+        .then_output(|| UpdateCrawlerOutput::builder().build());
+    let start = mock!(aws_sdk_glue::Client::start_crawler).then_output(|| StartCrawlerOutput::builder().build());
+    let report = cataloguer(&[&update, &start], &[&targets()]).catalogue(&task()).await.unwrap();
+    assert_eq!(report.crawler_started.as_deref(), Some("rds-snapshot-s3exports-prod-orders-db"));
+    assert_eq!((update.num_calls(), start.num_calls()), (1, 1));
+    assert_eq!(
+        report.summary(),
+        "crawler rds-snapshot-s3exports-prod-orders-db started on export orders-db-20261124-0310-abcdef012345"
+    );
+}
+
+#[tokio::test]
+async fn a_running_crawler_is_retried_later() {
+    let update = mock!(aws_sdk_glue::Client::update_crawler).then_output(|| UpdateCrawlerOutput::builder().build());
+    let start = mock!(aws_sdk_glue::Client::start_crawler)
+        .then_error(|| StartCrawlerError::CrawlerRunningException(CrawlerRunningException::builder().build()));
+    let err = cataloguer(&[&update, &start], &[&targets()]).catalogue(&task()).await.unwrap_err();
+    assert!(matches!(err, AwsError::Transient(ref m) if m.contains("is running")), "{err:?}");
+}
+
+#[tokio::test]
+async fn an_export_to_an_unknown_bucket_is_misconfiguration() {
+    let mut t = task();
+    t.s3_bucket = "somebody-elses".into();
+    let err = cataloguer(&[], &[&targets()]).catalogue(&t).await.unwrap_err();
+    assert!(
+        matches!(err, AwsError::Misconfigured(ref m) if m.contains("no database of environment prod exports to bucket somebody-elses")),
+        "{err:?}"
+    );
+}
