@@ -78,16 +78,7 @@ async fn catalogues_exports_into_glue() {
     // Two snapshots, each exported; the sample export stands in for the data RDS would write.
     let dir = tempfile::tempdir().unwrap();
     let facts = write_sample(dir.path(), SampleSpec { orders: 200, customers: 10 }).unwrap();
-    rds.create_db_instance()
-        .db_instance_identifier("pams-stack-prod")
-        .engine("postgres")
-        .db_instance_class("db.t3.micro")
-        .allocated_storage(20)
-        .master_username("admin_user")
-        .master_user_password("password123")
-        .send()
-        .await
-        .unwrap();
+    s3exports_testkit::create_db_instance(&rds, "pams-stack-prod", "postgres").await;
     let mut snapshots = Vec::new();
     for (i, f) in facts.iter().enumerate() {
         let id = format!("pams-manual-{i}");

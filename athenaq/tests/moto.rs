@@ -22,16 +22,7 @@ async fn list_exports_over_real_export_tasks() {
     let moto = Moto::start();
     let sdk = moto.sdk_config().await;
     let rds = aws_sdk_rds::Client::new(&sdk);
-    rds.create_db_instance()
-        .db_instance_identifier("pams-stack-prod")
-        .engine("postgres")
-        .db_instance_class("db.t3.micro")
-        .allocated_storage(20)
-        .master_username("admin_user")
-        .master_user_password("password123")
-        .send()
-        .await
-        .unwrap();
+    s3exports_testkit::create_db_instance(&rds, "pams-stack-prod", "postgres").await;
     let snap = rds
         .create_db_snapshot()
         .db_instance_identifier("pams-stack-prod")

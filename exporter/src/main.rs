@@ -28,41 +28,39 @@ enum Command {
     /// Run the handler on a file holding one Lambda event (SQS, SNS or EventBridge) and print
     /// one JSON line per record.
     Handle {
-        /// The Lambda event, as JSON.
-        #[arg(long)]
-        event: PathBuf,
+        #[command(flatten)]
+        run: EventRun,
         /// Per-database export targets as JSON (keyed by database id) instead of the
         /// parameters the database stacks publish.
         #[arg(long)]
         targets: Option<PathBuf>,
-        /// Make every read but never start an export.
-        #[arg(long)]
-        dry_run: bool,
-        /// Environment whose defaults and parameters apply: dev, prod or auto (git branch).
-        #[arg(long, env = "ENVIRONMENT", default_value = "auto")]
-        env: EnvSelector,
-        /// AWS region (otherwise the standard AWS configuration decides).
-        #[arg(long)]
-        region: Option<String>,
-        /// AWS profile.
-        #[arg(long)]
-        profile: Option<String>,
     },
     /// Catalogue the exports that the export-completed events in a Lambda event file name:
     /// Glue tables and partitions, as the cataloguing function does.
     Catalogue {
-        #[arg(long)]
-        event: PathBuf,
-        /// Find the export tasks but change nothing.
-        #[arg(long)]
-        dry_run: bool,
-        #[arg(long, env = "ENVIRONMENT", default_value = "auto")]
-        env: EnvSelector,
-        #[arg(long)]
-        region: Option<String>,
-        #[arg(long)]
-        profile: Option<String>,
+        #[command(flatten)]
+        run: EventRun,
     },
+}
+
+/// Running a handler on one Lambda event from a file.
+#[derive(Debug, clap::Args)]
+struct EventRun {
+    /// The Lambda event (SQS, SNS or EventBridge), as JSON.
+    #[arg(long)]
+    event: PathBuf,
+    /// Make every read but change nothing (no export started, no catalogue written).
+    #[arg(long)]
+    dry_run: bool,
+    /// Environment whose defaults and parameters apply: dev, prod or auto (git branch).
+    #[arg(long, env = "ENVIRONMENT", default_value = "auto")]
+    env: EnvSelector,
+    /// AWS region (otherwise the standard AWS configuration decides).
+    #[arg(long)]
+    region: Option<String>,
+    /// AWS profile.
+    #[arg(long)]
+    profile: Option<String>,
 }
 
 #[tokio::main]
@@ -74,9 +72,9 @@ async fn main() -> Result<ExitCode> {
     init_tracing(false);
     let cli = Cli::parse();
     match cli.command {
-        Command::Handle { event, targets, dry_run, env, region, profile } => {
-            let sdk = sdk_config(region, profile).await;
-            let settings = settings_for(&env, dry_run, false)?;
+        Command::Handle { run, targets } => {
+            let sdk = sdk_config(run.region, run.profile).await;
+            let settings = settings_for(&run.env, run.dry_run, false)?;
             let targets = match targets {
                 Some(path) => TargetSource::Fixed(read_targets(&path)?),
                 None => TargetSource::Ssm {
@@ -85,17 +83,17 @@ async fn main() -> Result<ExitCode> {
                 },
             };
             let aws = SdkAws::from_config(&sdk, targets);
-            let event = read_event(&event)?;
+            let event = read_event(&run.event)?;
             let handled = handle(&aws, &settings, &event).await.context("the file does not hold a Lambda event")?;
             print_decisions(&handled)
         }
-        Command::Catalogue { event, dry_run, env, region, profile } => {
-            let sdk = sdk_config(region, profile).await;
-            let settings = settings_for(&env, dry_run, false)?;
+        Command::Catalogue { run } => {
+            let sdk = sdk_config(run.region, run.profile).await;
+            let settings = settings_for(&run.env, run.dry_run, false)?;
             let aws = SdkAws::from_config(&sdk, TargetSource::Fixed(HashMap::new()));
             let cataloguer = cataloguer(&sdk, &settings);
-            let event = read_event(&event)?;
-            let decider = Cataloguing { aws: &aws, cataloguer: &cataloguer, dry_run };
+            let event = read_event(&run.event)?;
+            let decider = Cataloguing { aws: &aws, cataloguer: &cataloguer, dry_run: run.dry_run };
             let handled = handle_with(&aws, &settings, &event, &decider)
                 .await
                 .context("the file does not hold a Lambda event")?;

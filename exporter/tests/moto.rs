@@ -57,16 +57,7 @@ async fn seed(moto: &Moto) -> Fixture {
     let sdk = moto.sdk_config().await;
     let rds = aws_sdk_rds::Client::new(&sdk);
     for (id, engine) in [("orders-db", "postgres"), ("unmanaged-db", "mysql")] {
-        rds.create_db_instance()
-            .db_instance_identifier(id)
-            .engine(engine)
-            .db_instance_class("db.t3.micro")
-            .allocated_storage(20)
-            .master_username("admin_user")
-            .master_user_password("password123")
-            .send()
-            .await
-            .unwrap();
+        s3exports_testkit::create_db_instance(&rds, id, engine).await;
     }
     rds.create_db_cluster()
         .db_cluster_identifier("reporting")

@@ -88,6 +88,17 @@ pub fn assume_role(service: &str) -> Value {
     })])
 }
 
+/// The key policy statement that lets IAM policies in this account grant use of a key.
+pub fn account_administers_key() -> Value {
+    json!({
+        "Sid": "AccountAdministers",
+        "Effect": "Allow",
+        "Principal": { "AWS": sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
+        "Action": "kms:*",
+        "Resource": "*"
+    })
+}
+
 /// A bucket policy statement that refuses every request not made over TLS.
 pub fn deny_insecure_transport(bucket: &str) -> Value {
     json!({

@@ -106,6 +106,20 @@ impl Drop for Moto {
     }
 }
 
+/// Creates an RDS instance in the emulator (which also takes its first automated snapshot).
+pub async fn create_db_instance(rds: &aws_sdk_rds::Client, id: &str, engine: &str) {
+    rds.create_db_instance()
+        .db_instance_identifier(id)
+        .engine(engine)
+        .db_instance_class("db.t3.micro")
+        .allocated_storage(20)
+        .master_username("admin_user")
+        .master_user_password("password123")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("creating DB instance {id} in moto: {e:?}"));
+}
+
 pub const REGION: &str = "us-east-1";
 pub const ACCOUNT: &str = "123456789012";
 

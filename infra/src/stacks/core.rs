@@ -5,7 +5,10 @@ use s3exports_config::{Config, names};
 use serde_json::{Value, json};
 
 use super::function::{self, QueueFunction};
-use crate::cfn::{Template, allow, checkov_skip, deny_insecure_transport, get_att, policy, private_bucket, r#ref, sub};
+use crate::cfn::{
+    Template, account_administers_key, allow, checkov_skip, deny_insecure_transport, get_att, policy, private_bucket,
+    r#ref, sub,
+};
 
 /// Seconds one invocation may run; the queue hides a message for six times as long, as Lambda
 /// recommends for SQS sources.
@@ -66,13 +69,8 @@ fn events_key(t: &mut Template, env: &str) {
             "Description": format!("Encrypts the rds-snapshot-s3exports {env} topics, queues, logs and Athena results"),
             "EnableKeyRotation": true,
             "KeyPolicy": policy(vec![
-                json!({
-                    "Sid": "AccountAdministers",
-                    "Effect": "Allow",
-                    "Principal": { "AWS": sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
-                    "Action": "kms:*",
-                    "Resource": "*"
-                }),
+                // Lets IAM policies in this account grant use of the key (analysts, the functions).
+                account_administers_key(),
                 // RDS publishes to the encrypted topic, SNS delivers to the encrypted queue,
                 // CloudWatch alarms publish to the encrypted alerts topic.
                 service_uses_key("RdsEventsPublish", json!("events.rds.amazonaws.com"), &data_key),

@@ -5,7 +5,8 @@ use s3exports_config::{Config, Database, ExportTarget, names};
 use serde_json::{Value, json};
 
 use crate::cfn::{
-    Template, allow, assume_role, checkov_skip, deny_insecure_transport, get_att, policy, private_bucket, r#ref, sub,
+    Template, account_administers_key, allow, assume_role, checkov_skip, deny_insecure_transport, get_att, policy,
+    private_bucket, r#ref, sub,
 };
 
 /// Actions RDS needs on the bucket to write an export (StartExportTask documentation).
@@ -57,14 +58,8 @@ fn export_key(t: &mut Template, env: &str, db: &Database) {
             "Description": format!("Encrypts the snapshot exports of {} ({env})", db.db_name),
             "EnableKeyRotation": true,
             "KeyPolicy": policy(vec![
-                // Lets IAM policies in this account grant use of the key (analysts, the exporter).
-                json!({
-                    "Sid": "AccountAdministers",
-                    "Effect": "Allow",
-                    "Principal": { "AWS": sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
-                    "Action": "kms:*",
-                    "Resource": "*"
-                }),
+                // Lets IAM policies in this account grant use of the key (analysts, the functions).
+                account_administers_key(),
                 json!({
                     "Sid": "ExportRoleUsesKey",
                     "Effect": "Allow",
