@@ -79,6 +79,15 @@ async fn run(
     s3_rules: &[&Rule],
     cancel_now: bool,
 ) -> (Result<athenaq::athena::Finished, QueryError>, Vec<String>) {
+    run_mode(rules, s3_rules, cancel_now, ResultMode::Auto).await
+}
+
+async fn run_mode(
+    rules: &[&Rule],
+    s3_rules: &[&Rule],
+    cancel_now: bool,
+    results: ResultMode,
+) -> (Result<athenaq::athena::Finished, QueryError>, Vec<String>) {
     let athena = mock_client!(aws_sdk_athena, RuleMode::MatchAny, rules);
     let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, s3_rules);
     let q = Athena {
@@ -87,7 +96,7 @@ async fn run(
         workgroup: "rds-snapshot-s3exports-prod".into(),
         database: Some("pams_stack_prod".into()),
         output_location: None,
-        results: ResultMode::Auto,
+        results,
         poll: Duration::from_millis(1),
     };
     let mut seen = Vec::new();
@@ -211,4 +220,29 @@ async fn describe_export_tasks_reads_every_page_and_filters() {
     assert_eq!(tasks.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["a", "c"]);
     assert_eq!(tasks[0].status, s3exports_exporter::model::ExportStatus::Complete, "lower-case status from emulators");
     assert_eq!(pages.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn api_mode_pages_through_get_query_results() {
+    use QueryExecutionState::*;
+    let exec = states(&[Succeeded], None);
+    let first = mock!(aws_sdk_athena::Client::get_query_results)
+        .match_requests(|r| r.next_token().is_none() && r.max_results() == Some(1000))
+        .then_output(|| page(vec![row(&[Some("name"), Some("n")]), row(&[Some("a"), Some("1")])], Some("page-2")));
+    let second = mock!(aws_sdk_athena::Client::get_query_results)
+        .match_requests(|r| r.next_token() == Some("page-2"))
+        .then_output(|| page(vec![row(&[Some("b"), Some("2")]), row(&[Some("c"), None])], None));
+    let (result, _) = run_mode(&[&start(), &exec, &first, &second], &[], false, ResultMode::Api).await;
+    let done = result.unwrap();
+    assert_eq!(done.source, ResultSource::Api);
+    assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+    // Only the first page repeats the header.
+    assert_eq!(
+        done.rows.rows,
+        vec![
+            vec![Some("a".into()), Some("1".into())],
+            vec![Some("b".into()), Some("2".into())],
+            vec![Some("c".into()), None]
+        ]
+    );
 }
