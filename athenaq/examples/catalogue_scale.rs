@@ -36,14 +36,13 @@ async fn main() -> Result<()> {
         .send()
         .await?;
     let target = ExportTarget {
-        s3_bucket_name: BUCKET.into(),
-        s3_prefix: String::new(),
-        iam_role_arn: "arn:aws:iam::123456789012:role/rds-snapshot-s3exports/prod/export".into(),
-        kms_key_arn: "arn:aws:kms:us-east-1:123456789012:key/k".into(),
-        snapshot_types: None,
-        min_interval: None,
-        export_only: None,
         glue_database: Some("wide_db".into()),
+        ..ExportTarget::new(
+            BUCKET,
+            String::new(),
+            "arn:aws:iam::123456789012:role/rds-snapshot-s3exports/prod/export",
+            "arn:aws:kms:us-east-1:123456789012:key/k",
+        )
     };
     ssm.put_parameter()
         .name(names::target_parameter("prod", "wide-db"))

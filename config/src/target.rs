@@ -27,6 +27,25 @@ pub struct ExportTarget {
 }
 
 impl ExportTarget {
+    /// A target with the environment's defaults for every policy field.
+    pub fn new(
+        s3_bucket_name: impl Into<String>,
+        s3_prefix: impl Into<String>,
+        iam_role_arn: impl Into<String>,
+        kms_key_arn: impl Into<String>,
+    ) -> Self {
+        Self {
+            s3_bucket_name: s3_bucket_name.into(),
+            s3_prefix: s3_prefix.into(),
+            iam_role_arn: iam_role_arn.into(),
+            kms_key_arn: kms_key_arn.into(),
+            snapshot_types: None,
+            min_interval: None,
+            export_only: None,
+            glue_database: None,
+        }
+    }
+
     /// The target infra publishes for a configured database, given its role and key ARNs.
     pub fn for_database(db: &Database, iam_role_arn: String, kms_key_arn: String) -> Self {
         Self {

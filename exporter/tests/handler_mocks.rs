@@ -41,16 +41,12 @@ fn sqs_event(event_id: &str, source_id: &str) -> Value {
 }
 
 fn target() -> ExportTarget {
-    ExportTarget {
-        s3_bucket_name: "orders-exports".into(),
-        s3_prefix: "rds".into(),
-        iam_role_arn: "arn:aws:iam::123456789012:role/rds-snapshot-s3exports/prod/export".into(),
-        kms_key_arn: "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab".into(),
-        snapshot_types: None,
-        min_interval: None,
-        export_only: None,
-        glue_database: None,
-    }
+    ExportTarget::new(
+        "orders-exports",
+        "rds",
+        "arn:aws:iam::123456789012:role/rds-snapshot-s3exports/prod/export",
+        "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    )
 }
 
 fn settings() -> Settings {

@@ -11,16 +11,12 @@ use s3exports_testkit::{ACCOUNT, Moto, REGION};
 use serde_json::{Value, json};
 
 fn target(bucket: &str) -> ExportTarget {
-    ExportTarget {
-        s3_bucket_name: bucket.into(),
-        s3_prefix: "exports".into(),
-        iam_role_arn: format!("arn:aws:iam::{ACCOUNT}:role/rds-snapshot-s3exports/prod/export-{bucket}"),
-        kms_key_arn: format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/0000-{bucket}"),
-        snapshot_types: None,
-        min_interval: None,
-        export_only: None,
-        glue_database: None,
-    }
+    ExportTarget::new(
+        bucket,
+        "exports",
+        format!("arn:aws:iam::{ACCOUNT}:role/rds-snapshot-s3exports/prod/export-{bucket}"),
+        format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/0000-{bucket}"),
+    )
 }
 
 fn sns_body(event_id: &str, source_id: &str, cluster: bool) -> String {
