@@ -63,6 +63,10 @@ pub enum RetryKind {
     QuotaFull,
 }
 
+/// A record waiting for an export slot waits in place (a longer visibility) until this receive,
+/// then moves to a fresh copy, well before the queue's maxReceiveCount (10) dead-letters it.
+pub const QUOTA_WAITS_IN_PLACE: u32 = 5;
+
 /// How long a record waits before its next try. Jitter comes from the record id so that a
 /// burst spreads out while a replay stays reproducible.
 pub fn retry_delay(kind: RetryKind, attempt: u32, salt: &str) -> Duration {
@@ -70,7 +74,9 @@ pub fn retry_delay(kind: RetryKind, attempt: u32, salt: &str) -> Duration {
     let (base, cap) = match kind {
         RetryKind::Transient => (10 * 2u64.pow(attempt - 1), 900),
         RetryKind::NotReady => (60 * u64::from(attempt), 900),
-        RetryKind::QuotaFull => (180, 900),
+        // Exports take minutes to hours and a freed slot is taken by whichever waiting record
+        // comes back first, so long waits cost little drain time and save many polls.
+        RetryKind::QuotaFull => (600, 900),
     };
     let base = base.min(cap);
     let jitter_range = base / 3 + 1;
@@ -152,7 +158,7 @@ mod tests {
         assert!(d1 >= Duration::from_secs(10) && d1 <= Duration::from_secs(14));
         assert!(d5 > d1);
         assert!(retry_delay(RetryKind::Transient, 30, "m") <= Duration::from_secs(900));
-        assert!(retry_delay(RetryKind::QuotaFull, 1, "m") >= Duration::from_secs(180));
+        assert!(retry_delay(RetryKind::QuotaFull, 1, "m") >= Duration::from_secs(600));
         assert_eq!(retry_delay(RetryKind::NotReady, 2, "x"), retry_delay(RetryKind::NotReady, 2, "x"));
         assert!(slots_full(5, 5) && !slots_full(4, 5));
     }

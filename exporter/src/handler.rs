@@ -107,8 +107,9 @@ async fn settle<A: Aws>(aws: &A, settings: &Settings, record: &Record, decision:
         Outcome::Retry => {
             let kind = decision.retry.unwrap_or(RetryKind::Transient);
             let delay = decide::retry_delay(kind, msg.receive_count, &msg.message_id);
-            if kind == RetryKind::QuotaFull {
-                // A fresh copy waits for a slot without counting towards the DLQ.
+            if kind == RetryKind::QuotaFull && msg.receive_count >= decide::QUOTA_WAITS_IN_PLACE {
+                // A fresh copy waits on without counting towards the DLQ. Hopping only every few
+                // receives keeps a lost invocation from leaving two copies waiting each time.
                 match aws.requeue(&record.body, delay).await {
                     Ok(()) => return true,
                     Err(e) => tracing::warn!(record = %record.id, error = %e, "requeue failed; retrying in place"),

@@ -15,6 +15,8 @@ pub mod export_id;
 pub mod handler;
 pub mod layout;
 pub mod model;
+pub mod poll;
+pub mod simulation;
 
 pub use decision::{Decision, Outcome};
 pub use handler::{Handled, Settings, handle};

@@ -203,13 +203,25 @@ async fn starts_the_export_when_a_slot_is_free() {
 }
 
 #[tokio::test]
-async fn quota_full_requeues_without_starting() {
-    let h = Harness::new(vec![available_snapshot("available"), running_tasks(5), no_task_with_own_id(), start_ok()]);
+async fn quota_full_waits_in_place_then_hops_to_a_fresh_copy() {
+    let steps = || vec![available_snapshot("available"), running_tasks(5), no_task_with_own_id(), start_ok()];
+    // Early receives wait in place: a longer visibility, the message stays.
+    let h = Harness::new(steps());
     let out = handle(&h.aws(), &settings(), &sqs_event("RDS-EVENT-0091", SNAPSHOT_ID)).await.unwrap();
     let d = &out.decisions[0];
     assert_eq!((d.outcome, d.retry), (Outcome::Retry, Some(RetryKind::QuotaFull)), "{d:?}");
     assert_eq!(h.rds[3].num_calls(), 0, "StartExportTask must not be called");
-    // A delayed copy replaces the message, so waiting does not count towards the DLQ.
+    assert_eq!(h.sqs_calls(), [1, 0, 0]);
+    assert_eq!(out.batch.batch_item_failures.len(), 1);
+
+    // Later ones move to a delayed fresh copy, so waiting never reaches the DLQ.
+    let h = Harness::new(steps());
+    let late = sqs_event("RDS-EVENT-0091", SNAPSHOT_ID).to_string().replace(
+        r#""ApproximateReceiveCount":"2""#,
+        &format!(r#""ApproximateReceiveCount":"{}""#, s3exports_exporter::decide::QUOTA_WAITS_IN_PLACE),
+    );
+    let out = handle(&h.aws(), &settings(), &serde_json::from_str(&late).unwrap()).await.unwrap();
+    assert_eq!(out.decisions[0].retry, Some(RetryKind::QuotaFull));
     assert_eq!(h.sqs_calls(), [0, 1, 0]);
     assert!(out.batch.batch_item_failures.is_empty());
 }

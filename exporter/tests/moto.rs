@@ -19,15 +19,21 @@ fn target(bucket: &str) -> ExportTarget {
     )
 }
 
-fn sns_body(event_id: &str, source_id: &str, cluster: bool) -> String {
-    let message = json!({
+/// The message RDS publishes to SNS.
+fn rds_message(event_id: &str, source_id: &str, cluster: bool) -> String {
+    json!({
         "Event Source": if cluster { "db-cluster-snapshot" } else { "db-snapshot" },
         "Event Time": "2026-11-24 03:14:12.412",
         "Source ID": source_id,
         "Event ID": format!("https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Events.Messages.html#{event_id}"),
         "Event Message": "snapshot created",
-    });
-    json!({"Type": "Notification", "MessageId": source_id, "Message": message.to_string()}).to_string()
+    })
+    .to_string()
+}
+
+/// What SQS holds when the topic delivers that message.
+fn sns_body(message: &str) -> String {
+    json!({"Type": "Notification", "MessageId": "n-1", "Message": message}).to_string()
 }
 
 fn sqs_event(bodies: &[String]) -> Value {
@@ -44,6 +50,8 @@ fn sqs_event(bodies: &[String]) -> Value {
 }
 
 struct Fixture {
+    /// The RDS messages, as published to the topic.
+    messages: Vec<String>,
     event: Value,
     automated_instance: String,
     automated_cluster: String,
@@ -108,15 +116,16 @@ async fn seed(moto: &Moto) -> Fixture {
             .unwrap();
     }
 
-    let event = sqs_event(&[
-        sns_body("RDS-EVENT-0091", &automated_instance, false),
-        sns_body("RDS-EVENT-0042", "orders-manual-1", false),
-        sns_body("RDS-EVENT-0169", &automated_cluster, true),
-        sns_body("RDS-EVENT-0075", "reporting-manual-1", true),
-        sns_body("RDS-EVENT-0042", "unmanaged-manual-1", false),
-        sns_body("RDS-EVENT-0042", "deleted-meanwhile", false),
-    ]);
-    Fixture { event, automated_instance, automated_cluster }
+    let messages = vec![
+        rds_message("RDS-EVENT-0091", &automated_instance, false),
+        rds_message("RDS-EVENT-0042", "orders-manual-1", false),
+        rds_message("RDS-EVENT-0169", &automated_cluster, true),
+        rds_message("RDS-EVENT-0075", "reporting-manual-1", true),
+        rds_message("RDS-EVENT-0042", "unmanaged-manual-1", false),
+        rds_message("RDS-EVENT-0042", "deleted-meanwhile", false),
+    ];
+    let event = sqs_event(&messages.iter().map(|m| sns_body(m)).collect::<Vec<_>>());
+    Fixture { messages, event, automated_instance, automated_cluster }
 }
 
 fn settings() -> Settings {
@@ -217,4 +226,97 @@ async fn cli_prints_one_line_per_record() {
     assert_eq!(describe_export_tasks(&rds, &TaskFilter::default()).await.unwrap().len(), 2);
     let (again, _) = run(&[]);
     assert_eq!(again[0]["outcome"], "skip");
+}
+
+/// The topic -> queue wiring of the core stack, with its dead-letter queue.
+async fn events_queue(sdk: &aws_config::SdkConfig) -> (String, String, String) {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let sns = aws_sdk_sns::Client::new(sdk);
+    let dlq = sqs.create_queue().queue_name(names::dead_letter_queue("prod")).send().await.unwrap();
+    let dlq_url = dlq.queue_url().unwrap().to_owned();
+    let redrive = json!({"deadLetterTargetArn": format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{}", names::dead_letter_queue("prod")),
+                         "maxReceiveCount": "5"});
+    let queue = sqs
+        .create_queue()
+        .queue_name(names::events_queue("prod"))
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy, redrive.to_string())
+        .send()
+        .await
+        .unwrap();
+    let topic = sns.create_topic().name(names::events_topic("prod")).send().await.unwrap();
+    let topic_arn = topic.topic_arn().unwrap().to_owned();
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{}", names::events_queue("prod")))
+        .send()
+        .await
+        .unwrap();
+    (topic_arn, queue.queue_url().unwrap().to_owned(), dlq_url)
+}
+
+async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> (String, String) {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let out = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(A::ApproximateNumberOfMessages)
+        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .unwrap();
+    let attributes = out.attributes().unwrap();
+    (attributes[&A::ApproximateNumberOfMessages].clone(), attributes[&A::ApproximateNumberOfMessagesNotVisible].clone())
+}
+
+#[tokio::test]
+async fn poll_consumes_the_queue_as_the_event_source_mapping_would() {
+    let moto = Moto::start();
+    let fixture = seed(&moto).await;
+    let sdk = moto.sdk_config().await;
+    let (topic, queue_url, dlq_url) = events_queue(&sdk).await;
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    for message in fixture.messages.iter().map(String::as_str).chain(["This is a test notification from Amazon RDS."]) {
+        sns.publish().topic_arn(&topic).message(message).send().await.unwrap();
+    }
+
+    let poll = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_exporter"))
+            .args(["poll", "--env", "prod", "--until-empty", "--wait-seconds", "0"])
+            .envs(moto.env())
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let outcomes: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["outcome"].as_str().unwrap().to_owned())
+            .collect();
+        (outcomes, String::from_utf8(out.stderr).unwrap())
+    };
+    let (outcomes, summary) = poll();
+    let count = |o: &str| outcomes.iter().filter(|x| *x == o).count();
+    assert_eq!((count("start_export"), count("skip"), count("reject")), (4, 2, 1), "{outcomes:?}\n{summary}");
+    assert!(summary.contains("7 message(s) deleted, 0 left for redelivery"), "{summary}");
+    let rds = aws_sdk_rds::Client::new(&sdk);
+    assert_eq!(describe_export_tasks(&rds, &TaskFilter::default()).await.unwrap().len(), 4);
+
+    // Handled messages are gone; the event of a snapshot that no longer exists went to the
+    // dead-letter queue with its reason.
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    assert_eq!(queue_depth(&sqs, &queue_url).await, ("0".to_owned(), "0".to_owned()));
+    let dead = sqs.receive_message().queue_url(&dlq_url).message_attribute_names("All").send().await.unwrap();
+    let dead = dead.messages();
+    assert_eq!(dead.len(), 1);
+    assert!(dead[0].message_attributes().unwrap().contains_key("reason"), "{:?}", dead[0]);
+
+    // The same events again start nothing.
+    for message in &fixture.messages {
+        sns.publish().topic_arn(&topic).message(message).send().await.unwrap();
+    }
+    let (outcomes, _) = poll();
+    assert_eq!(outcomes.len(), 6);
+    assert!(!outcomes.iter().any(|o| o == "start_export"), "{outcomes:?}");
+    assert_eq!(describe_export_tasks(&rds, &TaskFilter::default()).await.unwrap().len(), 4);
 }

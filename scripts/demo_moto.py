@@ -1,0 +1,284 @@
+"""The emulator's side of scripts/demo: what AWS itself would do around the pipeline.
+
+- `wire`: moto's CloudFormation skips some resource types; create the ones the pipeline needs
+  (the topic's SQS subscriptions with their filter policies, the Glue databases, the Athena
+  workgroup) from the synthesized templates through the service APIs, and pause the emulator's
+  Lambda event source mappings (moto would run the function in Docker; `exporter poll` stands in).
+- `snapshot`: what RDS does: databases, snapshots, and the RDS events published to the topic.
+- `complete`: RDS's export-completed events (0161 / 0164) for the export tasks it finished.
+- `upload-sample` / `fetch`: the emulator writes no Parquet, so the repository's sample export is
+  uploaded in place of an export's files, and a completed export is copied back for local queries.
+"""
+
+import argparse
+import json
+import sys
+import tomllib
+from datetime import datetime, timezone
+from pathlib import Path
+
+import boto3
+
+ROOT = Path(__file__).resolve().parent.parent
+PREFIX = "rds-snapshot-s3exports"
+EVENTS_DOC = "http://docs.amazonwebservices.com/AmazonRDS/latest/UserGuide/USER_Events.html#"
+# What RDS says in each event this demo sends.
+MESSAGES = {
+    "RDS-EVENT-0091": "Automated snapshot created",
+    "RDS-EVENT-0042": "Manual snapshot created",
+    "RDS-EVENT-0169": "Automated cluster snapshot created",
+    "RDS-EVENT-0075": "Manual cluster snapshot created",
+    "RDS-EVENT-0161": "Snapshot export task completed",
+    "RDS-EVENT-0164": "DB cluster snapshot export task completed",
+}
+
+
+def say(text):
+    print(f"    {text}", file=sys.stderr)
+
+
+def config(env):
+    return tomllib.loads((ROOT / f"config/{env}.toml").read_text())
+
+
+def stack_resources(cfn, stack):
+    pages = cfn.get_paginator("list_stack_resources").paginate(StackName=stack)
+    return {r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for p in pages for r in p["StackResourceSummaries"]}
+
+
+def events_topic(env):
+    return stack_resources(boto3.client("cloudformation"), f"{PREFIX}-{env}")["EventsTopic"]
+
+
+class Resolver:
+    """Ref and Fn::GetAtt of the few shapes these resources use, against a deployed stack."""
+
+    def __init__(self, stack, resources):
+        self.types = {logical: r["Type"] for logical, r in resources.items()}
+        self.physical = stack_resources(boto3.client("cloudformation"), stack)
+        self.account = boto3.client("sts").get_caller_identity()["Account"]
+
+    def __call__(self, value):
+        if isinstance(value, dict) and "Ref" in value:
+            return self.account if value["Ref"] == "AWS::AccountId" else self.physical[value["Ref"]]
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            logical, attribute = value["Fn::GetAtt"]
+            kind, physical = self.types[logical], self.physical[logical]
+            if (kind, attribute) == ("AWS::SQS::Queue", "Arn"):
+                return boto3.client("sqs").get_queue_attributes(QueueUrl=physical,
+                                                                AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            if (kind, attribute) == ("AWS::KMS::Key", "Arn"):
+                # Built, not described: moto's DescribeKey fails on keys its CloudFormation made.
+                return f"arn:aws:kms:{boto3.client('kms').meta.region_name}:{self.account}:key/{physical}"
+            raise ValueError(f"cannot resolve {value}")
+        if isinstance(value, dict) and "Fn::Sub" in value:
+            text = value["Fn::Sub"]
+            for logical, physical in self.physical.items():
+                text = text.replace(f"${{{logical}}}", physical)
+            return text
+        if isinstance(value, dict):
+            return {k: self(v) for k, v in value.items()}
+        return value
+
+
+def wire(args):
+    sns, glue, athena, awslambda = (boto3.client(s) for s in ("sns", "glue", "athena", "lambda"))
+    skipped = set()
+    for path in sorted(Path(args.templates).glob("*.template.json")):
+        stack = path.name.removesuffix(".template.json")
+        resources = json.loads(path.read_text())["Resources"]
+        resolve = Resolver(stack, resources)
+        for logical, resource in resources.items():
+            kind, props = resource["Type"], resource.get("Properties", {})
+            if resolve.physical.get(logical):
+                continue
+            if kind == "AWS::SNS::Subscription":
+                attributes = {}
+                if "FilterPolicy" in props:
+                    attributes = {"FilterPolicy": json.dumps(props["FilterPolicy"]),
+                                  "FilterPolicyScope": props.get("FilterPolicyScope", "MessageAttributes")}
+                endpoint = resolve(props["Endpoint"])
+                sns.subscribe(TopicArn=resolve(props["TopicArn"]), Protocol=props["Protocol"], Endpoint=endpoint,
+                              Attributes=attributes)
+                what = f" with filter {attributes['FilterPolicy']}" if attributes else ""
+                say(f"{stack}/{logical}: topic -> {endpoint.rsplit(':', 1)[-1]}{what}")
+            elif kind == "AWS::Glue::Database":
+                glue.create_database(CatalogId=resolve(props["CatalogId"]), DatabaseInput=props["DatabaseInput"])
+                say(f"{stack}/{logical}: Glue database {props['DatabaseInput']['Name']}")
+            elif kind == "AWS::Athena::WorkGroup":
+                configuration = resolve(props["WorkGroupConfiguration"])
+                athena.create_work_group(Name=props["Name"], Description=props.get("Description", ""),
+                                         Configuration=configuration)
+                say(f"{stack}/{logical}: Athena workgroup {props['Name']}")
+            else:
+                skipped.add(kind)
+    say("not emulated (no effect on the local run): " + ", ".join(sorted(skipped)))
+    for mapping in awslambda.list_event_source_mappings()["EventSourceMappings"]:
+        awslambda.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+        say(f"paused the emulator's mapping {mapping['EventSourceArn'].rsplit(':', 1)[-1]} -> "
+            f"{mapping['FunctionArn'].rsplit(':', 1)[-1]} (exporter poll stands in for it)")
+
+
+def publish(topic, source_type, event_id, source_id, source_arn):
+    message = {
+        "Event Source": source_type,
+        "Event Time": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+        "Identifier Link": f"https://console.aws.amazon.com/rds/home#{source_type}:id={source_id}",
+        "Source ID": source_id,
+        "Source ARN": source_arn,
+        "Event ID": EVENTS_DOC + event_id,
+        "Event Message": MESSAGES[event_id],
+    }
+    boto3.client("sns").publish(TopicArn=topic, Message=json.dumps(message))
+    say(f"{event_id} {source_id}")
+
+
+def snapshot(args):
+    """One RDS instance and one Aurora cluster of the config, each with an automated and a manual
+    snapshot, and a database the config does not name."""
+    rds = boto3.client("rds")
+    databases = [d["db_name"] for d in config(args.env)["databases"]]
+    instance, cluster = databases[0], databases[-1]
+    topic = events_topic(args.env)
+    login = {"MasterUsername": "admin_user", "MasterUserPassword": "password123"}
+
+    rds.create_db_instance(DBInstanceIdentifier=instance, Engine="postgres", DBInstanceClass="db.t3.micro",
+                           AllocatedStorage=20, **login)
+    manual = rds.create_db_snapshot(DBInstanceIdentifier=instance, DBSnapshotIdentifier=f"{instance}-before-migration")
+    say(f"RDS instance {instance} (postgres) with an automated and a manual snapshot")
+    rds.create_db_cluster(DBClusterIdentifier=cluster, Engine="aurora-postgresql", **login)
+    cluster_manual = rds.create_db_cluster_snapshot(DBClusterIdentifier=cluster,
+                                                    DBClusterSnapshotIdentifier=f"{cluster}-before-upgrade")
+    say(f"Aurora cluster {cluster} (aurora-postgresql) with an automated and a manual cluster snapshot")
+    rds.create_db_instance(DBInstanceIdentifier="scratch-db", Engine="mysql", DBInstanceClass="db.t3.micro",
+                           AllocatedStorage=20, **login)
+    scratch = rds.create_db_snapshot(DBInstanceIdentifier="scratch-db", DBSnapshotIdentifier="scratch-db-manual")
+    say("RDS instance scratch-db, which the config does not name, with a manual snapshot")
+
+    print(f"\n\033[1m==> RDS publishes its snapshot events to the topic {topic.rsplit(':', 1)[-1]}\033[0m",
+          file=sys.stderr)
+    auto = rds.describe_db_snapshots(DBInstanceIdentifier=instance, SnapshotType="automated")["DBSnapshots"][0]
+    auto_cluster = rds.describe_db_cluster_snapshots(DBClusterIdentifier=cluster,
+                                                     SnapshotType="automated")["DBClusterSnapshots"][0]
+    for event_id, s in [("RDS-EVENT-0091", auto), ("RDS-EVENT-0042", manual["DBSnapshot"]),
+                        ("RDS-EVENT-0042", scratch["DBSnapshot"])]:
+        publish(topic, "db-snapshot", event_id, s["DBSnapshotIdentifier"], s["DBSnapshotArn"])
+    for event_id, s in [("RDS-EVENT-0169", auto_cluster), ("RDS-EVENT-0075", cluster_manual["DBClusterSnapshot"])]:
+        publish(topic, "db-cluster-snapshot", event_id, s["DBClusterSnapshotIdentifier"], s["DBClusterSnapshotArn"])
+
+
+def republish(args):
+    """The same snapshot events again, as SNS or a replay may deliver them."""
+    rds, topic = boto3.client("rds"), events_topic(args.env)
+    for s in rds.describe_db_snapshots()["DBSnapshots"]:
+        event_id = "RDS-EVENT-0091" if s["SnapshotType"] == "automated" else "RDS-EVENT-0042"
+        publish(topic, "db-snapshot", event_id, s["DBSnapshotIdentifier"], s["DBSnapshotArn"])
+    for s in rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]:
+        event_id = "RDS-EVENT-0169" if s["SnapshotType"] == "automated" else "RDS-EVENT-0075"
+        publish(topic, "db-cluster-snapshot", event_id, s["DBClusterSnapshotIdentifier"], s["DBClusterSnapshotArn"])
+
+
+def export_tasks():
+    return boto3.client("rds").describe_export_tasks()["ExportTasks"]
+
+
+def tasks(args):
+    found = sorted(export_tasks(), key=lambda t: t["ExportTaskIdentifier"])
+    for t in found:
+        print(f'    {t["ExportTaskIdentifier"]:<58} {t["Status"]:<9} s3://{t["S3Bucket"]}/{t.get("S3Prefix", "")}',
+              file=sys.stderr)
+    print(len(found))
+
+
+def sample_snapshots(sample_dir):
+    """The sample export's snapshots, oldest first: (export_info, folder)."""
+    found = [(json.loads(p.read_text()), p.parent) for p in Path(sample_dir).glob("*/export_info_*.json")]
+    return sorted(found, key=lambda pair: pair[0]["snapshotTime"])
+
+
+def upload_sample(args):
+    """The sample's snapshots, oldest first, go in place of the database's exports, manual before
+    automated. Ids, ARNs, bucket, role and key are the real task's; data and dates the sample's."""
+    rds, s3 = boto3.client("rds"), boto3.client("s3")
+    kinds = {s["DBSnapshotArn"]: s["SnapshotType"]
+             for s in rds.describe_db_snapshots(DBInstanceIdentifier=args.db)["DBSnapshots"]}
+    mine = sorted((t for t in export_tasks() if t["SourceArn"] in kinds),
+                  key=lambda t: (kinds[t["SourceArn"]] == "automated", t["ExportTaskIdentifier"]))
+    for task, (info, folder) in zip(mine, sample_snapshots(args.sample)):
+        old, new = info["exportTaskIdentifier"], task["ExportTaskIdentifier"]
+        info.update(exportTaskIdentifier=new, sourceArn=task["SourceArn"], s3Bucket=task["S3Bucket"],
+                    iamRoleArn=task["IamRoleArn"], kmsKeyId=task["KmsKeyId"])
+        prefix = "/".join(p for p in (task.get("S3Prefix", "").strip("/"), new) if p)
+        files = [path for path in sorted(folder.rglob("*")) if path.is_file()]
+        for path in files:
+            relative = path.relative_to(folder).as_posix().replace(old, new)
+            body = json.dumps(info, indent=2).encode() if path.name.startswith("export_info_") else path.read_bytes()
+            s3.put_object(Bucket=task["S3Bucket"], Key=f"{prefix}/{relative}", Body=body,
+                          ServerSideEncryption="aws:kms", SSEKMSKeyId=task["KmsKeyId"])
+        say(f"s3://{task['S3Bucket']}/{prefix}/: {len(files)} files of the sample's "
+            f"{info['snapshotTime'][:10]} snapshot ({kinds[task['SourceArn']]} snapshot's export)")
+
+
+def complete(args):
+    """RDS announces each finished export on the topic, naming the snapshot. The emulator marks
+    every task complete at once; only those whose files are in place are announced."""
+    topic, s3 = events_topic(args.env), boto3.client("s3")
+    for t in export_tasks():
+        prefix = "/".join(p for p in (t.get("S3Prefix", "").strip("/"), t["ExportTaskIdentifier"]) if p)
+        written = s3.list_objects_v2(Bucket=t["S3Bucket"], Prefix=f"{prefix}/export_info_").get("KeyCount", 0)
+        if t["Status"].lower() != "complete" or not written:
+            say(f"{t['ExportTaskIdentifier']}: no data in the emulator, so no completion event")
+            continue
+        kind, source_id = t["SourceArn"].split(":", 6)[5:]
+        cluster = kind == "cluster-snapshot"
+        publish(topic, "db-cluster-snapshot" if cluster else "db-snapshot",
+                "RDS-EVENT-0164" if cluster else "RDS-EVENT-0161", source_id, t["SourceArn"])
+
+
+def fetch(args):
+    """Copies every export in the bucket that has an export_info file, as `aws s3 sync` would."""
+    s3 = boto3.client("s3")
+    keys = [o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket=args.bucket) for o in p.get("Contents", [])]
+    for key in keys:
+        target = Path(args.out) / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        s3.download_file(args.bucket, key, str(target))
+    say(f"s3://{args.bucket}/ -> {args.out} ({len(keys)} files)")
+
+
+def decisions(args):
+    """One line per decision, from the JSON lines the functions print."""
+    for line in Path(args.file).read_text().splitlines():
+        d = json.loads(line)
+        what = d.get("export_task_identifier") or d.get("snapshot") or d["record"]
+        say(f"{d['outcome']:<16} {d.get('db') or '-':<22} {what:<48} {d['reason']}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="prod")
+    commands = parser.add_subparsers(required=True)
+    p = commands.add_parser("wire")
+    p.add_argument("templates")
+    p.set_defaults(run=wire)
+    commands.add_parser("snapshot").set_defaults(run=snapshot)
+    commands.add_parser("republish").set_defaults(run=republish)
+    commands.add_parser("tasks").set_defaults(run=tasks)
+    p = commands.add_parser("upload-sample")
+    p.add_argument("sample")
+    p.add_argument("--db", required=True)
+    p.set_defaults(run=upload_sample)
+    commands.add_parser("complete").set_defaults(run=complete)
+    p = commands.add_parser("fetch")
+    p.add_argument("bucket")
+    p.add_argument("out")
+    p.set_defaults(run=fetch)
+    p = commands.add_parser("decisions")
+    p.add_argument("file")
+    p.set_defaults(run=decisions)
+    args = parser.parse_args()
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()
