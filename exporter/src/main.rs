@@ -168,9 +168,15 @@ async fn poll(
     let region = sdk.region().map(ToString::to_string).unwrap_or_default();
     let mut aws = exporting_aws(&sdk, env.clone());
     aws.alerts_topic_arn = alerts_topic_beside(&queue.arn, &env);
-    aws.queues = Queues { events_queue_url: Some(queue.url.clone()), dead_letter_queue_url: queue.dead_letter_url.clone() };
+    aws.queues =
+        Queues { events_queue_url: Some(queue.url.clone()), dead_letter_queue_url: queue.dead_letter_url.clone() };
     let cataloguer = cataloguer(&sdk, &settings);
-    eprintln!("polling {} as the {} function (batches of {})", queue.url, function_name(function), function.batch_size());
+    eprintln!(
+        "polling {} as the {} function (batches of {})",
+        queue.url,
+        function_name(function),
+        function.batch_size()
+    );
 
     let mut totals = PollTotals::default();
     loop {

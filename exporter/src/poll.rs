@@ -77,12 +77,10 @@ impl PolledQueue {
         let url = if name_or_url.starts_with("https://") || name_or_url.starts_with("http://") {
             name_or_url.to_owned()
         } else {
-            let out = client
-                .get_queue_url()
-                .queue_name(name_or_url)
-                .send()
-                .await
-                .map_err(|e| sdk_error(&format!("finding queue `{name_or_url}` (is the environment deployed?)"), e))?;
+            let out =
+                client.get_queue_url().queue_name(name_or_url).send().await.map_err(|e| {
+                    sdk_error(&format!("finding queue `{name_or_url}` (is the environment deployed?)"), e)
+                })?;
             out.queue_url().unwrap_or_default().to_owned()
         };
         let attributes = client

@@ -250,8 +250,13 @@ impl Aws for SimAws {
         }
         let (now, done) = (w.now, w.now + self.spec.export_minutes * 60_000);
         let cluster = request.source_arn.contains(":cluster-snapshot:");
-        let task =
-            Task { source_arn: request.source_arn.clone(), bucket: request.s3_bucket.clone(), cluster, started: now, done };
+        let task = Task {
+            source_arn: request.source_arn.clone(),
+            bucket: request.s3_bucket.clone(),
+            cluster,
+            started: now,
+            done,
+        };
         w.tasks.insert(request.export_task_identifier.clone(), task);
         *w.starts.entry(request.source_arn.clone()).or_default() += 1;
         Ok(())
@@ -447,7 +452,8 @@ pub async fn run(spec: &BurstSpec) -> BurstReport {
             if chance(&mut w.rng, spec.lost_invocation_rate) {
                 continue;
             }
-            let failed: Vec<&str> = handled.batch.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+            let failed: Vec<&str> =
+                handled.batch.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
             for m in batch.iter().filter(|m| !failed.contains(&m.id.as_str())) {
                 if let Some(q) = w.queue.iter_mut().find(|q| q.id == m.id && q.receipt == m.receipt) {
                     q.deleted = true;

@@ -1,5 +1,5 @@
 //! The exactly-once promise under load and faults, at a size the test suite can afford; the
-//! benchmark (`cargo run --release -p s3exports-exporter --example burst`) runs 1,000 snapshots.
+//! benchmark (`cargo run --release -p s3exports-exporter --bin burst`) runs 1,000 snapshots.
 
 use s3exports_exporter::simulation::{BurstSpec, run};
 

@@ -1,6 +1,7 @@
 //! The burst benchmark: 1,000 snapshot-created events across 50 databases at once, against a
 //! fake RDS with the account's export quota and injected faults (see `simulation`). Prints the
-//! report as JSON; `--snapshots N --databases N --seed N` change the size.
+//! report as JSON; `--snapshots N --databases N --seed N` change the size. Not part of the
+//! Lambda zip (`cargo lambda build --bin exporter`).
 
 use s3exports_exporter::simulation::{BurstSpec, run};
 
