@@ -9,6 +9,7 @@ response posted), then warm events (event handed out -> response posted), peak R
 import argparse
 import json
 import os
+import queue
 import socket
 import statistics
 import subprocess
@@ -86,8 +87,6 @@ class RuntimeApi(BaseHTTPRequestHandler):
 
 class Run:
     def __init__(self):
-        import queue
-
         self.events = queue.Queue()
         self.polled = threading.Event()
         self.first_next = None

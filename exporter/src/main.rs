@@ -73,6 +73,13 @@ enum Function {
 }
 
 impl Function {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Export => "exporting",
+            Self::Catalogue => "cataloguing",
+        }
+    }
+
     /// The event source mapping's batch size in the templates.
     fn batch_size(self) -> i32 {
         match self {
@@ -171,12 +178,7 @@ async fn poll(
     aws.queues =
         Queues { events_queue_url: Some(queue.url.clone()), dead_letter_queue_url: queue.dead_letter_url.clone() };
     let cataloguer = cataloguer(&sdk, &settings);
-    eprintln!(
-        "polling {} as the {} function (batches of {})",
-        queue.url,
-        function_name(function),
-        function.batch_size()
-    );
+    eprintln!("polling {} as the {} function (batches of {})", queue.url, function.name(), function.batch_size());
 
     let mut totals = PollTotals::default();
     loop {
@@ -195,10 +197,7 @@ async fn poll(
                 handle_with(&aws, &settings, &event, &decider).await?
             }
         };
-        for d in &handled.decisions {
-            println!("{}", serde_json::to_string(d)?);
-            *totals.outcomes.entry(d.outcome.as_str()).or_default() += 1;
-        }
+        print_and_count(&handled, &mut totals.outcomes)?;
         // A dry run changes nothing, so every message stays on the queue.
         let done = if args.dry_run { Vec::new() } else { settled(&messages, &handled.batch) };
         queue.delete(&done).await.map_err(anyhow::Error::msg)?;
@@ -224,24 +223,16 @@ struct PollTotals {
 
 impl PollTotals {
     fn summary(&self, backlog: Backlog) -> String {
-        let outcomes: Vec<String> = self.outcomes.iter().map(|(k, v)| format!("{v} {k}")).collect();
         format!(
             "{} batch(es): {}; {} message(s) deleted, {} left for redelivery; queue now: {} visible, {} in flight, {} delayed",
             self.batches,
-            if outcomes.is_empty() { "nothing to do".to_owned() } else { outcomes.join(", ") },
+            outcome_summary(&self.outcomes),
             self.deleted,
             self.left,
             backlog.visible,
             backlog.in_flight,
             backlog.delayed
         )
-    }
-}
-
-fn function_name(function: Function) -> &'static str {
-    match function {
-        Function::Export => "exporting",
-        Function::Catalogue => "cataloguing",
     }
 }
 
@@ -350,18 +341,24 @@ fn read_event(path: &Path) -> Result<Value> {
 }
 
 fn print_decisions(handled: &Handled) -> Result<ExitCode> {
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut counts = BTreeMap::new();
+    print_and_count(handled, &mut counts)?;
+    eprintln!("{} record(s): {}", handled.decisions.len(), outcome_summary(&counts));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One JSON line per decision on stdout, counted by outcome.
+fn print_and_count(handled: &Handled, counts: &mut BTreeMap<&'static str, usize>) -> Result<()> {
     for d in &handled.decisions {
         println!("{}", serde_json::to_string(d)?);
         *counts.entry(d.outcome.as_str()).or_default() += 1;
     }
-    let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
-    eprintln!(
-        "{} record(s): {}",
-        handled.decisions.len(),
-        if summary.is_empty() { "nothing to do".to_owned() } else { summary.join(", ") }
-    );
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+fn outcome_summary(counts: &BTreeMap<&'static str, usize>) -> String {
+    let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    if parts.is_empty() { "nothing to do".to_owned() } else { parts.join(", ") }
 }
 
 fn read_targets(path: &Path) -> Result<HashMap<String, ExportTarget>> {

@@ -106,8 +106,9 @@ fn next(state: &mut u64) -> u64 {
     x ^ (x >> 31)
 }
 
+/// True with probability `p`.
 fn chance(state: &mut u64, p: f64) -> bool {
-    (next(state) >> 11) as f64 / (1u64 << 53) as f64 <= p && p > 0.0
+    ((next(state) >> 11) as f64 / (1u64 << 53) as f64) < p
 }
 
 #[derive(Debug, Clone)]

@@ -1,22 +1,26 @@
 //! The burst benchmark: 1,000 snapshot-created events across 50 databases at once, against a
 //! fake RDS with the account's export quota and injected faults (see `simulation`). Prints the
-//! report as JSON; `--snapshots N --databases N --seed N` change the size. Not part of the
-//! Lambda zip (`cargo lambda build --bin exporter`).
+//! report as JSON. Not part of the Lambda zip (`cargo lambda build --bin exporter`).
 
+use clap::Parser;
 use s3exports_exporter::simulation::{BurstSpec, run};
 
+#[derive(Debug, Parser)]
+#[command(name = "burst", about = "Simulate a burst of snapshot events with faults and report what was exported")]
+struct Args {
+    #[arg(long, default_value_t = BurstSpec::default().snapshots)]
+    snapshots: usize,
+    #[arg(long, default_value_t = BurstSpec::default().databases)]
+    databases: usize,
+    /// Seed of the simulation's randomness: the same seed gives the same run.
+    #[arg(long, default_value_t = BurstSpec::default().seed)]
+    seed: u64,
+}
+
 fn main() -> anyhow::Result<()> {
-    let mut spec = BurstSpec::default();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    for pair in args.chunks(2) {
-        let value = pair.get(1).ok_or_else(|| anyhow::anyhow!("{} needs a value", pair[0]))?;
-        match pair[0].as_str() {
-            "--snapshots" => spec.snapshots = value.parse()?,
-            "--databases" => spec.databases = value.parse()?,
-            "--seed" => spec.seed = value.parse()?,
-            other => anyhow::bail!("unknown option {other}; expected --snapshots, --databases or --seed"),
-        }
-    }
+    let args = Args::parse();
+    let spec =
+        BurstSpec { snapshots: args.snapshots, databases: args.databases, seed: args.seed, ..BurstSpec::default() };
     let started = std::time::Instant::now();
     let report = tokio::runtime::Builder::new_current_thread().build()?.block_on(run(&spec));
     let out = serde_json::json!({ "spec": spec, "report": report, "wall_seconds": started.elapsed().as_secs_f64() });
