@@ -5,7 +5,7 @@ use std::future::Future;
 use std::ops::ControlFlow;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse};
-use s3exports_config::Defaults;
+use s3exports_config::{Defaults, ExportTarget};
 use serde_json::Value;
 
 use crate::classify::{EventKind, ExportResult, classify};
@@ -14,7 +14,7 @@ use crate::decision::{Decision, Outcome};
 use crate::edge::{Aws, AwsError, ExportAlert};
 use crate::event::{self, EventSource, Origin, RdsEvent, Record, RecordError, UnknownEvent};
 use crate::export_id::export_task_identifier;
-use crate::model::{ExportStatus, ExportTask, StartExport, TaskFilter};
+use crate::model::{ExportStatus, ExportTask, Snapshot, StartExport, TaskFilter};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -211,8 +211,13 @@ async fn export_snapshot<A: Aws>(
     d: Decision,
 ) -> Decision {
     let what = if cluster { "DB cluster snapshot" } else { "DB snapshot" };
-    let snapshot = match aws.describe_snapshot(&event.source_id, cluster).await {
-        Ok(Some(s)) => s,
+    // The slot count needs nothing from the snapshot, so it is read while the snapshot and its
+    // target are: one round trip less on every start, a cold start's first event most of all.
+    let active_filter = TaskFilter::active();
+    let (resolved, active) =
+        futures::join!(snapshot_and_target(aws, &event.source_id, cluster), aws.export_tasks(&active_filter));
+    let (snapshot, target) = match resolved {
+        Ok(Some(found)) => found,
         Ok(None) => {
             return d.with(
                 Outcome::Reject,
@@ -228,7 +233,7 @@ async fn export_snapshot<A: Aws>(
         return d.retry(RetryKind::NotReady, format!("{what} is `{}`, not yet available", snapshot.status));
     };
 
-    let target = match aws.target(&snapshot.db_id).await {
+    let target = match target {
         Ok(Some(t)) => t,
         Ok(None) => {
             return d.with(
@@ -263,7 +268,7 @@ async fn export_snapshot<A: Aws>(
         }
     }
 
-    let active = match aws.export_tasks(&TaskFilter::active()).await {
+    let active = match active {
         Ok(tasks) => tasks,
         Err(e) => return d.failed("counting exports in progress", &e),
     };
@@ -298,6 +303,19 @@ async fn export_snapshot<A: Aws>(
         ),
         Err(e) => d.failed("StartExportTask", &e),
     }
+}
+
+/// The snapshot (`None` if there is no such snapshot) and the export target of its database.
+async fn snapshot_and_target<A: Aws>(
+    aws: &A,
+    snapshot_id: &str,
+    cluster: bool,
+) -> Result<Option<(Snapshot, Result<Option<ExportTarget>, AwsError>)>, AwsError> {
+    let Some(snapshot) = aws.describe_snapshot(snapshot_id, cluster).await? else {
+        return Ok(None);
+    };
+    let target = aws.target(&snapshot.db_id).await;
+    Ok(Some((snapshot, target)))
 }
 
 /// All slots are taken. If this very export is among those running (or done), the record is a

@@ -271,10 +271,12 @@ async fn snapshot_not_yet_available_is_retried_later() {
 
 #[tokio::test]
 async fn snapshot_not_found_goes_to_the_dead_letter_queue() {
-    let h =
-        Harness::new(vec![mock!(aws_sdk_rds::Client::describe_db_snapshots).then_error(|| {
+    let h = Harness::new(vec![
+        mock!(aws_sdk_rds::Client::describe_db_snapshots).then_error(|| {
             DescribeDBSnapshotsError::DbSnapshotNotFoundFault(DbSnapshotNotFoundFault::builder().build())
-        })]);
+        }),
+        running_tasks(0),
+    ]);
     let out = handle(&h.aws(), &settings(), &sqs_event("RDS-EVENT-0091", SNAPSHOT_ID)).await.unwrap();
     let d = &out.decisions[0];
     assert_eq!(d.outcome, Outcome::Reject);
@@ -325,7 +327,7 @@ async fn kms_and_iam_errors_are_misconfiguration() {
 }
 
 #[tokio::test]
-async fn unconfigured_database_is_skipped_before_any_export_call() {
+async fn unconfigured_database_is_skipped_without_starting_an_export() {
     let rule_snapshot = mock!(aws_sdk_rds::Client::describe_db_snapshots).then_output(|| {
         DescribeDbSnapshotsOutput::builder()
             .db_snapshots(
@@ -345,7 +347,8 @@ async fn unconfigured_database_is_skipped_before_any_export_call() {
     let d = &out.decisions[0];
     assert_eq!(d.outcome, Outcome::Skip);
     assert_eq!(d.reason, "database `someone-elses-db` is not configured for export in environment prod");
-    assert_eq!((h.rds[1].num_calls(), h.rds[2].num_calls()), (0, 0));
+    // The slot count is read alongside the snapshot; nothing is started.
+    assert_eq!((h.rds[1].num_calls(), h.rds[2].num_calls()), (1, 0));
 }
 
 #[tokio::test]
