@@ -107,7 +107,10 @@ def main():
         athenaq_ms, duckdb_ms = statistics.median(ours), statistics.median(theirs)
         results.append({"name": name, "athenaq_ms": round(athenaq_ms, 1), "duckdb_ms": round(duckdb_ms, 1),
                         "ratio": round(athenaq_ms / duckdb_ms, 2), "same_rows": same, "rows": len(a)})
-    print(json.dumps({"queries": results, "runs": args.runs, "duckdb": duckdb.__version__}, indent=2))
+    con = duckdb_connection(args.exports)
+    order_rows = con.execute("SELECT count(*) FROM pams_stack_prod.pams_public_orders").fetchone()[0]
+    print(json.dumps({"queries": results, "runs": args.runs, "order_rows": order_rows, "duckdb": duckdb.__version__},
+                     indent=2))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 draws bench/startup.png, bench/local_queries.png and bench/synth.png."""
 
 import json
+import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import matplotlib
@@ -61,6 +64,14 @@ def main():
         "queries_within_1_5x_of_duckdb": worst["ratio"] <= 1.5,
         "queries_same_rows": all(q["same_rows"] for q in queries["queries"]),
         "templates_within_limits": all(s["within_limits"] for s in synth),
+    }
+    results["provenance"] = {
+        "date": time.strftime("%Y-%m-%d"),
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip(),
+        "cpus": os.cpu_count(),
+        # Before the benchmarks started: much above 0.5 means another process shared the cores.
+        "load_average_1m_at_start": float((parts / "loadavg_at_start").read_text().split()[0]),
+        "builds": "exporter: the packaged release zip (x86_64); athenaq, infra, burst: profile bench-build",
     }
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
 

@@ -31,8 +31,10 @@ struct Cli {
     /// Output: a readable table, or csv / json (one object per row) for machines.
     #[arg(long, global = true, value_enum, default_value = "table")]
     format: Format,
+    /// AWS profile (otherwise the standard AWS configuration decides).
     #[arg(long, global = true)]
     profile: Option<String>,
+    /// AWS region (otherwise the standard AWS configuration decides).
     #[arg(long, global = true)]
     region: Option<String>,
     #[command(subcommand)]
@@ -61,15 +63,20 @@ enum Command {
     },
     /// Catalogued tables with their snapshots.
     Tables {
+        /// Only this database's tables (RDS instance or cluster id).
         #[arg(long)]
         db: Option<String>,
+        /// Read a local copy of exports (a folder of export folders) instead of Glue.
         #[arg(long)]
         local: Option<PathBuf>,
     },
     /// Run SQL on the environment's Athena workgroup, or on a local copy.
     Query {
+        /// Only this database's tables (RDS instance or cluster id); with Athena, the default
+        /// Glue database for unqualified table names.
         #[arg(long)]
         db: Option<String>,
+        /// Run the SQL locally on a copy of exports (a folder of export folders): no AWS needed.
         #[arg(long)]
         local: Option<PathBuf>,
         /// Read the SQL from a file.
@@ -81,6 +88,7 @@ enum Command {
         /// How to fetch results: auto (API for one page, else the result file), api, or file.
         #[arg(long, value_enum, default_value = "auto")]
         results: ResultMode,
+        /// The SQL (Athena's dialect; tables named as in Glue, with snapshot_date and export_id).
         sql: Option<String>,
     },
 }
