@@ -7,3 +7,4 @@ pub mod layout;
 pub mod local;
 pub mod output;
 pub mod sample;
+pub mod text_decimal;

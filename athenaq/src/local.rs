@@ -15,6 +15,7 @@ use s3exports_config::{Config, names};
 
 use crate::layout::LocalExport;
 use crate::output::Rows;
+use crate::text_decimal::TextDecimalCasts;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
@@ -81,6 +82,7 @@ fn merged_schema(schemas: &[Arc<Schema>]) -> Schema {
 /// and unqualified.
 pub async fn session(tables: &[CatalogTable]) -> Result<SessionContext, LocalError> {
     let ctx = SessionContext::new();
+    ctx.add_analyzer_rule(Arc::new(TextDecimalCasts));
     let catalog = ctx
         .catalog("datafusion")
         .ok_or_else(|| datafusion::error::DataFusionError::Plan("no default catalog".into()))?;

@@ -132,3 +132,33 @@ async fn distinct_and_top_n() {
     let totals: Vec<f64> = rows.rows.iter().map(|r| r[1].clone().unwrap().parse().unwrap()).collect();
     assert!(totals.windows(2).all(|w| w[0] >= w[1]));
 }
+
+#[tokio::test]
+async fn text_to_decimal_casts_take_the_fast_path_and_keep_their_names() {
+    let f = fixture().await;
+    let plan = q(&f, "EXPLAIN SELECT sum(CAST(total AS DECIMAL(14,2))) FROM pams_public_orders").await;
+    let plan: String = plan.rows.iter().flatten().flatten().cloned().collect();
+    assert!(plan.contains("cast_text_to_decimal"), "{plan}");
+
+    let rows = q(
+        &f,
+        "SELECT total, CAST(total AS DECIMAL(14,2)) AS amount, TRY_CAST(concat(total, 'x') AS DECIMAL(14,2)) AS bad \
+         FROM pams_public_orders WHERE total IS NOT NULL LIMIT 5",
+    )
+    .await;
+    for row in &rows.rows {
+        let text: f64 = row[0].clone().unwrap().parse().unwrap();
+        let decimal: f64 = row[1].clone().unwrap().parse().unwrap();
+        assert!((text - decimal).abs() < 0.005, "{row:?}");
+        assert_eq!(row[2], None, "TRY_CAST of invalid text is NULL");
+    }
+    let err = local::query(&f.ctx, "SELECT CAST(concat(total, 'x') AS DECIMAL(14,2)) FROM pams_public_orders")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("Cannot cast string"), "{err}");
+
+    // Unaliased, the column keeps the name DataFusion gives any cast of a column.
+    let rows = q(&f, "SELECT CAST(total AS DECIMAL(14,2)) FROM pams_public_orders LIMIT 1").await;
+    assert_eq!(rows.columns[0].name, "pams_public_orders.total");
+}
