@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse};
 use s3exports_config::{Defaults, ExportTarget};
@@ -48,21 +49,56 @@ pub trait RecordDecider: Sync {
     fn decide<'a>(&'a self, record: &'a Record) -> impl Future<Output = Decision> + Send + 'a;
 }
 
-/// The exporter: snapshot created -> export started.
+/// The exporter, for one batch: snapshot created -> export started.
 #[derive(Debug)]
 pub struct Exporting<'a, A> {
-    pub aws: &'a A,
-    pub settings: &'a Settings,
+    aws: &'a A,
+    settings: &'a Settings,
+    /// A record of this batch found every export slot taken. Slots free up over minutes and a
+    /// batch takes milliseconds, so the batch's later snapshots wait too without asking RDS
+    /// again: under a backlog that saves three calls a record, and RDS's API rate limit is
+    /// shared with everything else in the account.
+    slots_full: AtomicBool,
+}
+
+impl<'a, A> Exporting<'a, A> {
+    pub fn new(aws: &'a A, settings: &'a Settings) -> Self {
+        Self { aws, settings, slots_full: AtomicBool::new(false) }
+    }
 }
 
 impl<A: Aws> RecordDecider for Exporting<'_, A> {
     fn decide<'a>(&'a self, record: &'a Record) -> impl Future<Output = Decision> + Send + 'a {
-        decide_record(self.aws, self.settings, record)
+        self.decide_in_batch(record)
     }
 }
 
+impl<A: Aws> Exporting<'_, A> {
+    async fn decide_in_batch(&self, record: &Record) -> Decision {
+        // A dry run is for reading each record's full decision; it costs no slots anyway.
+        if self.slots_full.load(Ordering::Relaxed) && !self.settings.dry_run {
+            if let Some(waits) = wait_for_a_slot(record) {
+                return waits;
+            }
+        }
+        let decision = decide_record(self.aws, self.settings, record).await;
+        if decision.retry == Some(RetryKind::QuotaFull) {
+            self.slots_full.store(true, Ordering::Relaxed);
+        }
+        decision
+    }
+}
+
+/// A snapshot-created record waits for a slot, as an earlier record of its batch found none.
+/// `None` for any other record: those need no slot.
+fn wait_for_a_slot(record: &Record) -> Option<Decision> {
+    let ControlFlow::Continue((event, d)) = start_decision(record) else { return None };
+    matches!(classify(&event.event_id), EventKind::SnapshotCreated { .. })
+        .then(|| d.retry(RetryKind::QuotaFull, "every export slot was taken earlier in this batch: waiting for one"))
+}
+
 pub async fn handle<A: Aws>(aws: &A, settings: &Settings, event: &Value) -> Result<Handled, UnknownEvent> {
-    handle_with(aws, settings, event, &Exporting { aws, settings }).await
+    handle_with(aws, settings, event, &Exporting::new(aws, settings)).await
 }
 
 pub async fn handle_with<A: Aws, D: RecordDecider>(

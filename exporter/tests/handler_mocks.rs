@@ -227,6 +227,40 @@ async fn quota_full_waits_in_place_then_hops_to_a_fresh_copy() {
 }
 
 #[tokio::test]
+async fn once_the_slots_are_full_the_rest_of_the_batch_waits_without_asking_again() {
+    let h = Harness::new(vec![available_snapshot("available"), running_tasks(5), no_task_with_own_id()]);
+    let mut event = sqs_event("RDS-EVENT-0091", SNAPSHOT_ID);
+    let record = event["Records"][0].clone();
+    let mut creating = sqs_event("RDS-EVENT-0040", SNAPSHOT_ID)["Records"][0].clone();
+    creating["messageId"] = json!("m-creating");
+    let mut again = record.clone();
+    again["messageId"] = json!("m2");
+    event["Records"] = json!([record, creating, again]);
+
+    let out = handle(&h.aws(), &settings(), &event).await.unwrap();
+    let outcomes: Vec<_> = out.decisions.iter().map(|d| (d.outcome, d.retry)).collect();
+    assert_eq!(
+        outcomes,
+        [
+            (Outcome::Retry, Some(RetryKind::QuotaFull)),
+            (Outcome::Skip, None),
+            (Outcome::Retry, Some(RetryKind::QuotaFull))
+        ],
+        "{:#?}",
+        out.decisions
+    );
+    assert!(out.decisions[2].reason.contains("earlier in this batch"), "{}", out.decisions[2].reason);
+    assert_eq!([h.rds[0].num_calls(), h.rds[1].num_calls(), h.rds[2].num_calls()], [1, 1, 1], "RDS asked once");
+    let failed: Vec<_> = out.batch.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    assert_eq!(failed, ["m1", "m2"], "both waiting records come back");
+
+    // A dry run reads every record in full.
+    let dry = Settings { dry_run: true, ..settings() };
+    handle(&h.aws(), &dry, &event).await.unwrap();
+    assert_eq!(h.rds[0].num_calls(), 3);
+}
+
+#[tokio::test]
 async fn unmodelled_error_with_slots_nearly_full_is_the_quota() {
     let h = Harness::new(vec![
         available_snapshot("available"),

@@ -182,6 +182,17 @@ async fn exports_every_configured_snapshot_once() {
     }
     let again = describe_export_tasks(&aws.rds, &TaskFilter::default()).await.unwrap();
     assert_eq!(again.len(), 4);
+
+    // The emulator filters as RDS does (testkit/moto_server.py), so the filter names we send are
+    // checked against the ones it knows, and its answers stay small however many tasks it holds.
+    let raw = |name: &str, value: &str| {
+        let filter = aws_sdk_rds::types::Filter::builder().name(name).values(value).build();
+        aws.rds.describe_export_tasks().filters(filter).send()
+    };
+    let orders = raw("s3-bucket", "orders-exports").await.unwrap().export_tasks.unwrap_or_default();
+    assert_eq!(orders.len(), tasks.iter().filter(|t| t.s3_bucket == "orders-exports").count());
+    assert!(raw("status", "in_progress").await.unwrap().export_tasks.unwrap_or_default().is_empty());
+    assert!(raw("no-such-filter", "x").await.is_err(), "an unknown filter name is refused");
 }
 
 #[tokio::test]
