@@ -44,20 +44,24 @@ def start_export_task(self, kwargs):
 models.RDSBackend.start_export_task = start_export_task
 
 
+# The filter names RDS knows, and the task attribute each compares.
+EXPORT_TASK_FILTERS = {"export-task-identifier": "export_task_identifier", "s3-bucket": "s3_bucket",
+                       "source-arn": "source_arn", "status": "status"}
+
+
 def describe_export_tasks(self):
-    tasks = self.backend.describe_export_tasks(self.params.get("ExportTaskIdentifier"))
-    # Filters AND together; a filter matches any of its values (case-sensitive, as on AWS).
-    wanted = [(f["Name"], set(f["Values"])) for f in self.params.get("Filters", [])]
-    if self.params.get("SourceArn"):
-        wanted.append(("source-arn", {self.params["SourceArn"]}))
-    if self.params.get("SourceType"):
-        wanted.append(("source-type", {self.params["SourceType"]}))
-    fields = {"export-task-identifier": "export_task_identifier", "s3-bucket": "s3_bucket",
-              "source-arn": "source_arn", "status": "status", "source-type": "source_type"}
-    unknown = [name for name, _ in wanted if name not in fields]
+    filters = [(f["Name"], set(f["Values"])) for f in self.params.get("Filters", [])]
+    unknown = [name for name, _ in filters if name not in EXPORT_TASK_FILTERS]
     if unknown:
         raise InvalidParameterValue(f"Unrecognized filter name: {unknown[0]}")
-    tasks = [t for t in tasks if all(getattr(t, fields[name]) in values for name, values in wanted)]
+    # Filters AND together; a filter matches any of its values (case-sensitive, as on AWS).
+    wanted = [(EXPORT_TASK_FILTERS[name], values) for name, values in filters]
+    if self.params.get("SourceArn"):
+        wanted.append(("source_arn", {self.params["SourceArn"]}))
+    if self.params.get("SourceType"):
+        wanted.append(("source_type", {self.params["SourceType"]}))
+    tasks = self.backend.describe_export_tasks(self.params.get("ExportTaskIdentifier"))
+    tasks = [t for t in tasks if all(getattr(t, field) in values for field, values in wanted)]
     return ActionResult({"ExportTasks": tasks})
 
 

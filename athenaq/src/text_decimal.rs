@@ -117,7 +117,10 @@ impl TextToDecimal {
     }
 
     /// One tight loop into a plain `Vec`: the builder's per-value bookkeeping costs as much as
-    /// the parse. Rejected values (TRY_CAST only) are rare, so their NULLs are added afterwards.
+    /// the parse. The fast path carries no `Result`; folding it into [`Self::parse_like_arrow`]
+    /// measured 40% slower (212–260 ms against 160 ms per 10M values). A value it declines is
+    /// parsed again by arrow, which is rare. Rejected values (TRY_CAST only) are rarer still,
+    /// so their NULLs are added afterwards.
     fn cast_strings<'a>(
         &self,
         scale: u8,
