@@ -10,7 +10,9 @@
   };
 
   outputs = { self, nixpkgs, crane, flake-utils, rust-overlay }:
-    flake-utils.lib.eachDefaultSystem (system:
+    # Linux only: the Lambda is cross-built with a Linux cross toolchain, and the emulator tests
+    # need loopback networking, which the Linux sandbox allows.
+    flake-utils.lib.eachSystem [ "x86_64-linux" "aarch64-linux" ] (system:
       let
         pkgs = import nixpkgs {
           inherit system;
@@ -18,10 +20,11 @@
         };
         lib = pkgs.lib;
 
-        # The toolchain of rust-toolchain.toml, plus the Lambda's target.
+        # The toolchain of rust-toolchain.toml, plus the Lambda's target (musl, for the Nix
+        # build) and the one cargo-lambda builds for (gnu, for scripts/package in `nix develop`).
         lambdaTarget = "aarch64-unknown-linux-musl";
         toolchain = (pkgs.rust-bin.fromRustupToolchainFile ./rust-toolchain.toml).override {
-          targets = [ lambdaTarget ];
+          targets = [ lambdaTarget "aarch64-unknown-linux-gnu" ];
         };
         craneLib = (crane.mkLib pkgs).overrideToolchain (_: toolchain);
 
@@ -36,7 +39,10 @@
             (lib.fileset.fileFilter (f: f.hasExt "json" || f.hasExt "snap" || f.hasExt "zip" || f.hasExt "toml") ./exporter/tests)
             (lib.fileset.fileFilter (f: f.hasExt "snap" || f.hasExt "zip" || f.hasExt "toml") ./infra/tests)
             (lib.fileset.fileFilter (f: f.hasExt "snap") ./athenaq/tests)
+            # proptest's saved failing cases, wherever a crate keeps them.
+            (lib.fileset.fileFilter (f: f.hasExt "txt") ./.)
             ./testkit/moto_server.py
+            ./testkit/moto_wiring.py
           ];
         };
 
@@ -57,21 +63,43 @@
         athenaq = crate "athenaq";
         infra = crate "s3exports-infra";
 
-        # The Lambda: a static arm64 binary named bootstrap, zipped.
+        # The Lambda: a static arm64 binary named bootstrap, zipped. `pkgs` is the native set, so
+        # crane adds no cross settings: cc-rs (ring, aws-lc-sys) reads CC_/CXX_/AR_<target> for
+        # the target's C and assembly, HOST_CC for build scripts, and the linker comes from the
+        # cross cc. The dependency-only derivation needs the same settings, so it has its own.
         cross = pkgs.pkgsCross.aarch64-multiplatform-musl;
-        exporterBinary = craneLib.buildPackage (commonArgs // {
+        crossCc = cross.stdenv.cc;
+        crossPrefix = "${crossCc}/bin/${crossCc.targetPrefix}";
+        exporterArgs = commonArgs // {
           pname = "exporter";
           cargoExtraArgs = "--locked -p s3exports-exporter --bin exporter";
           CARGO_BUILD_TARGET = lambdaTarget;
-          CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER = "${cross.stdenv.cc}/bin/${cross.stdenv.cc.targetPrefix}cc";
+          CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER = "${crossPrefix}cc";
+          CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_RUSTFLAGS = "-C target-feature=+crt-static";
+          CC_aarch64_unknown_linux_musl = "${crossPrefix}cc";
+          CXX_aarch64_unknown_linux_musl = "${crossPrefix}c++";
+          AR_aarch64_unknown_linux_musl = "${crossCc.bintools}/bin/${crossCc.targetPrefix}ar";
           HOST_CC = "${pkgs.stdenv.cc}/bin/cc";
           doCheck = false;
+        };
+        exporterBinary = craneLib.buildPackage (exporterArgs // {
+          cargoArtifacts = craneLib.buildDepsOnly exporterArgs;
         });
-        exporter = pkgs.runCommand "exporter-lambda-zip" { nativeBuildInputs = [ pkgs.zip ]; } ''
+        # A zip that is byte-identical wherever it is built (infra uploads code under its sha256):
+        # fixed mtime and mode, no extra attributes. It refuses a bootstrap that Lambda's arm64
+        # runtime could not start: another architecture, or a dynamic binary.
+        exporter = pkgs.runCommand "exporter-lambda-zip" { nativeBuildInputs = [ pkgs.zip pkgs.binutils ]; } ''
           mkdir -p $out
           cp ${exporterBinary}/bin/exporter bootstrap
+          if ! readelf -h bootstrap | grep -q 'Machine:.*AArch64'; then
+            echo "bootstrap is not an AArch64 binary:" >&2; readelf -h bootstrap >&2; exit 1
+          fi
+          if readelf -l bootstrap | grep -q 'program interpreter'; then
+            echo "bootstrap is dynamically linked (it has a program interpreter); Lambda needs it static" >&2; exit 1
+          fi
           chmod 0755 bootstrap
-          zip -9 -X $out/bootstrap.zip bootstrap
+          TZ=UTC touch -t 198001010000.00 bootstrap
+          TZ=UTC zip -9 -X $out/bootstrap.zip bootstrap
         '';
 
         templates = env: pkgs.runCommand "templates-${env}" { } ''
@@ -86,12 +114,19 @@
           '';
         };
 
-        python = pkgs.python3.withPackages (ps: [ ps.moto ps.boto3 ]) ;
+        # moto_server needs flask and flask-cors, which nixpkgs keeps in moto's `server` extra.
+        # testkit/moto_server.py patches moto 5.2.x and refuses to start on another version.
+        python = pkgs.python3.withPackages (ps: [ ps.moto ps.boto3 ] ++ ps.moto.optional-dependencies.server);
+        # Tests build in the dev profile (crane defaults to release: fat LTO for every test
+        # binary), with dependency artifacts of that profile. The sandbox has no /etc/ssl, and
+        # the SDK's root certificate loading asserts in debug builds without a bundle.
         testArgs = commonArgs // {
-          inherit cargoArtifacts;
+          CARGO_PROFILE = "dev";
+          SSL_CERT_FILE = "${pkgs.cacert}/etc/ssl/certs/ca-bundle.crt";
           nativeCheckInputs = [ python pkgs.python3Packages.cfn-lint pkgs.checkov ];
           MOTO_PYTHON = "${python}/bin/python";
         };
+        testArtifacts = craneLib.buildDepsOnly testArgs;
       in
       {
         packages = {
@@ -114,7 +149,10 @@
             inherit cargoArtifacts;
             cargoClippyExtraArgs = "--workspace --all-targets -- -D warnings";
           });
-          tests = craneLib.cargoNextest (testArgs // { cargoNextestExtraArgs = "--workspace"; });
+          tests = craneLib.cargoNextest (testArgs // {
+            cargoArtifacts = testArtifacts;
+            cargoNextestExtraArgs = "--workspace";
+          });
         };
 
         devShells.default = craneLib.devShell {

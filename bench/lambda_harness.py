@@ -24,9 +24,7 @@ from pathlib import Path
 import boto3
 
 ROOT = Path(__file__).resolve().parent.parent
-DB = "pams-stack-prod"
-BUCKET = "pams-db-snapshots-export"
-ROLE = "arn:aws:iam::123456789012:role/rds-snapshot-s3exports/prod/export"
+ACCOUNT = "123456789012"
 KEY = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
 API_PREFIX = "/2018-06-01/runtime/invocation/"
 
@@ -95,15 +93,15 @@ class Run:
         self.answered = threading.Semaphore(0)
 
 
-def sqs_event(message):
+def sqs_event(message, queue):
     body = json.dumps({"Type": "Notification", "MessageId": "n1", "Message": json.dumps(message)})
     return {"Records": [{
         "messageId": "m1", "receiptHandle": "rh1", "body": body, "attributes": {"ApproximateReceiveCount": "1"},
-        "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:rds-snapshot-s3exports-prod-events",
+        "eventSource": "aws:sqs", "eventSourceARN": f"arn:aws:sqs:us-east-1:{ACCOUNT}:{queue}",
     }]}
 
 
-def sns_event(message):
+def sns_event(message, _queue):
     return {"Records": [{"EventSource": "aws:sns", "Sns": {"Type": "Notification", "Message": json.dumps(message)}}]}
 
 
@@ -158,7 +156,12 @@ def main():
     parser.add_argument("--zip", default=str(ROOT / "target/lambda/exporter/bootstrap.zip"))
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--warm", type=int, default=20)
+    parser.add_argument("--names", required=True, help="names.json of prod, from `infra --env prod synth`")
     args = parser.parse_args()
+    names = json.loads(Path(args.names).read_text())
+    database = names["databases"][0]
+    DB, BUCKET = database["db_name"], database["s3_bucket"]
+    ROLE = f"arn:aws:iam::{ACCOUNT}:role{names['export_role_path']}export"
 
     work = Path(tempfile.mkdtemp())
     with zipfile.ZipFile(args.zip) as z:
@@ -188,7 +191,7 @@ def main():
         rds.create_db_instance(DBInstanceIdentifier=DB, Engine="postgres", DBInstanceClass="db.t3.micro",
                                AllocatedStorage=20, MasterUsername="admin_user", MasterUserPassword="password123")
         target = {"s3_bucket_name": BUCKET, "s3_prefix": "", "iam_role_arn": ROLE, "kms_key_arn": KEY}
-        ssm.put_parameter(Name=f"/rds-snapshot-s3exports/prod/databases/{DB}", Value=json.dumps(target), Type="String")
+        ssm.put_parameter(Name=database["target_parameter"], Value=json.dumps(target), Type="String")
 
         # Lambda's Amazon Linux trusts one CA bundle file; Debian also keeps ~150 hashed copies
         # in /etc/ssl/certs, which rustls-native-certs would read one by one (~8 ms at start).
@@ -214,7 +217,7 @@ def main():
                 for i in range(1 + args.warm):
                     snapshot = rds.create_db_snapshot(DBInstanceIdentifier=DB,
                                                       DBSnapshotIdentifier=f"{name.replace('_', '-')}-{run}-{i}")["DBSnapshot"]
-                    events.append(wrap(rds_message(snapshot)))
+                    events.append(wrap(rds_message(snapshot), names["events_queue"]))
                 results[name].append(cold_start(api, command, env, events, f"{name}-{run}"))
         exported = len(rds.describe_export_tasks()["ExportTasks"])
         expected = 2 * args.runs * (1 + args.warm)

@@ -1,9 +1,7 @@
 """The emulator's side of scripts/demo: what AWS itself would do around the pipeline.
 
-- `wire`: moto's CloudFormation skips some resource types; create the ones the pipeline needs
-  (the topic's SQS subscriptions with their filter policies, the Glue databases, the Athena
-  workgroup) from the synthesized templates through the service APIs, and pause the emulator's
-  Lambda event source mappings (moto would run the function in Docker; `exporter poll` stands in).
+- `wire`: what moto's CloudFormation skips, created from the synthesized templates
+  (testkit/moto_wiring.py).
 - `snapshot`: what RDS does: databases, snapshots, and the RDS events published to the topic.
 - `complete`: RDS's export-completed events (0161 / 0164) for the export tasks it finished.
 - `upload-sample` / `fetch`: the emulator writes no Parquet, so the repository's sample export is
@@ -13,14 +11,14 @@
 import argparse
 import json
 import sys
-import tomllib
 from datetime import datetime, timezone
 from pathlib import Path
 
 import boto3
 
 ROOT = Path(__file__).resolve().parent.parent
-PREFIX = "rds-snapshot-s3exports"
+sys.path.insert(0, str(ROOT / "testkit"))
+from moto_wiring import stack_resources, wire  # noqa: E402
 EVENTS_DOC = "http://docs.amazonwebservices.com/AmazonRDS/latest/UserGuide/USER_Events.html#"
 # What RDS says in each event this demo sends.
 MESSAGES = {
@@ -37,86 +35,13 @@ def say(text):
     print(f"    {text}", file=sys.stderr)
 
 
-def config(env):
-    return tomllib.loads((ROOT / f"config/{env}.toml").read_text())
+def load_names(path):
+    """The environment's names, as `infra synth` wrote them (names.json)."""
+    return json.loads(Path(path).read_text())
 
 
-def stack_resources(cfn, stack):
-    pages = cfn.get_paginator("list_stack_resources").paginate(StackName=stack)
-    return {r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for p in pages for r in p["StackResourceSummaries"]}
-
-
-def events_topic(env):
-    return stack_resources(boto3.client("cloudformation"), f"{PREFIX}-{env}")["EventsTopic"]
-
-
-class Resolver:
-    """Ref and Fn::GetAtt of the few shapes these resources use, against a deployed stack."""
-
-    def __init__(self, stack, resources):
-        self.types = {logical: r["Type"] for logical, r in resources.items()}
-        self.physical = stack_resources(boto3.client("cloudformation"), stack)
-        self.account = boto3.client("sts").get_caller_identity()["Account"]
-
-    def __call__(self, value):
-        if isinstance(value, dict) and "Ref" in value:
-            return self.account if value["Ref"] == "AWS::AccountId" else self.physical[value["Ref"]]
-        if isinstance(value, dict) and "Fn::GetAtt" in value:
-            logical, attribute = value["Fn::GetAtt"]
-            kind, physical = self.types[logical], self.physical[logical]
-            if (kind, attribute) == ("AWS::SQS::Queue", "Arn"):
-                return boto3.client("sqs").get_queue_attributes(QueueUrl=physical,
-                                                                AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            if (kind, attribute) == ("AWS::KMS::Key", "Arn"):
-                # Built, not described: moto's DescribeKey fails on keys its CloudFormation made.
-                return f"arn:aws:kms:{boto3.client('kms').meta.region_name}:{self.account}:key/{physical}"
-            raise ValueError(f"cannot resolve {value}")
-        if isinstance(value, dict) and "Fn::Sub" in value:
-            text = value["Fn::Sub"]
-            for logical, physical in self.physical.items():
-                text = text.replace(f"${{{logical}}}", physical)
-            return text
-        if isinstance(value, dict):
-            return {k: self(v) for k, v in value.items()}
-        return value
-
-
-def wire(args):
-    sns, glue, athena, awslambda = (boto3.client(s) for s in ("sns", "glue", "athena", "lambda"))
-    skipped = set()
-    for path in sorted(Path(args.templates).glob("*.template.json")):
-        stack = path.name.removesuffix(".template.json")
-        resources = json.loads(path.read_text())["Resources"]
-        resolve = Resolver(stack, resources)
-        for logical, resource in resources.items():
-            kind, props = resource["Type"], resource.get("Properties", {})
-            if resolve.physical.get(logical):
-                continue
-            if kind == "AWS::SNS::Subscription":
-                attributes = {}
-                if "FilterPolicy" in props:
-                    attributes = {"FilterPolicy": json.dumps(props["FilterPolicy"]),
-                                  "FilterPolicyScope": props.get("FilterPolicyScope", "MessageAttributes")}
-                endpoint = resolve(props["Endpoint"])
-                sns.subscribe(TopicArn=resolve(props["TopicArn"]), Protocol=props["Protocol"], Endpoint=endpoint,
-                              Attributes=attributes)
-                what = f" with filter {attributes['FilterPolicy']}" if attributes else ""
-                say(f"{stack}/{logical}: topic -> {endpoint.rsplit(':', 1)[-1]}{what}")
-            elif kind == "AWS::Glue::Database":
-                glue.create_database(CatalogId=resolve(props["CatalogId"]), DatabaseInput=props["DatabaseInput"])
-                say(f"{stack}/{logical}: Glue database {props['DatabaseInput']['Name']}")
-            elif kind == "AWS::Athena::WorkGroup":
-                configuration = resolve(props["WorkGroupConfiguration"])
-                athena.create_work_group(Name=props["Name"], Description=props.get("Description", ""),
-                                         Configuration=configuration)
-                say(f"{stack}/{logical}: Athena workgroup {props['Name']}")
-            else:
-                skipped.add(kind)
-    say("not emulated (no effect on the local run): " + ", ".join(sorted(skipped)))
-    for mapping in awslambda.list_event_source_mappings()["EventSourceMappings"]:
-        awslambda.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
-        say(f"paused the emulator's mapping {mapping['EventSourceArn'].rsplit(':', 1)[-1]} -> "
-            f"{mapping['FunctionArn'].rsplit(':', 1)[-1]} (exporter poll stands in for it)")
+def events_topic(names):
+    return stack_resources(boto3.client("cloudformation"), names["core_stack"])["EventsTopic"]
 
 
 def publish(topic, source_type, event_id, source_id, source_arn):
@@ -137,9 +62,9 @@ def snapshot(args):
     """One RDS instance and one Aurora cluster of the config, each with an automated and a manual
     snapshot, and a database the config does not name."""
     rds = boto3.client("rds")
-    databases = [d["db_name"] for d in config(args.env)["databases"]]
+    databases = [d["db_name"] for d in args.names["databases"]]
     instance, cluster = databases[0], databases[-1]
-    topic = events_topic(args.env)
+    topic = events_topic(args.names)
     login = {"MasterUsername": "admin_user", "MasterUserPassword": "password123"}
 
     rds.create_db_instance(DBInstanceIdentifier=instance, Engine="postgres", DBInstanceClass="db.t3.micro",
@@ -169,7 +94,7 @@ def snapshot(args):
 
 def republish(args):
     """The same snapshot events again, as SNS or a replay may deliver them."""
-    rds, topic = boto3.client("rds"), events_topic(args.env)
+    rds, topic = boto3.client("rds"), events_topic(args.names)
     for s in rds.describe_db_snapshots()["DBSnapshots"]:
         event_id = "RDS-EVENT-0091" if s["SnapshotType"] == "automated" else "RDS-EVENT-0042"
         publish(topic, "db-snapshot", event_id, s["DBSnapshotIdentifier"], s["DBSnapshotArn"])
@@ -222,7 +147,7 @@ def upload_sample(args):
 def complete(args):
     """RDS announces each finished export on the topic, naming the snapshot. The emulator marks
     every task complete at once; only those whose files are in place are announced."""
-    topic, s3 = events_topic(args.env), boto3.client("s3")
+    topic, s3 = events_topic(args.names), boto3.client("s3")
     for t in export_tasks():
         prefix = "/".join(p for p in (t.get("S3Prefix", "").strip("/"), t["ExportTaskIdentifier"]) if p)
         written = s3.list_objects_v2(Bucket=t["S3Bucket"], Prefix=f"{prefix}/export_info_").get("KeyCount", 0)
@@ -256,11 +181,12 @@ def decisions(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", default="prod")
+    parser.add_argument("--names", required=True, type=load_names,
+                        help="names.json of the environment, from `infra synth`")
     commands = parser.add_subparsers(required=True)
     p = commands.add_parser("wire")
     p.add_argument("templates")
-    p.set_defaults(run=wire)
+    p.set_defaults(run=lambda args: wire(args.templates))
     commands.add_parser("snapshot").set_defaults(run=snapshot)
     commands.add_parser("republish").set_defaults(run=republish)
     commands.add_parser("tasks").set_defaults(run=tasks)

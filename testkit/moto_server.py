@@ -12,12 +12,18 @@ Remove each fix once moto does it itself.
 """
 
 import sys
+from importlib.metadata import version
 
-from moto.core.responses import ActionResult
-from moto.rds import models
-from moto.rds.exceptions import InvalidParameterValue
-from moto.rds.responses import RDSResponse
-from moto.server import main
+# The fixes below reach into moto 5.2's internals; another version would fail in odd ways.
+if not version("moto").startswith("5.2."):
+    sys.exit(f"testkit/moto_server.py patches moto 5.2.x, but moto {version('moto')} is installed: "
+             "install moto[server]==5.2.1 (scripts/requirements.txt) or port the patches")
+
+from moto.core.responses import ActionResult  # noqa: E402
+from moto.rds import models  # noqa: E402
+from moto.rds.exceptions import InvalidParameterValue  # noqa: E402
+from moto.rds.responses import RDSResponse  # noqa: E402
+from moto.server import main  # noqa: E402
 
 _original = models.RDSBackend.start_export_task
 

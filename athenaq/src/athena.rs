@@ -1,6 +1,7 @@
 //! `query` on Athena: start, poll with progress, stop on Ctrl-C, and fetch the results —
 //! through GetQueryResults when they fit one page, else with one GET of the result file.
 
+use s3exports_rds::error::error_text;
 use std::future::Future;
 use std::time::Duration;
 
@@ -26,7 +27,7 @@ pub enum QueryError {
 }
 
 fn aws<E: std::error::Error + 'static>(doing: &'static str) -> impl FnOnce(E) -> QueryError {
-    move |e| QueryError::Aws { doing, message: aws_smithy_types::error::display::DisplayErrorContext(e).to_string() }
+    move |e| QueryError::Aws { doing, message: error_text(e) }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use s3exports_config::{Config, Lifecycle};
-use s3exports_exporter::model::{ExportStatus, ExportTask};
+use s3exports_rds::{ExportStatus, ExportTask};
 
 use crate::layout::LocalExport;
 use crate::output::Rows;
@@ -61,8 +61,7 @@ pub fn from_task(task: &ExportTask, config: &Config) -> ExportRow {
 }
 
 fn parse_time(text: Option<&str>) -> Option<DateTime<Utc>> {
-    let text = text?;
-    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).ok()
+    text.and_then(crate::layout::parse_export_time)
 }
 
 pub fn from_local(export: &LocalExport, config: &Config) -> ExportRow {

@@ -2,6 +2,7 @@
 
 use aws_sdk_glue::Client;
 use s3exports_config::names;
+use s3exports_rds::error::error_text;
 
 use crate::output::Rows;
 
@@ -14,10 +15,6 @@ pub struct TableRow {
     pub latest_snapshot: Option<String>,
 }
 
-fn aws_text<E: std::error::Error + 'static>(e: E) -> String {
-    aws_smithy_types::error::display::DisplayErrorContext(e).to_string()
-}
-
 /// The tables of one Glue database; `None` when the database does not exist (its stack is not
 /// deployed yet).
 pub async fn tables(glue: &Client, database: &str) -> Result<Option<Vec<TableRow>>, String> {
@@ -27,7 +24,7 @@ pub async fn tables(glue: &Client, database: &str) -> Result<Option<Vec<TableRow
         let page = match glue.get_tables().database_name(database).set_next_token(token).send().await {
             Ok(page) => page,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_entity_not_found_exception()) => return Ok(None),
-            Err(e) => return Err(aws_text(e)),
+            Err(e) => return Err(error_text(e)),
         };
         for t in page.table_list() {
             let (snapshots, latest) = partitions(glue, database, t.name()).await?;
@@ -59,7 +56,7 @@ async fn partitions(glue: &Client, database: &str, table: &str) -> Result<(usize
             .set_next_token(token)
             .send()
             .await
-            .map_err(aws_text)?;
+            .map_err(error_text)?;
         for p in page.partitions() {
             count += 1;
             if let Some(date) = p.values().first() {

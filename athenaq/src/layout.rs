@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use s3exports_exporter::layout::{
-    ExportInfo, SchemaMetadata, TableRef, TableStatus, TablesInfo, TypeMapping, snapshot_date,
+pub use s3exports_rds::layout::{
+    ExportInfo, SchemaMetadata, TableRef, TableStatus, TablesInfo, TypeMapping, date_in_automated_snapshot_id,
+    parse_export_time, snapshot_date,
 };
 
 #[derive(Debug, Clone)]
@@ -23,15 +24,17 @@ pub struct LocalTable {
 #[derive(Debug, Clone)]
 pub struct LocalExport {
     pub info: ExportInfo,
+    /// `YYYY-MM-DD`, never empty: the partition value every local query filters on.
+    pub snapshot_date: String,
     /// The `<export-id>` folder.
     pub root: PathBuf,
     pub tables: Vec<LocalTable>,
 }
 
-impl LocalExport {
-    pub fn snapshot_date(&self) -> Option<String> {
-        self.info.snapshot_time.as_deref().or(self.info.task_start_time.as_deref()).and_then(snapshot_date)
-    }
+/// The snapshot's date: from the info file's `snapshotTime` (ISO 8601 or Java's form), else
+/// from an automated snapshot's id in `sourceArn`. Never a guess: `None` when neither says.
+pub fn export_snapshot_date(info: &ExportInfo) -> Option<String> {
+    info.snapshot_time.as_deref().and_then(snapshot_date).or_else(|| date_in_automated_snapshot_id(&info.source_arn))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +43,11 @@ pub enum LayoutError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path} is not an RDS export info file: {source}")]
     Json { path: PathBuf, source: serde_json::Error },
+    #[error(
+        "{path}: no snapshot date: snapshotTime is {time:?} (expected ISO 8601 or `Nov 23, 2026 3:05:41 AM`) \
+         and sourceArn names no automated snapshot; fix the file or remove the export from the folder"
+    )]
+    NoSnapshotDate { path: PathBuf, time: Option<String> },
     #[error(
         "no export found under {0}: expected export_info_<export-id>.json files beside the export \
          folders RDS writes (copy them with `aws s3 cp --recursive s3://<bucket>/<prefix>/ DIR`)"
@@ -102,13 +110,16 @@ pub fn discover(dir: &Path) -> Result<Vec<LocalExport>, LayoutError> {
             statuses.extend(read_json::<TablesInfo>(p)?.per_table_status);
         }
         let tables = tables_of(&root, &files, &statuses);
-        exports.push(LocalExport { info, root, tables });
+        let Some(snapshot_date) = export_snapshot_date(&info) else {
+            return Err(LayoutError::NoSnapshotDate { path: info_path.clone(), time: info.snapshot_time.clone() });
+        };
+        exports.push(LocalExport { info, snapshot_date, root, tables });
     }
     if exports.is_empty() {
         return Err(LayoutError::Empty(dir.to_owned()));
     }
     exports.sort_by(|a, b| {
-        (a.snapshot_date(), &a.info.export_task_identifier).cmp(&(b.snapshot_date(), &b.info.export_task_identifier))
+        (&a.snapshot_date, &a.info.export_task_identifier).cmp(&(&b.snapshot_date, &b.info.export_task_identifier))
     });
     Ok(exports)
 }

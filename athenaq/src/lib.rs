@@ -6,5 +6,4 @@ pub mod glue;
 pub mod layout;
 pub mod local;
 pub mod output;
-pub mod sample;
 pub mod text_decimal;

@@ -49,7 +49,7 @@ pub fn catalog_tables(
     let mut by_name: BTreeMap<(Option<String>, String), CatalogTable> = BTreeMap::new();
     for export in exports {
         let glue_db = db_override.map(names::glue_database).or_else(|| glue_database_of(export, config));
-        let date = export.snapshot_date().unwrap_or_default();
+        let date = export.snapshot_date.clone();
         for t in export.tables.iter().filter(|t| t.status.eq_ignore_ascii_case("COMPLETE") && !t.files.is_empty()) {
             let name = t.table.glue_table();
             by_name

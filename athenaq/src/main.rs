@@ -11,9 +11,10 @@ use athenaq::output::{Format, Rows};
 use athenaq::{exports, glue, layout, local};
 use chrono::{NaiveDate, Utc};
 use clap::{Parser, Subcommand};
+use s3exports_cli::{AwsArgs, s3_client};
 use s3exports_config::{Config, EnvSelector, names};
-use s3exports_exporter::aws::describe_export_tasks;
-use s3exports_exporter::model::TaskFilter;
+use s3exports_rds::TaskFilter;
+use s3exports_rds::sdk::describe_export_tasks;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -31,12 +32,8 @@ struct Cli {
     /// Output: a readable table, or csv / json (one object per row) for machines.
     #[arg(long, global = true, value_enum, default_value = "table")]
     format: Format,
-    /// AWS profile (otherwise the standard AWS configuration decides).
-    #[arg(long, global = true)]
-    profile: Option<String>,
-    /// AWS region (otherwise the standard AWS configuration decides).
-    #[arg(long, global = true)]
-    region: Option<String>,
+    #[command(flatten)]
+    aws: AwsArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -100,7 +97,7 @@ async fn main() -> Result<ExitCode> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .init();
     let cli = Cli::parse();
-    let config = load_config(&cli.env, cli.config.as_deref())?;
+    let config = s3exports_cli::load_config(&cli.env, cli.config.as_deref())?;
     let mut stdout = std::io::stdout().lock();
     match cli.command {
         Command::ListExports { db, status, since, as_of, local } => {
@@ -114,7 +111,7 @@ async fn main() -> Result<ExitCode> {
             let mut rows: Vec<exports::ExportRow> = match &local {
                 Some(dir) => layout::discover(dir)?.iter().map(|e| exports::from_local(e, &config)).collect(),
                 None => {
-                    let sdk = sdk_config(cli.profile, cli.region).await;
+                    let sdk = cli.aws.sdk_config().await;
                     let rds = aws_sdk_rds::Client::new(&sdk);
                     let mut all = Vec::new();
                     for d in config.databases.iter().filter(|d| filter.db.as_ref().is_none_or(|db| db == &d.db_name)) {
@@ -138,7 +135,7 @@ async fn main() -> Result<ExitCode> {
             let rows = match &local {
                 Some(dir) => local_tables(dir, &config, db.as_deref())?,
                 None => {
-                    let sdk = sdk_config(cli.profile, cli.region).await;
+                    let sdk = cli.aws.sdk_config().await;
                     let client = aws_sdk_glue::Client::new(&sdk);
                     let mut all = Vec::new();
                     for d in config.databases.iter().filter(|d| db.as_ref().is_none_or(|n| n == &d.db_name)) {
@@ -189,7 +186,7 @@ async fn main() -> Result<ExitCode> {
                 None => None,
             };
             let target = AthenaTarget { database, output_location, results };
-            return run_athena(&config, target, &sql, cli.format, cli.profile, cli.region, &mut stdout).await;
+            return run_athena(&config, target, &sql, cli.format, &cli.aws, &mut stdout).await;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -207,17 +204,12 @@ async fn run_athena(
     target: AthenaTarget,
     sql: &str,
     format: Format,
-    profile: Option<String>,
-    region: Option<String>,
+    aws: &AwsArgs,
     stdout: &mut impl Write,
 ) -> Result<ExitCode> {
-    let sdk = sdk_config(profile, region).await;
+    let sdk = aws.sdk_config().await;
     let athena_client = aws_sdk_athena::Client::new(&sdk);
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(std::env::var_os("AWS_ENDPOINT_URL").is_some())
-            .build(),
-    );
+    let s3 = s3_client(&sdk);
     let athena = Athena {
         athena: &athena_client,
         s3: &s3,
@@ -319,24 +311,4 @@ fn check_db(config: &Config, db: Option<&str>, local: bool) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn load_config(selector: &EnvSelector, file: Option<&Path>) -> Result<Config> {
-    if let Some(path) = file {
-        return Ok(s3exports_config::load_file(path)?.config);
-    }
-    let configs: Vec<Config> = s3exports_config::embedded()?.into_iter().map(|l| l.config).collect();
-    let cwd = std::env::current_dir().unwrap_or_default();
-    Ok(s3exports_config::select(selector, &configs, || s3exports_config::current_git_branch(&cwd))?.clone())
-}
-
-async fn sdk_config(profile: Option<String>, region: Option<String>) -> aws_config::SdkConfig {
-    let mut loader = aws_config::from_env();
-    if let Some(p) = profile {
-        loader = loader.profile_name(p);
-    }
-    if let Some(r) = region {
-        loader = loader.region(aws_config::Region::new(r));
-    }
-    loader.load().await
 }

@@ -215,10 +215,10 @@ async fn describe_export_tasks_reads_every_page_and_filters() {
         })
         .build();
     let rds = mock_client!(aws_sdk_rds, RuleMode::Sequential, &[&pages]);
-    let filter = s3exports_exporter::model::TaskFilter { s3_bucket: Some("b1".into()), ..Default::default() };
-    let tasks = s3exports_exporter::aws::describe_export_tasks(&rds, &filter).await.unwrap();
+    let filter = s3exports_rds::TaskFilter { s3_bucket: Some("b1".into()), ..Default::default() };
+    let tasks = s3exports_rds::sdk::describe_export_tasks(&rds, &filter).await.unwrap();
     assert_eq!(tasks.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["a", "c"]);
-    assert_eq!(tasks[0].status, s3exports_exporter::model::ExportStatus::Complete, "lower-case status from emulators");
+    assert_eq!(tasks[0].status, s3exports_rds::ExportStatus::Complete, "lower-case status from emulators");
     assert_eq!(pages.num_calls(), 2);
 }
 

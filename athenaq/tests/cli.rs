@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use athenaq::sample::{SampleSpec, write_sample};
+use s3exports_testkit::sample::{SampleSpec, write_sample};
 
 fn athenaq(args: &[&str]) -> (String, String, bool) {
     let out = Command::new(env!("CARGO_BIN_EXE_athenaq")).args(args).env("RUST_BACKTRACE", "0").output().unwrap();

@@ -3,7 +3,7 @@
 use athenaq::layout;
 use athenaq::local::{self, catalog_tables};
 use athenaq::output::Rows;
-use athenaq::sample::{SampleSpec, SnapshotFacts, write_sample};
+use s3exports_testkit::sample::{SampleSpec, SnapshotFacts, write_sample};
 
 struct Fixture {
     _dir: tempfile::TempDir,

@@ -82,6 +82,9 @@ fn default_export_slots() -> u32 {
 pub struct Vpc {
     pub vpc_id: String,
     pub private_subnet_ids: Vec<String>,
+    /// Where the functions may connect. Must cover the VPC endpoints of RDS, SQS, SNS, SSM,
+    /// S3, Glue and CloudWatch (or a NAT's route to them): the functions call nothing else, and
+    /// nothing at all if these are missing.
     pub allowed_egress_cidrs: Vec<String>,
 }
 

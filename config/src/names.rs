@@ -8,6 +8,8 @@ pub const PROJECT: &str = "rds-snapshot-s3exports";
 pub const METRIC_NAMESPACE: &str = "RdsSnapshotS3Exports";
 /// Metric counted once per failed or canceled export.
 pub const METRIC_EXPORT_FAILED: &str = "ExportFailed";
+/// Metric counted when an export-finished event names a task that never appears.
+pub const METRIC_EXPORT_EVENT_WITHOUT_TASK: &str = "ExportEventWithoutTask";
 
 /// The environment's core stack: topic, queue, Lambda, alarms, Athena workgroup.
 pub fn core_stack(env: &str) -> String {
@@ -125,6 +127,74 @@ pub fn glue_identifier(name: &str) -> String {
 
 /// Partition columns of every catalogued table, in order.
 pub const PARTITION_KEYS: [&str; 2] = ["snapshot_date", "export_id"];
+
+/// Every derived name of one environment, as `infra synth` writes it to `names.json` for the
+/// scripts (demo, benchmarks) that must find the resources without deriving names again.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EnvironmentNames {
+    pub environment: String,
+    pub core_stack: String,
+    pub bootstrap_stack: String,
+    pub events_topic: String,
+    pub alerts_topic: String,
+    pub events_queue: String,
+    pub dead_letter_queue: String,
+    pub catalogue_queue: String,
+    pub exporter_function: String,
+    pub cataloguer_function: String,
+    pub cataloguer_role: String,
+    pub athena_workgroup: String,
+    pub target_parameter_prefix: String,
+    pub export_role_path: String,
+    pub metric_namespace: String,
+    pub databases: Vec<DatabaseNames>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DatabaseNames {
+    pub db_name: String,
+    pub stack: String,
+    pub s3_bucket: String,
+    pub kms_alias: String,
+    pub glue_database: String,
+    pub target_parameter: String,
+    pub crawler: String,
+}
+
+/// The names of `config`'s environment and each of its databases.
+pub fn environment(config: &crate::Config) -> EnvironmentNames {
+    let env = config.environment.as_str();
+    EnvironmentNames {
+        environment: env.to_owned(),
+        core_stack: core_stack(env),
+        bootstrap_stack: bootstrap_stack(env),
+        events_topic: events_topic(env),
+        alerts_topic: alerts_topic(env),
+        events_queue: events_queue(env),
+        dead_letter_queue: dead_letter_queue(env),
+        catalogue_queue: catalogue_queue(env),
+        exporter_function: exporter_function(env),
+        cataloguer_function: cataloguer_function(env),
+        cataloguer_role: cataloguer_role(env),
+        athena_workgroup: athena_workgroup(env),
+        target_parameter_prefix: target_parameter_prefix(env),
+        export_role_path: export_role_path(env),
+        metric_namespace: METRIC_NAMESPACE.to_owned(),
+        databases: config
+            .databases
+            .iter()
+            .map(|d| DatabaseNames {
+                db_name: d.db_name.clone(),
+                stack: database_stack(&d.db_name, env),
+                s3_bucket: d.s3_bucket_name.clone(),
+                kms_alias: kms_alias(env, &d.db_name),
+                glue_database: glue_database(&d.db_name),
+                target_parameter: target_parameter(env, &d.db_name),
+                crawler: crawler(env, &d.db_name),
+            })
+            .collect(),
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 
-use crate::decide::RetryKind;
+use s3exports_rds::AwsError;
+
+use crate::export::retry::RetryKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -80,6 +82,31 @@ impl Decision {
                 record, outcome, db, snapshot, export_id, event_id = self.event_id.as_deref().unwrap_or(""),
                 source_arn = self.source_arn.as_deref().unwrap_or(""), reason = %self.reason, "decision"
             ),
+        }
+    }
+}
+
+impl Decision {
+    pub fn with(mut self, outcome: Outcome, reason: impl Into<String>) -> Self {
+        self.outcome = outcome;
+        self.reason = reason.into();
+        self
+    }
+
+    pub fn retry(self, kind: RetryKind, reason: impl Into<String>) -> Self {
+        let mut d = self.with(Outcome::Retry, reason);
+        d.retry = Some(kind);
+        d
+    }
+
+    /// Maps a failed AWS call to retry (transient) or reject (permanent).
+    pub fn failed(self, doing: &str, error: &AwsError) -> Self {
+        match error {
+            AwsError::Transient(_) | AwsError::Unmodelled(_) => {
+                self.retry(RetryKind::Transient, format!("{doing}: {error}"))
+            }
+            AwsError::NotReady(_) => self.retry(RetryKind::NotReady, format!("{doing}: {error}")),
+            _ => self.with(Outcome::Reject, format!("{doing}: {error}")),
         }
     }
 }

@@ -1,22 +1,22 @@
-//! The exporter: RDS snapshot events in, one S3 export task per snapshot out.
+//! The exporter: RDS snapshot events in, one S3 export task per snapshot out; export-completed
+//! events in, Glue tables and partitions out.
 //!
-//! Decisions are plain functions ([`decide`], [`export_id`], [`classify`]) over plain data
-//! ([`model`]); the handler drives them through the [`edge::Aws`] trait, which [`aws::SdkAws`]
-//! implements with the AWS SDK.
+//! - [`batch`]: the generic runner both Lambda functions share (records in, partial batch
+//!   response out), over [`event`] (Lambda events to RDS events) and [`decision`].
+//! - [`export`]: the exporting function's flow, its rules and its retry timing.
+//! - [`catalogue`]: the cataloguing function's flow, S3 reads, Glue writes, Parquet -> Glue types.
+//! - [`aws`]: the AWS calls behind one trait, and their SDK implementation.
+//! - [`poll`]: a local stand-in for Lambda's SQS event source mapping.
 
 pub mod aws;
+pub mod batch;
 pub mod catalogue;
-pub mod classify;
-pub mod decide;
 pub mod decision;
-pub mod edge;
 pub mod event;
-pub mod export_id;
-pub mod handler;
-pub mod layout;
-pub mod model;
+pub mod event_kind;
+pub mod export;
 pub mod poll;
-pub mod simulation;
 
+pub use batch::{Handled, Settings, handle_with};
 pub use decision::{Decision, Outcome};
-pub use handler::{Handled, Settings, handle};
+pub use export::handle;

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage, SqsMessageAttribute};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName, QueueAttributeName};
-use aws_smithy_types::error::display::DisplayErrorContext;
+use s3exports_rds::error::error_text;
 
 /// Lambda builds one SQS event per batch; this is that event for messages received by hand.
 pub fn lambda_event(messages: &[Message], queue_arn: &str, region: &str) -> SqsEvent {
@@ -68,7 +68,7 @@ pub struct Backlog {
 }
 
 fn sdk_error<E: std::error::Error + 'static>(what: &str, e: E) -> String {
-    format!("{what}: {}", DisplayErrorContext(&e))
+    format!("{what}: {}", error_text(e))
 }
 
 impl PolledQueue {

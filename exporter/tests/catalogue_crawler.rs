@@ -9,8 +9,8 @@ use aws_sdk_ssm::types::Parameter;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use s3exports_config::CatalogMode;
 use s3exports_exporter::catalogue::Cataloguer;
-use s3exports_exporter::edge::AwsError;
-use s3exports_exporter::model::{ExportStatus, ExportTask};
+use s3exports_rds::AwsError;
+use s3exports_rds::{ExportStatus, ExportTask};
 
 fn task() -> ExportTask {
     ExportTask {

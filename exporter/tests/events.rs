@@ -1,9 +1,9 @@
 //! Parsing of every event wiring and kind, including the awkward ones.
 
-use s3exports_exporter::classify::{EventKind, classify};
 use s3exports_exporter::event::{
     EventSource, Origin, RecordError, event_id_from, parse_body, parse_rds_message, split,
 };
+use s3exports_exporter::event_kind::{EventKind, event_kind};
 use serde_json::{Value, json};
 
 fn fixture(name: &str) -> Value {
@@ -56,7 +56,7 @@ fn sns_direct_and_eventbridge_wirings() {
     assert_eq!(records[0].id, "sns-direct");
     assert_eq!(records[0].origin, Origin::Sns);
     let e = records[0].event.as_ref().unwrap();
-    assert_eq!(classify(&e.event_id), EventKind::SnapshotCreated { cluster: true });
+    assert_eq!(event_kind(&e.event_id), EventKind::SnapshotCreated { cluster: true });
 
     for (name, event_id, cluster) in [
         ("eventbridge-snapshot.json", "RDS-EVENT-0091", false),
@@ -66,7 +66,7 @@ fn sns_direct_and_eventbridge_wirings() {
         assert_eq!(source, EventSource::EventBridge);
         let e = records[0].event.as_ref().unwrap();
         assert_eq!(e.event_id, event_id);
-        assert_eq!(classify(&e.event_id), EventKind::SnapshotCreated { cluster });
+        assert_eq!(event_kind(&e.event_id), EventKind::SnapshotCreated { cluster });
         assert!(e.source_arn.as_deref().unwrap().starts_with("arn:aws:rds:"));
     }
 }

@@ -16,28 +16,18 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::retry::RetryConfig;
 use s3exports_config::{Defaults, ExportTarget};
-use s3exports_exporter::aws::{Queues, SdkAws, TargetSource};
-use s3exports_exporter::decide::RetryKind;
+use s3exports_exporter::aws::sdk::{Queues, SdkAws, TargetSource};
+use s3exports_exporter::export::retry::RetryKind;
 use s3exports_exporter::{Outcome, Settings, handle};
+use s3exports_testkit::events;
 use serde_json::{Value, json};
 
 const SNAPSHOT_ID: &str = "rds:orders-db-2026-11-24-03-10";
 const SNAPSHOT_ARN: &str = "arn:aws:rds:eu-west-1:123456789012:snapshot:rds:orders-db-2026-11-24-03-10";
 
 fn sqs_event(event_id: &str, source_id: &str) -> Value {
-    let message = json!({
-        "Event Source": "db-snapshot",
-        "Event Time": "2026-11-24 03:14:12.412",
-        "Source ID": source_id,
-        "Event ID": format!("http://docs.amazonwebservices.com/AmazonRDS/latest/UserGuide/USER_Events.html#{event_id}"),
-        "Event Message": "test",
-    });
-    let body = json!({"Type": "Notification", "MessageId": "n1", "Message": message.to_string()});
-    json!({"Records": [{
-        "messageId": "m1", "receiptHandle": "rh1", "body": body.to_string(),
-        "attributes": {"ApproximateReceiveCount": "2"},
-        "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:events"
-    }]})
+    let body = events::sns_envelope(&events::rds_message(event_id, source_id, None).to_string(), "n1");
+    events::sqs_event(vec![events::sqs_record("m1", &body, 2, "arn:aws:sqs:eu-west-1:123456789012:events")])
 }
 
 fn target() -> ExportTarget {
@@ -126,7 +116,9 @@ impl Harness {
     fn new(rds: Vec<Rule>) -> Self {
         let sqs = vec![
             mock!(aws_sdk_sqs::Client::change_message_visibility)
-                .match_requests(|r| r.receipt_handle() == Some("rh1") && r.visibility_timeout().is_some_and(|v| v > 0))
+                .match_requests(|r| {
+                    r.receipt_handle() == Some("rh-m1") && r.visibility_timeout().is_some_and(|v| v > 0)
+                })
                 .then_output(|| {
                     aws_sdk_sqs::operation::change_message_visibility::ChangeMessageVisibilityOutput::builder().build()
                 }),
@@ -218,7 +210,7 @@ async fn quota_full_waits_in_place_then_hops_to_a_fresh_copy() {
     let h = Harness::new(steps());
     let late = sqs_event("RDS-EVENT-0091", SNAPSHOT_ID).to_string().replace(
         r#""ApproximateReceiveCount":"2""#,
-        &format!(r#""ApproximateReceiveCount":"{}""#, s3exports_exporter::decide::QUOTA_WAITS_IN_PLACE),
+        &format!(r#""ApproximateReceiveCount":"{}""#, s3exports_exporter::export::retry::QUOTA_WAITS_IN_PLACE),
     );
     let out = handle(&h.aws(), &settings(), &serde_json::from_str(&late).unwrap()).await.unwrap();
     assert_eq!(out.decisions[0].retry, Some(RetryKind::QuotaFull));

@@ -4,9 +4,11 @@
 use std::process::Command;
 
 use s3exports_config::{Defaults, ExportTarget, names};
-use s3exports_exporter::aws::{SdkAws, TargetSource, describe_export_tasks};
-use s3exports_exporter::model::TaskFilter;
+use s3exports_exporter::aws::sdk::{SdkAws, TargetSource};
 use s3exports_exporter::{Outcome, Settings, handle};
+use s3exports_rds::TaskFilter;
+use s3exports_rds::sdk::describe_export_tasks;
+use s3exports_testkit::events;
 use s3exports_testkit::{ACCOUNT, Moto, REGION};
 use serde_json::{Value, json};
 
@@ -20,33 +22,15 @@ fn target(bucket: &str) -> ExportTarget {
 }
 
 /// The message RDS publishes to SNS.
-fn rds_message(event_id: &str, source_id: &str, cluster: bool) -> String {
-    json!({
-        "Event Source": if cluster { "db-cluster-snapshot" } else { "db-snapshot" },
-        "Event Time": "2026-11-24 03:14:12.412",
-        "Source ID": source_id,
-        "Event ID": format!("https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Events.Messages.html#{event_id}"),
-        "Event Message": "snapshot created",
-    })
-    .to_string()
-}
-
-/// What SQS holds when the topic delivers that message.
-fn sns_body(message: &str) -> String {
-    json!({"Type": "Notification", "MessageId": "n-1", "Message": message}).to_string()
+fn rds_message(event_id: &str, source_id: &str) -> String {
+    events::rds_message(event_id, source_id, None).to_string()
 }
 
 fn sqs_event(bodies: &[String]) -> Value {
-    let records: Vec<Value> = bodies
-        .iter()
-        .enumerate()
-        .map(|(i, body)| {
-            json!({"messageId": format!("m{i}"), "receiptHandle": format!("rh{i}"), "body": body,
-                   "attributes": {"ApproximateReceiveCount": "1"}, "eventSource": "aws:sqs",
-                   "eventSourceARN": format!("arn:aws:sqs:{REGION}:{ACCOUNT}:events")})
-        })
-        .collect();
-    json!({ "Records": records })
+    let queue = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:events");
+    events::sqs_event(
+        bodies.iter().enumerate().map(|(i, body)| events::sqs_record(&format!("m{i}"), body, 1, &queue)).collect(),
+    )
 }
 
 struct Fixture {
@@ -117,14 +101,14 @@ async fn seed(moto: &Moto) -> Fixture {
     }
 
     let messages = vec![
-        rds_message("RDS-EVENT-0091", &automated_instance, false),
-        rds_message("RDS-EVENT-0042", "orders-manual-1", false),
-        rds_message("RDS-EVENT-0169", &automated_cluster, true),
-        rds_message("RDS-EVENT-0075", "reporting-manual-1", true),
-        rds_message("RDS-EVENT-0042", "unmanaged-manual-1", false),
-        rds_message("RDS-EVENT-0042", "deleted-meanwhile", false),
+        rds_message("RDS-EVENT-0091", &automated_instance),
+        rds_message("RDS-EVENT-0042", "orders-manual-1"),
+        rds_message("RDS-EVENT-0169", &automated_cluster),
+        rds_message("RDS-EVENT-0075", "reporting-manual-1"),
+        rds_message("RDS-EVENT-0042", "unmanaged-manual-1"),
+        rds_message("RDS-EVENT-0042", "deleted-meanwhile"),
     ];
-    let event = sqs_event(&messages.iter().map(|m| sns_body(m)).collect::<Vec<_>>());
+    let event = sqs_event(&messages.iter().map(|m| events::sns_envelope(m, "n-1")).collect::<Vec<_>>());
     Fixture { messages, event, automated_instance, automated_cluster }
 }
 
@@ -210,9 +194,11 @@ async fn cli_prints_one_line_per_record() {
         cmd.args(["handle", "--env", "prod", "--event"]).arg(&event_path).args(["--targets"]).arg(&targets_path);
         cmd.args(extra).envs(moto.env()).env("RUST_LOG", "warn");
         let out = cmd.output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let lines: Vec<Value> =
             String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        // A rejected record is a failed run: exit 1, and only then.
+        let rejected = lines.iter().any(|l| l["outcome"] == "reject");
+        assert_eq!(out.status.code(), Some(i32::from(rejected)), "{}", String::from_utf8_lossy(&out.stderr));
         (lines, String::from_utf8(out.stderr).unwrap())
     };
 
@@ -298,12 +284,13 @@ async fn poll_consumes_the_queue_as_the_event_source_mapping_would() {
             .env("RUST_LOG", "error")
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let outcomes: Vec<String> = String::from_utf8(out.stdout)
             .unwrap()
             .lines()
             .map(|l| serde_json::from_str::<Value>(l).unwrap()["outcome"].as_str().unwrap().to_owned())
             .collect();
+        let rejected = outcomes.iter().any(|o| o == "reject");
+        assert_eq!(out.status.code(), Some(i32::from(rejected)), "{}", String::from_utf8_lossy(&out.stderr));
         (outcomes, String::from_utf8(out.stderr).unwrap())
     };
     let (outcomes, summary) = poll();

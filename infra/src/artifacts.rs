@@ -31,12 +31,7 @@ pub async fn upload(s3: &aws_sdk_s3::Client, bucket: &str, zip: &CodeZip) -> Res
         return Ok(false);
     }
     s3.put_object().bucket(bucket).key(&zip.key).body(zip.bytes.clone().into()).send().await.map_err(|e| {
-        format!(
-            "uploading {} to s3://{bucket}/{}: {}",
-            zip.path.display(),
-            zip.key,
-            aws_smithy_types::error::display::DisplayErrorContext(&e)
-        )
+        format!("uploading {} to s3://{bucket}/{}: {}", zip.path.display(), zip.key, s3exports_cli::error_text(&e))
     })?;
     Ok(true)
 }

@@ -11,6 +11,9 @@ pub struct Template {
     pub conditions: BTreeMap<String, Value>,
     pub resources: BTreeMap<String, Value>,
     pub outputs: BTreeMap<String, Value>,
+    /// Resources added under a logical id already taken, kept aside (never replacing the first)
+    /// so that synthesis fails naming them.
+    pub refused: Vec<(String, Value)>,
 }
 
 impl Template {
@@ -18,10 +21,24 @@ impl Template {
         Self { description: description.into(), ..Self::default() }
     }
 
-    /// Adds a resource and returns it for further fields (DependsOn, policies, metadata).
+    /// Adds a resource and returns it for further fields (DependsOn, policies, metadata). A
+    /// logical id already taken is refused: a typo must not silently replace a resource, so the
+    /// second one is kept aside and [`Template::duplicate_ids`] names it.
     pub fn add(&mut self, name: &str, kind: &str, properties: Value) -> &mut Value {
-        self.resources.insert(name.to_owned(), json!({ "Type": kind, "Properties": properties }));
-        self.resources.get_mut(name).unwrap_or_else(|| unreachable!("just inserted"))
+        let resource = json!({ "Type": kind, "Properties": properties });
+        match self.resources.entry(name.to_owned()) {
+            std::collections::btree_map::Entry::Vacant(slot) => slot.insert(resource),
+            std::collections::btree_map::Entry::Occupied(_) => {
+                self.refused.push((name.to_owned(), resource));
+                let last = self.refused.len() - 1;
+                &mut self.refused[last].1
+            }
+        }
+    }
+
+    /// Logical ids that were added more than once.
+    pub fn duplicate_ids(&self) -> Vec<&str> {
+        self.refused.iter().map(|(name, _)| name.as_str()).collect()
     }
 
     pub fn output(&mut self, name: &str, description: &str, value: Value) {
@@ -76,6 +93,19 @@ pub fn policy(statements: Vec<Value>) -> Value {
 
 pub fn allow(sid: &str, actions: &[&str], resources: Vec<Value>) -> Value {
     json!({ "Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources })
+}
+
+/// Trust policy for the RDS export service. No `aws:SourceAccount` condition: AWS's documented
+/// trust policy for snapshot export has none, and snapshot export is not among the RDS features
+/// documented to send that key; if the service does not send it, a condition on it locks the
+/// service out and every export fails with "cannot assume role". The role is still only usable
+/// by exports this account starts, since StartExportTask needs iam:PassRole on it.
+pub fn export_service_trust() -> Value {
+    policy(vec![json!({
+        "Effect": "Allow",
+        "Principal": { "Service": "export.rds.amazonaws.com" },
+        "Action": "sts:AssumeRole"
+    })])
 }
 
 /// Trust policy for a service principal, limited to this account.
@@ -135,4 +165,19 @@ pub fn private_bucket(key: Value) -> Map<String, Value> {
 pub fn checkov_skip(resource: &mut Value, skips: &[(&str, &str)]) {
     let list: Vec<Value> = skips.iter().map(|(id, why)| json!({ "id": id, "comment": why })).collect();
     resource["Metadata"]["checkov"]["skip"] = Value::Array(list);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_duplicate_logical_id_is_refused_not_replaced() {
+        let mut t = Template::new("t");
+        t.add("Queue", "AWS::SQS::Queue", json!({ "QueueName": "first" }));
+        t.add("Queue", "AWS::SNS::Topic", json!({ "TopicName": "second" }))["DependsOn"] = json!("X");
+        assert_eq!(t.resources["Queue"]["Properties"]["QueueName"], "first");
+        assert!(t.resources["Queue"].get("DependsOn").is_none());
+        assert_eq!(t.duplicate_ids(), ["Queue"]);
+    }
 }

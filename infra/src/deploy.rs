@@ -39,7 +39,7 @@ fn aws<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug
         doing: doing.into(),
         message: match (e.code(), e.message()) {
             (Some(c), Some(m)) => format!("{c}: {m}"),
-            _ => aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+            _ => s3exports_cli::error_text(&e),
         },
     }
 }

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use s3exports_config::{Config, EnvSelector, names};
+use s3exports_cli::{AwsArgs, s3_client};
+use s3exports_config::{EnvSelector, names};
 use s3exports_infra::artifacts::{self, CodeZip};
 use s3exports_infra::deploy::{Deployer, Plan};
 use s3exports_infra::stacks::{self, Stack, StackKind};
@@ -22,10 +23,8 @@ struct Cli {
     /// A config file to use instead of the one compiled in.
     #[arg(long, global = true)]
     config: Option<PathBuf>,
-    #[arg(long, global = true)]
-    profile: Option<String>,
-    #[arg(long, global = true)]
-    region: Option<String>,
+    #[command(flatten)]
+    aws: AwsArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -78,34 +77,24 @@ async fn main() -> Result<ExitCode> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .init();
     let cli = Cli::parse();
-    let config = load_config(&cli.env, cli.config.as_deref())?;
+    let config = s3exports_cli::load_config(&cli.env, cli.config.as_deref())?;
     let env = config.environment.clone();
     if let Command::Synth { out } = &cli.command {
         let dir = out.clone().unwrap_or_else(|| PathBuf::from(format!("infra/out/{env}")));
         let written = synth::write(&stacks::all(&config), &dir)?;
+        synth::write_names(&config, &dir)?;
         let mut table = Table::new();
         table.load_style(UTF8_FULL_CONDENSED).set_header(["stack", "resources", "parameters", "bytes"]);
         for s in &written {
             table.add_row([s.stack.clone(), s.resources.to_string(), s.parameters.to_string(), s.bytes.to_string()]);
         }
         println!("{table}");
-        eprintln!("wrote {} templates to {}", written.len(), dir.display());
+        eprintln!("wrote {} templates and {} to {}", written.len(), synth::NAMES_FILE, dir.display());
         return Ok(ExitCode::SUCCESS);
     }
 
-    let mut loader = aws_config::from_env();
-    if let Some(p) = &cli.profile {
-        loader = loader.profile_name(p);
-    }
-    if let Some(r) = &cli.region {
-        loader = loader.region(aws_config::Region::new(r.clone()));
-    }
-    let sdk = loader.load().await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(std::env::var_os("AWS_ENDPOINT_URL").is_some())
-            .build(),
-    );
+    let sdk = cli.aws.sdk_config().await;
+    let s3 = s3_client(&sdk);
     let region = sdk.region().map(ToString::to_string).context("no AWS region: pass --region or set AWS_REGION")?;
     let mut deployer = Deployer {
         cfn: aws_sdk_cloudformation::Client::new(&sdk),
@@ -170,33 +159,6 @@ async fn main() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-fn load_config(selector: &EnvSelector, file: Option<&Path>) -> Result<Config> {
-    let loaded = match file {
-        Some(path) => {
-            let loaded = s3exports_config::load_file(path)?;
-            if let EnvSelector::Named(name) = selector {
-                if name != &loaded.config.environment {
-                    bail!("{} configures environment `{}`, not `{name}`", path.display(), loaded.config.environment);
-                }
-            }
-            loaded
-        }
-        None => {
-            let all = s3exports_config::embedded()?;
-            let configs: Vec<Config> = all.iter().map(|l| l.config.clone()).collect();
-            let cwd = std::env::current_dir().unwrap_or_default();
-            let chosen = s3exports_config::select(selector, &configs, || s3exports_config::current_git_branch(&cwd))?;
-            all.into_iter()
-                .find(|l| l.config.environment == chosen.environment)
-                .context("selected environment vanished")?
-        }
-    };
-    for w in &loaded.warnings {
-        eprintln!("warning: {w}");
-    }
-    Ok(loaded.config)
 }
 
 /// The named stacks, or every stack but the bootstrap one.

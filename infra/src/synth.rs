@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use s3exports_config::{Config, names};
+
 use crate::stacks::Stack;
 
 /// CloudFormation's limits on one template.
@@ -25,6 +27,19 @@ pub enum SynthError {
     TooManyResources { stack: String, resources: usize },
     #[error("stack {stack} template is {bytes} bytes, over CloudFormation's {MAX_TEMPLATE_BYTES}")]
     TooLarge { stack: String, bytes: usize },
+    #[error("stack {stack} adds logical id(s) {} more than once: rename one (a bug in infra)", ids.join(", "))]
+    DuplicateLogicalIds { stack: String, ids: Vec<String> },
+}
+
+/// `names.json`: every name the environment's resources get, for scripts.
+pub const NAMES_FILE: &str = "names.json";
+
+pub fn write_names(config: &Config, dir: &Path) -> Result<PathBuf, SynthError> {
+    let path = dir.join(NAMES_FILE);
+    let mut text = serde_json::to_string_pretty(&names::environment(config)).unwrap_or_default();
+    text.push('\n');
+    std::fs::write(&path, text).map_err(|source| SynthError::Write { path: path.clone(), source })?;
+    Ok(path)
 }
 
 pub fn write(stacks: &[Stack], dir: &Path) -> Result<Vec<Synthesized>, SynthError> {
@@ -32,6 +47,11 @@ pub fn write(stacks: &[Stack], dir: &Path) -> Result<Vec<Synthesized>, SynthErro
     stacks
         .iter()
         .map(|stack| {
+            let duplicates = stack.template.duplicate_ids();
+            if !duplicates.is_empty() {
+                let ids = duplicates.into_iter().map(str::to_owned).collect();
+                return Err(SynthError::DuplicateLogicalIds { stack: stack.name.clone(), ids });
+            }
             let text = stack.template.render();
             let resources = stack.template.resources.len();
             if resources > MAX_RESOURCES {

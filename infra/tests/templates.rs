@@ -344,7 +344,7 @@ fn only_export_completed_events_reach_the_cataloguer() {
     assert_eq!(sub["FilterPolicyScope"], "MessageBody");
     assert_eq!(
         sub["FilterPolicy"],
-        serde_json::json!({"Event ID": [{"suffix": "#RDS-EVENT-0161"}, {"suffix": "#RDS-EVENT-0164"}]})
+        serde_json::json!({"Event ID": [{"suffix": "RDS-EVENT-0161"}, {"suffix": "RDS-EVENT-0164"}]})
     );
     assert!(t["Resources"]["EventsQueueSubscription"]["Properties"].get("FilterPolicy").is_none());
     let q = &t["Resources"]["CatalogueQueue"]["Properties"];

@@ -5,8 +5,8 @@
 use s3exports_config::{CatalogMode, Config, Database, names};
 use serde_json::{Value, json};
 
-use super::core::queue_on_topic;
 use super::function::{self, QueueFunction};
+use super::queue::queue_on_topic;
 use crate::cfn::{Template, allow, get_att, policy, r#ref, sub};
 
 /// Cataloguing 2,000 tables fits well inside this.
@@ -15,7 +15,9 @@ const TIMEOUT: u32 = 900;
 pub fn add(t: &mut Template, config: &Config) {
     let env = config.environment.as_str();
     // Only RDS-EVENT-0161/0164 (export completed) reach this queue.
-    let filter = json!({ "Event ID": [{ "suffix": "#RDS-EVENT-0161" }, { "suffix": "#RDS-EVENT-0164" }] });
+    // Suffixes without the `#`: the body's "Event ID" is a URL ending in `#RDS-EVENT-0161`, and
+    // a bare id (the form of the documented `EventID` message attribute) matches as well.
+    let filter = json!({ "Event ID": [{ "suffix": "RDS-EVENT-0161" }, { "suffix": "RDS-EVENT-0164" }] });
     queue_on_topic(t, "CatalogueQueue", &names::catalogue_queue(env), TIMEOUT * 6, Some(filter));
     let region_only = json!({ "StringEquals": { "aws:RequestedRegion": r#ref("AWS::Region") } });
     let statements = vec![
@@ -128,9 +130,35 @@ pub fn crawler(t: &mut Template, config: &Config, db: &Database) {
                     &["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"],
                     vec![sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws-glue/crawlers*")],
                 ),
+                // The security configuration encrypts the crawler's logs and bookmarks with the
+                // export key: the Glue guide's KMS actions for that.
+                allow(
+                    "EncryptCrawlerOutput",
+                    &["kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                    vec![get_att("ExportKey", "Arn")],
+                ),
             ]) }]
         }),
     );
+    // CloudWatch Logs encrypts the crawler's log group with the export key only if the key's
+    // policy lets the logs service use it, for this account's crawler log groups.
+    let logs_use_key = json!({
+        "Sid": "CrawlerLogsUseKey",
+        "Effect": "Allow",
+        "Principal": { "Service": sub("logs.${AWS::Region}.amazonaws.com") },
+        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+        "Resource": "*",
+        "Condition": { "ArnLike": { "kms:EncryptionContext:aws:logs:arn":
+            sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws-glue/crawlers*") } }
+    });
+    if let Some(statements) = t
+        .resources
+        .get_mut("ExportKey")
+        .and_then(|key| key.pointer_mut("/Properties/KeyPolicy/Statement"))
+        .and_then(Value::as_array_mut)
+    {
+        statements.push(logs_use_key);
+    }
     t.add(
         "CrawlerSecurity",
         "AWS::Glue::SecurityConfiguration",

@@ -5,6 +5,7 @@ use s3exports_config::{Config, names};
 use serde_json::{Value, json};
 
 use super::function::{self, QueueFunction};
+use super::queue::queue_on_topic;
 use crate::cfn::{
     Template, account_administers_key, allow, checkov_skip, deny_insecure_transport, get_att, policy, private_bucket,
     r#ref, sub,
@@ -13,9 +14,6 @@ use crate::cfn::{
 /// Seconds one invocation may run; the queue hides a message for six times as long, as Lambda
 /// recommends for SQS sources.
 const FUNCTION_TIMEOUT: u32 = 60;
-/// Receives before a message that keeps failing lands in the dead-letter queue. Waiting for an
-/// export slot does not count (the exporter requeues a fresh copy).
-const MAX_RECEIVE_COUNT: u32 = 10;
 /// Two concurrent pollers at most: exports are limited to 5 per account anyway.
 const MAX_CONCURRENCY: u32 = 2;
 /// Athena stops a query that scans more than this (100 GiB).
@@ -147,45 +145,6 @@ fn queues(t: &mut Template, env: &str) {
     queue_on_topic(t, "EventsQueue", &names::events_queue(env), FUNCTION_TIMEOUT * 6, None);
 }
 
-/// An encrypted queue with the dead-letter queue behind it, subscribed to the RDS events topic,
-/// optionally only to the messages a filter on the body lets through.
-pub(super) fn queue_on_topic(t: &mut Template, logical: &str, name: &str, visibility: u32, filter: Option<Value>) {
-    t.add(
-        logical,
-        "AWS::SQS::Queue",
-        json!({
-            "QueueName": name,
-            "VisibilityTimeout": visibility,
-            "MessageRetentionPeriod": 1_209_600,
-            "KmsMasterKeyId": r#ref("EventsKey"),
-            "KmsDataKeyReusePeriodSeconds": 3600,
-            "RedrivePolicy": { "deadLetterTargetArn": get_att("DeadLetterQueue", "Arn"), "maxReceiveCount": MAX_RECEIVE_COUNT }
-        }),
-    );
-    t.add(
-        &format!("{logical}Policy"),
-        "AWS::SQS::QueuePolicy",
-        json!({
-            "Queues": [r#ref(logical)],
-            "PolicyDocument": policy(vec![json!({
-                "Sid": "EventsTopicDelivers",
-                "Effect": "Allow",
-                "Principal": { "Service": "sns.amazonaws.com" },
-                "Action": "sqs:SendMessage",
-                "Resource": get_att(logical, "Arn"),
-                "Condition": { "ArnEquals": { "aws:SourceArn": r#ref("EventsTopic") } }
-            })])
-        }),
-    );
-    let mut subscription =
-        json!({ "TopicArn": r#ref("EventsTopic"), "Protocol": "sqs", "Endpoint": get_att(logical, "Arn") });
-    if let Some(filter) = filter {
-        subscription["FilterPolicyScope"] = json!("MessageBody");
-        subscription["FilterPolicy"] = filter;
-    }
-    t.add(&format!("{logical}Subscription"), "AWS::SNS::Subscription", subscription);
-}
-
 fn alerts(t: &mut Template, env: &str, emails: &[String]) {
     t.add(
         "AlertsTopic",
@@ -228,12 +187,21 @@ fn exporter(t: &mut Template, config: &Config) {
     let region_only = json!({ "StringEquals": { "aws:RequestedRegion": r#ref("AWS::Region") } });
     let statements = vec![
         allow("DescribeSnapshots", &["rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"], rds_arns()),
-        // StartExportTask and DescribeExportTasks support no resource-level scoping: "*",
-        // pinned to this stack's region.
+        // StartExportTask is scoped to this account's snapshots (it supports the snapshot and
+        // cluster-snapshot resource types); DescribeExportTasks supports no resource-level
+        // scoping: "*", pinned to this stack's region.
+        allow(
+            "StartExports",
+            &["rds:StartExportTask"],
+            ["snapshot", "cluster-snapshot"]
+                .iter()
+                .map(|kind| sub(&format!("arn:${{AWS::Partition}}:rds:${{AWS::Region}}:${{AWS::AccountId}}:{kind}:*")))
+                .collect(),
+        ),
         json!({
-            "Sid": "ExportTasks",
+            "Sid": "ListExportTasks",
             "Effect": "Allow",
-            "Action": ["rds:StartExportTask", "rds:DescribeExportTasks"],
+            "Action": ["rds:DescribeExportTasks"],
             "Resource": "*",
             "Condition": region_only
         }),

@@ -5,8 +5,8 @@ use s3exports_config::{Config, Database, ExportTarget, names};
 use serde_json::{Value, json};
 
 use crate::cfn::{
-    Template, account_administers_key, allow, assume_role, checkov_skip, deny_insecure_transport, get_att, policy,
-    private_bucket, r#ref, sub,
+    Template, account_administers_key, allow, checkov_skip, deny_insecure_transport, export_service_trust, get_att,
+    policy, private_bucket, r#ref, sub,
 };
 
 /// Actions RDS needs on the bucket to write an export (StartExportTask documentation).
@@ -67,13 +67,13 @@ fn export_key(t: &mut Template, env: &str, db: &Database) {
                     "Action": KEY_USE_ACTIONS,
                     "Resource": "*"
                 }),
+                // No aws:SourceAccount condition, for the reason given at `export_service_trust`.
                 json!({
                     "Sid": "RdsExportServiceUsesKey",
                     "Effect": "Allow",
                     "Principal": { "Service": "export.rds.amazonaws.com" },
                     "Action": KEY_USE_ACTIONS,
-                    "Resource": "*",
-                    "Condition": { "StringEquals": { "aws:SourceAccount": r#ref("AWS::AccountId") } }
+                    "Resource": "*"
                 }),
             ])
         }),
@@ -133,7 +133,7 @@ fn export_role(t: &mut Template, env: &str, db: &Database) {
         json!({
             "Path": names::export_role_path(env),
             "Description": "Assumed by RDS to write snapshot exports to this database's bucket",
-            "AssumeRolePolicyDocument": assume_role("export.rds.amazonaws.com"),
+            "AssumeRolePolicyDocument": export_service_trust(),
             "Policies": [{
                 "PolicyName": "write-exports",
                 "PolicyDocument": policy(vec![

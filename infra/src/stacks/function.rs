@@ -67,12 +67,15 @@ pub fn add(t: &mut Template, config: &Config, f: QueueFunction<'_>) {
     ];
     statements.extend(f.statements);
     if config.vpc.is_some() {
-        // Lambda manages its network interfaces; these EC2 actions support no resource scoping.
+        // Lambda manages its network interfaces (AWS's current VPC access policy, which includes
+        // ec2:DescribeSubnets); these EC2 actions support no resource scoping. The security
+        // group's allowed egress CIDRs must cover the VPC endpoints (RDS, SQS, SSM, SNS, S3,
+        // Glue, CloudWatch) or the functions cannot reach AWS.
         statements.push(json!({
             "Sid": "VpcNetworkInterfaces",
             "Effect": "Allow",
-            "Action": ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
-                       "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
+            "Action": ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+                       "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
             "Resource": "*",
             "Condition": region_only
         }));

@@ -5,6 +5,7 @@ pub mod catalogue;
 pub mod core;
 pub mod database;
 pub mod function;
+pub mod queue;
 
 use s3exports_config::{Config, names};
 

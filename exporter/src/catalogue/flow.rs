@@ -1,20 +1,24 @@
-//! The cataloguing function: export-completed events in, Glue tables and partitions out.
+//! The cataloguing function's decision for one record: an export-completed event in, the
+//! export found and catalogued, tables RDS left out alerted.
 
 use std::future::Future;
 use std::ops::ControlFlow;
 
+use s3exports_rds::ExportStatus;
+
+use crate::aws::{Aws, ExportAlert};
+use crate::batch::Settings;
+use crate::batch::{RecordDecider, start_decision};
 use crate::catalogue::Cataloguer;
-use crate::classify::{EventKind, ExportResult, classify};
-use crate::decide::RetryKind;
 use crate::decision::{Decision, Outcome};
-use crate::edge::{Aws, ExportAlert};
 use crate::event::Record;
-use crate::handler::{RecordDecider, locate_finished_task, start_decision};
-use crate::model::ExportStatus;
+use crate::event_kind::{EventKind, ExportResult, event_kind};
+use crate::export::finished::{Located, locate_finished_task, not_ours_or_missing};
 
 #[derive(Debug)]
 pub struct Cataloguing<'a, A> {
     pub aws: &'a A,
+    pub settings: &'a Settings,
     pub cataloguer: &'a Cataloguer,
     pub dry_run: bool,
 }
@@ -30,24 +34,27 @@ async fn decide<A: Aws>(c: &Cataloguing<'_, A>, record: &Record) -> Decision {
         ControlFlow::Continue(started) => started,
         ControlFlow::Break(done) => return done,
     };
-    let EventKind::ExportFinished { cluster, result: ExportResult::Completed } = classify(&event.event_id) else {
+    let EventKind::ExportFinished { cluster, result: ExportResult::Completed } = event_kind(&event.event_id) else {
         return d.with(
             Outcome::Skip,
             format!("{}: cataloguing acts only on export-completed events (0161, 0164)", event.event_id),
         );
     };
-    let task = match locate_finished_task(c.aws, event, cluster, ExportStatus::Complete, &mut d).await {
-        Ok(Some(task)) => task,
-        Ok(None) => {
-            return d
-                .retry(RetryKind::Transient, format!("no COMPLETE export task found for `{}` yet", event.source_id));
-        }
+    let wanted = ExportStatus::Complete;
+    let (task, db) = match locate_finished_task(c.aws, event, cluster, wanted, &mut d).await {
+        Ok(Located::Ours { task, db }) => (*task, db),
+        Ok(other) => return not_ours_or_missing(c.aws, c.settings, other, wanted, event, record.attempt(), d).await,
         Err(e) => return d.failed("finding the completed export task", &e),
     };
     if c.dry_run {
         return d.with(Outcome::ExportCompleted, format!("dry run: would catalogue {}", task.s3_location()));
     }
-    let report = match c.cataloguer.catalogue(&task).await {
+    let target = match c.aws.target(&db).await {
+        Ok(Some(target)) => target,
+        Ok(None) => return d.with(Outcome::Skip, format!("database `{db}` has no published export target any more")),
+        Err(e) => return d.failed(&format!("reading the export target of `{db}`"), &e),
+    };
+    let report = match c.cataloguer.catalogue_for(&task, &db, &target).await {
         Ok(report) => report,
         Err(e) => return d.failed(&format!("cataloguing export {}", task.id), &e),
     };

@@ -1,4 +1,4 @@
-//! A deterministic burst simulation: the real handler ([`crate::handle`]) against a fake RDS,
+//! A deterministic burst simulation: the real handler ([`s3exports_exporter::handle`]) against a fake RDS,
 //! SSM and SQS in simulated time, with the faults production sees. It checks the promise the
 //! exporter makes: every eligible snapshot exported exactly once, none lost, none dead-lettered.
 //!
@@ -15,18 +15,19 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use s3exports_config::{Defaults, ExportTarget};
+use s3exports_config::{Defaults, ExportTarget, names};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::edge::{Aws, AwsError, ExportAlert};
-use crate::event::SqsMessageRef;
-use crate::model::{ExportStatus, ExportTask, Snapshot, StartExport, TaskFilter};
-use crate::{Settings, handle};
+use s3exports_exporter::aws::{Aws, ExportAlert};
+use s3exports_exporter::event::SqsMessageRef;
+use s3exports_exporter::{Settings, handle};
+use s3exports_rds::{AwsError, ExportStatus, ExportTask, Snapshot, StartExport, TaskFilter};
+use s3exports_testkit::events;
 
 const ACCOUNT: &str = "123456789012";
 const REGION: &str = "eu-west-1";
-/// How long the function caches a database's export target (as [`crate::aws::SdkAws`] does).
+/// How long the function caches a database's export target (as [`s3exports_exporter::aws::sdk::SdkAws`] does).
 const TARGET_CACHE_MS: u64 = 5 * 60 * 1000;
 
 #[derive(Debug, Clone, Serialize)]
@@ -282,6 +283,15 @@ impl Aws for SimAws {
         )))
     }
 
+    async fn database_for_bucket(&self, bucket: &str) -> Result<Option<String>, AwsError> {
+        // Every simulated database exports to a bucket named after it.
+        Ok(bucket.strip_suffix("-exports").map(str::to_owned))
+    }
+
+    async fn count(&self, _metric: &'static str, _db: Option<&str>) -> Result<(), AwsError> {
+        self.call("PutMetricData").await
+    }
+
     async fn alert(&self, _alert: &ExportAlert) -> Result<(), AwsError> {
         self.call("Publish").await
     }
@@ -314,17 +324,8 @@ impl Aws for SimAws {
 
 /// The RDS event RDS publishes for a created snapshot, as the SNS envelope SQS holds.
 fn event_body(snapshot: &Snapshot) -> String {
-    let (source, event_id) =
-        if snapshot.cluster { ("db-cluster-snapshot", "RDS-EVENT-0169") } else { ("db-snapshot", "RDS-EVENT-0091") };
-    let message = json!({
-        "Event Source": source,
-        "Event Time": "2026-11-24 03:14:12.412",
-        "Source ID": snapshot.id,
-        "Source ARN": snapshot.arn,
-        "Event ID": format!("http://docs.amazonwebservices.com/AmazonRDS/latest/UserGuide/USER_Events.html#{event_id}"),
-        "Event Message": "Automated snapshot created",
-    });
-    json!({"Type": "Notification", "MessageId": snapshot.id, "Message": message.to_string()}).to_string()
+    let event_id = if snapshot.cluster { "RDS-EVENT-0169" } else { "RDS-EVENT-0091" };
+    events::sns_envelope(&events::rds_message(event_id, &snapshot.id, Some(&snapshot.arn)).to_string(), &snapshot.id)
 }
 
 /// `databases` databases (every fifth an Aurora cluster), their snapshots spread over days.
@@ -377,16 +378,16 @@ fn receive(w: &mut World, spec: &BurstSpec) -> Vec<Message> {
 }
 
 fn sqs_event(batch: &[Message]) -> Value {
-    let records: Vec<Value> = batch
+    let queue = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{}", names::events_queue("prod"));
+    let records = batch
         .iter()
         .map(|m| {
-            json!({"messageId": m.id, "receiptHandle": m.receipt, "body": m.body,
-                   "attributes": {"ApproximateReceiveCount": m.receive_count.to_string()},
-                   "eventSource": "aws:sqs",
-                   "eventSourceARN": format!("arn:aws:sqs:{REGION}:{ACCOUNT}:rds-snapshot-s3exports-prod-events")})
+            let mut record = events::sqs_record(&m.id, &m.body, m.receive_count, &queue);
+            record["receiptHandle"] = json!(m.receipt);
+            record
         })
         .collect();
-    json!({ "Records": records })
+    events::sqs_event(records)
 }
 
 /// Runs the burst to the end: every message settled and every export finished.

@@ -1,9 +1,9 @@
 //! The burst benchmark: 1,000 snapshot-created events across 50 databases at once, against a
 //! fake RDS with the account's export quota and injected faults (see `simulation`). Prints the
-//! report as JSON. Not part of the Lambda zip (`cargo lambda build --bin exporter`).
+//! report as JSON. Not shipped: it lives in the bench crate.
 
 use clap::Parser;
-use s3exports_exporter::simulation::{BurstSpec, run};
+use s3exports_burst::{BurstSpec, run};
 
 #[derive(Debug, Parser)]
 #[command(name = "burst", about = "Simulate a burst of snapshot events with faults and report what was exported")]

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use athenaq::sample::{SampleSpec, write_sample};
 use clap::Parser;
+use s3exports_testkit::sample::{SampleSpec, write_sample};
 
 #[derive(Debug, Parser)]
 #[command(

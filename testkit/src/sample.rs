@@ -15,17 +15,17 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
+use arrow::array::{
     ArrayRef, BinaryBuilder, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::arrow::record_batch::RecordBatch;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, GzipLevel};
 use parquet::file::properties::WriterProperties;
 use serde_json::json;
 
-use crate::layout::{ExportInfo, SchemaMetadata, TableStatus, TablesInfo, TypeMapping};
+use s3exports_rds::layout::{ExportInfo, SchemaMetadata, TableStatus, TablesInfo, TypeMapping};
 
 pub const DB_INSTANCE: &str = "pams-stack-prod";
 pub const DATABASE: &str = "pams";
@@ -238,7 +238,7 @@ fn write_snapshot(out: &Path, date: &str, orders: u64, customers: u64, second: b
     let snapshot_id = format!("rds:{DB_INSTANCE}-{date}-03-10");
     let arn = format!("arn:aws:rds:eu-west-1:123456789012:snapshot:{snapshot_id}");
     let time = chrono::DateTime::parse_from_rfc3339(&format!("{date}T03:10:00Z"))?.with_timezone(&chrono::Utc);
-    let export_id = s3exports_exporter::export_id::export_task_identifier(DB_INSTANCE, time, &arn);
+    let export_id = s3exports_rds::export_id::export_task_identifier(DB_INSTANCE, time, &arn);
     let root = out.join(&export_id);
     let table_dir = |t: &str| root.join(DATABASE).join(format!("public.{t}"));
     let mut facts =

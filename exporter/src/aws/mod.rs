@@ -1,5 +1,7 @@
-//! The AWS calls the handler makes, behind one small trait so the decisions can be tested
-//! with SDK mocks and driven by a simulated RDS.
+//! The AWS calls the functions make, behind one small trait so the decisions can be tested
+//! with SDK mocks and driven by a simulated RDS; [`sdk::SdkAws`] makes them with the AWS SDK.
+
+pub mod sdk;
 
 use std::future::Future;
 use std::time::Duration;
@@ -8,33 +10,7 @@ use s3exports_config::ExportTarget;
 use serde::Serialize;
 
 use crate::event::SqsMessageRef;
-use crate::model::{ExportTask, Snapshot, StartExport, TaskFilter};
-
-/// How an AWS call failed, as far as the handler needs to know.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AwsError {
-    /// Throttling, 5xx, timeouts, connection errors: worth retrying.
-    #[error("transient AWS error: {0}")]
-    Transient(String),
-    /// StartExportTask: an export task with this identifier exists already.
-    #[error("export task already exists")]
-    AlreadyExists,
-    /// StartExportTask: the snapshot is not in a state that can be exported yet.
-    #[error("snapshot not ready for export: {0}")]
-    NotReady(String),
-    /// The snapshot is gone.
-    #[error("not found: {0}")]
-    NotFound(String),
-    /// IAM role, KMS key, bucket or ExportOnly rejected: the deployment needs fixing.
-    #[error("misconfiguration: {0}")]
-    Misconfigured(String),
-    /// An error the API model does not name (the export quota error is one).
-    #[error("unmodelled AWS error: {0}")]
-    Unmodelled(String),
-    /// Anything else that retrying will not fix.
-    #[error("AWS error: {0}")]
-    Permanent(String),
-}
+use s3exports_rds::{AwsError, ExportTask, Snapshot, StartExport, TaskFilter};
 
 /// What an export failure alert says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -64,6 +40,13 @@ pub trait Aws: Sync {
     /// The export target a database stack published; `None` when the database is not
     /// configured for export.
     fn target(&self, db_id: &str) -> impl Future<Output = Result<Option<ExportTarget>, AwsError>> + Send;
+
+    /// The configured database of this environment that exports to `bucket`: `None` for any
+    /// other bucket (another team's exports, or the other environment's in a shared account).
+    fn database_for_bucket(&self, bucket: &str) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+
+    /// Counts one occurrence of a metric (per database when known).
+    fn count(&self, metric: &'static str, db: Option<&str>) -> impl Future<Output = Result<(), AwsError>> + Send;
 
     /// Alerts topic message and failure metric.
     fn alert(&self, alert: &ExportAlert) -> impl Future<Output = Result<(), AwsError>> + Send;

@@ -23,7 +23,8 @@ pub enum ExportResult {
     Canceled,
 }
 
-pub fn classify(event_id: &str) -> EventKind {
+/// What an RDS event id (`RDS-EVENT-0091`) means for the pipeline.
+pub fn event_kind(event_id: &str) -> EventKind {
     use EventKind::*;
     use ExportResult::*;
     match event_id.strip_prefix("RDS-EVENT-").unwrap_or_default() {
@@ -49,24 +50,24 @@ mod tests {
     #[test]
     fn every_listed_event_is_classified() {
         for (id, cluster) in [("0042", false), ("0091", false), ("0197", false), ("0075", true), ("0169", true)] {
-            assert_eq!(classify(&format!("RDS-EVENT-{id}")), EventKind::SnapshotCreated { cluster });
+            assert_eq!(event_kind(&format!("RDS-EVENT-{id}")), EventKind::SnapshotCreated { cluster });
         }
         for id in ["0040", "0090", "0074", "0168"] {
-            assert_eq!(classify(&format!("RDS-EVENT-{id}")), EventKind::SnapshotCreating);
+            assert_eq!(event_kind(&format!("RDS-EVENT-{id}")), EventKind::SnapshotCreating);
         }
         assert_eq!(
-            classify("RDS-EVENT-0161"),
+            event_kind("RDS-EVENT-0161"),
             EventKind::ExportFinished { cluster: false, result: ExportResult::Completed }
         );
         assert_eq!(
-            classify("RDS-EVENT-0162"),
+            event_kind("RDS-EVENT-0162"),
             EventKind::ExportFinished { cluster: true, result: ExportResult::Failed }
         );
         assert_eq!(
-            classify("RDS-EVENT-0163"),
+            event_kind("RDS-EVENT-0163"),
             EventKind::ExportFinished { cluster: true, result: ExportResult::Canceled }
         );
-        assert_eq!(classify("RDS-EVENT-0001"), EventKind::Other);
-        assert_eq!(classify("nonsense"), EventKind::Other);
+        assert_eq!(event_kind("RDS-EVENT-0001"), EventKind::Other);
+        assert_eq!(event_kind("nonsense"), EventKind::Other);
     }
 }

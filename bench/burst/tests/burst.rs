@@ -1,7 +1,7 @@
 //! The exactly-once promise under load and faults, at a size the test suite can afford; the
-//! benchmark (`cargo run --release -p s3exports-exporter --bin burst`) runs 1,000 snapshots.
+//! benchmark (`cargo run --release -p s3exports-burst --bin burst`) runs 1,000 snapshots.
 
-use s3exports_exporter::simulation::{BurstSpec, run};
+use s3exports_burst::{BurstSpec, run};
 
 fn small() -> BurstSpec {
     BurstSpec { snapshots: 120, databases: 12, export_minutes: 20, ..BurstSpec::default() }

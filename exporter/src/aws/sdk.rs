@@ -5,16 +5,12 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_rds::operation::start_export_task::StartExportTaskError as StartErr;
-use aws_sdk_rds::types::Filter;
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use chrono::{DateTime, Utc};
 use s3exports_config::{ExportTarget, names};
+use s3exports_rds::{AwsError, ExportTask, Snapshot, StartExport, TaskFilter, classify, sdk, sdk_error_text};
 
-use crate::edge::{Aws, AwsError, ExportAlert};
+use crate::aws::{Aws, ExportAlert};
 use crate::event::SqsMessageRef;
-use crate::model::{ExportStatus, ExportTask, Snapshot, StartExport, TaskFilter};
 
 /// How long a published export target is trusted before it is read again.
 const TARGET_TTL: Duration = Duration::from_secs(300);
@@ -105,156 +101,65 @@ impl SdkAws {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A poisoned cache is still a valid cache.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Transient (throttling, 5xx, network) versus the rest, for any SDK error.
-pub fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(err: &SdkError<E, HttpResponse>) -> AwsError {
-    const THROTTLING: [&str; 7] = [
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-        "RequestThrottled",
-        "SlowDown",
-    ];
-    let text = error_text(err);
-    match err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            AwsError::Transient(text)
+impl SdkAws {
+    /// One count of `metric`: without dimensions (what the alarms watch) and per database.
+    async fn put_count(&self, metric: &str, db: Option<&str>) -> Result<(), AwsError> {
+        use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+        let datum = || MetricDatum::builder().metric_name(metric).value(1.0).unit(StandardUnit::Count);
+        let mut request =
+            self.cloudwatch.put_metric_data().namespace(names::METRIC_NAMESPACE).metric_data(datum().build());
+        if let Some(db) = db {
+            request = request
+                .metric_data(datum().dimensions(Dimension::builder().name("Database").value(db).build()).build());
         }
-        SdkError::ServiceError(ctx) => {
-            let code = err.code().unwrap_or_default();
-            if THROTTLING.contains(&code) || ctx.raw().status().is_server_error() {
-                AwsError::Transient(text)
-            } else {
-                AwsError::Permanent(text)
-            }
-        }
-        _ => AwsError::Permanent(text),
+        request.send().await.map_err(|e| classify(&e))?;
+        Ok(())
     }
 }
 
-fn error_text<E: ProvideErrorMetadata + std::error::Error + 'static>(err: &SdkError<E, HttpResponse>) -> String {
-    match (err.code(), err.message()) {
-        (Some(code), Some(msg)) => format!("{code}: {msg}"),
-        (Some(code), None) => code.to_owned(),
-        _ => aws_smithy_types::error::display::DisplayErrorContext(err).to_string(),
-    }
-}
-
-pub fn to_chrono(t: Option<&aws_smithy_types::DateTime>) -> Option<DateTime<Utc>> {
-    t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
-}
-
-pub fn export_task_from_sdk(t: &aws_sdk_rds::types::ExportTask) -> ExportTask {
-    ExportTask {
-        id: t.export_task_identifier().unwrap_or_default().to_owned(),
-        source_arn: t.source_arn().unwrap_or_default().to_owned(),
-        status: ExportStatus::parse(t.status().unwrap_or_default()),
-        snapshot_time: to_chrono(t.snapshot_time()),
-        task_start_time: to_chrono(t.task_start_time()),
-        task_end_time: to_chrono(t.task_end_time()),
-        s3_bucket: t.s3_bucket().unwrap_or_default().to_owned(),
-        s3_prefix: t.s3_prefix().unwrap_or_default().to_owned(),
-        kms_key_id: t.kms_key_id().unwrap_or_default().to_owned(),
-        iam_role_arn: t.iam_role_arn().unwrap_or_default().to_owned(),
-        percent_progress: t.percent_progress().unwrap_or_default(),
-        total_extracted_data_in_gb: t.total_extracted_data_in_gb().unwrap_or_default(),
-        failure_cause: t.failure_cause().map(str::to_owned),
-        warning_message: t.warning_message().map(str::to_owned),
-        export_only: t.export_only().to_vec(),
-        cluster: t.source_type().is_some_and(|s| s.as_str().eq_ignore_ascii_case("CLUSTER")),
-    }
-}
-
-/// DescribeExportTasks, all pages, with the filter applied by the API.
-pub async fn describe_export_tasks(
-    rds: &aws_sdk_rds::Client,
-    filter: &TaskFilter,
-) -> Result<Vec<ExportTask>, AwsError> {
-    let mut filters = Vec::new();
-    let mut add = |name: &str, values: Vec<String>| {
-        if !values.is_empty() {
-            filters.push(Filter::builder().name(name).set_values(Some(values)).build());
-        }
-    };
-    add("export-task-identifier", filter.export_task_identifier.iter().cloned().collect());
-    add("source-arn", filter.source_arn.iter().cloned().collect());
-    add("s3-bucket", filter.s3_bucket.iter().cloned().collect());
-    add("status", filter.statuses.iter().map(|s| (*s).to_owned()).collect());
-
+/// Every export target the environment's database stacks published: `(database, target)`.
+/// A parameter that is not a target document is skipped with a warning, never fatal for the rest.
+pub async fn published_targets(
+    ssm: &aws_sdk_ssm::Client,
+    environment: &str,
+) -> Result<Vec<(String, ExportTarget)>, AwsError> {
+    let prefix = names::target_parameter_prefix(environment);
     let mut out = Vec::new();
-    let mut marker: Option<String> = None;
+    let mut token = None;
     loop {
-        let page = rds
-            .describe_export_tasks()
-            .set_filters((!filters.is_empty()).then(|| filters.clone()))
-            .set_marker(marker.clone())
-            .max_records(100)
+        let page = ssm
+            .get_parameters_by_path()
+            .path(prefix.trim_end_matches('/'))
+            .set_next_token(token)
             .send()
             .await
             .map_err(|e| classify(&e))?;
-        // Filter again: emulators may ignore some filters, and status case differs.
-        out.extend(page.export_tasks().iter().map(export_task_from_sdk).filter(|t| matches(filter, t)));
-        marker = page.marker().filter(|m| !m.is_empty()).map(str::to_owned);
-        if marker.is_none() {
+        for p in page.parameters() {
+            let (Some(name), Some(value)) = (p.name(), p.value()) else { continue };
+            match serde_json::from_str::<ExportTarget>(value) {
+                Ok(target) => out.push((name.trim_start_matches(&prefix).to_owned(), target)),
+                Err(e) => tracing::warn!(parameter = name, error = %e, "not an export target document; skipped"),
+            }
+        }
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
             return Ok(out);
         }
     }
 }
 
-fn matches(filter: &TaskFilter, t: &ExportTask) -> bool {
-    filter.export_task_identifier.as_ref().is_none_or(|id| &t.id == id)
-        && filter.source_arn.as_ref().is_none_or(|arn| &t.source_arn == arn)
-        && filter.s3_bucket.as_ref().is_none_or(|b| &t.s3_bucket == b)
-        && (filter.statuses.is_empty() || filter.statuses.iter().any(|s| s.eq_ignore_ascii_case(t.status.as_str())))
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A poisoned cache is still a valid cache.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Aws for SdkAws {
     async fn describe_snapshot(&self, id: &str, cluster: bool) -> Result<Option<Snapshot>, AwsError> {
-        if cluster {
-            let out = match self.rds.describe_db_cluster_snapshots().db_cluster_snapshot_identifier(id).send().await {
-                Ok(out) => out,
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_db_cluster_snapshot_not_found_fault()) => {
-                    return Ok(None);
-                }
-                Err(e) => return Err(classify(&e)),
-            };
-            Ok(out.db_cluster_snapshots().first().map(|s| Snapshot {
-                arn: s.db_cluster_snapshot_arn().unwrap_or_default().to_owned(),
-                id: s.db_cluster_snapshot_identifier().unwrap_or(id).to_owned(),
-                db_id: s.db_cluster_identifier().unwrap_or_default().to_owned(),
-                cluster: true,
-                snapshot_type: s.snapshot_type().unwrap_or_default().to_owned(),
-                engine: s.engine().unwrap_or_default().to_owned(),
-                created: to_chrono(s.snapshot_create_time()),
-                status: s.status().unwrap_or_default().to_owned(),
-            }))
-        } else {
-            let out = match self.rds.describe_db_snapshots().db_snapshot_identifier(id).send().await {
-                Ok(out) => out,
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_db_snapshot_not_found_fault()) => return Ok(None),
-                Err(e) => return Err(classify(&e)),
-            };
-            Ok(out.db_snapshots().first().map(|s| Snapshot {
-                arn: s.db_snapshot_arn().unwrap_or_default().to_owned(),
-                id: s.db_snapshot_identifier().unwrap_or(id).to_owned(),
-                db_id: s.db_instance_identifier().unwrap_or_default().to_owned(),
-                cluster: false,
-                snapshot_type: s.snapshot_type().unwrap_or_default().to_owned(),
-                engine: s.engine().unwrap_or_default().to_owned(),
-                created: to_chrono(s.snapshot_create_time()),
-                status: s.status().unwrap_or_default().to_owned(),
-            }))
-        }
+        sdk::describe_snapshot(&self.rds, id, cluster).await
     }
 
     async fn export_tasks(&self, filter: &TaskFilter) -> Result<Vec<ExportTask>, AwsError> {
-        describe_export_tasks(&self.rds, filter).await
+        sdk::describe_export_tasks(&self.rds, filter).await
     }
 
     async fn start_export(&self, r: &StartExport) -> Result<(), AwsError> {
@@ -272,7 +177,7 @@ impl Aws for SdkAws {
             .await;
         let Err(err) = sent else { return Ok(()) };
         let generic = classify(&err);
-        let text = error_text(&err);
+        let text = sdk_error_text(&err);
         Err(match err.as_service_error() {
             Some(StartErr::ExportTaskAlreadyExistsFault(_)) => AwsError::AlreadyExists,
             Some(StartErr::InvalidExportSourceStateFault(_)) => AwsError::NotReady(text),
@@ -323,6 +228,21 @@ impl Aws for SdkAws {
         Ok(target)
     }
 
+    async fn database_for_bucket(&self, bucket: &str) -> Result<Option<String>, AwsError> {
+        let (client, environment) = match &self.targets {
+            TargetSource::Fixed(map) => {
+                return Ok(map.iter().find(|(_, t)| t.s3_bucket_name == bucket).map(|(db, _)| db.clone()));
+            }
+            TargetSource::Ssm { client, environment } => (client, environment),
+        };
+        let targets = published_targets(client, environment).await?;
+        Ok(targets.into_iter().find(|(_, t)| t.s3_bucket_name == bucket).map(|(db, _)| db))
+    }
+
+    async fn count(&self, metric: &'static str, db: Option<&str>) -> Result<(), AwsError> {
+        self.put_count(metric, db).await
+    }
+
     async fn alert(&self, alert: &ExportAlert) -> Result<(), AwsError> {
         if let Some(topic) = &self.alerts_topic_arn {
             let subject =
@@ -337,29 +257,7 @@ impl Aws for SdkAws {
                 .await
                 .map_err(|e| classify(&e))?;
         }
-        let mut datum = aws_sdk_cloudwatch::types::MetricDatum::builder()
-            .metric_name(names::METRIC_EXPORT_FAILED)
-            .value(1.0)
-            .unit(aws_sdk_cloudwatch::types::StandardUnit::Count);
-        if let Some(db) = &alert.db {
-            datum =
-                datum.dimensions(aws_sdk_cloudwatch::types::Dimension::builder().name("Database").value(db).build());
-        }
-        // The alarm watches the metric without dimensions; the per-database one is for dashboards.
-        let total = aws_sdk_cloudwatch::types::MetricDatum::builder()
-            .metric_name(names::METRIC_EXPORT_FAILED)
-            .value(1.0)
-            .unit(aws_sdk_cloudwatch::types::StandardUnit::Count)
-            .build();
-        self.cloudwatch
-            .put_metric_data()
-            .namespace(names::METRIC_NAMESPACE)
-            .metric_data(total)
-            .metric_data(datum.build())
-            .send()
-            .await
-            .map_err(|e| classify(&e))?;
-        Ok(())
+        self.put_count(names::METRIC_EXPORT_FAILED, alert.db.as_deref()).await
     }
 
     async fn retry_later(&self, message: &SqsMessageRef, delay: Duration) -> Result<(), AwsError> {

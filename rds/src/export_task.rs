@@ -1,34 +1,8 @@
-//! Plain data the decisions are made on, converted from SDK types at the edge.
+//! Export tasks as DescribeExportTasks reports them, the request that starts one, and the
+//! filter that lists them.
 
 use chrono::{DateTime, Utc};
-use s3exports_config::SnapshotType;
 use serde::Serialize;
-
-/// A DB snapshot or DB cluster snapshot, as DescribeDBSnapshots / DescribeDBClusterSnapshots
-/// report it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Snapshot {
-    pub arn: String,
-    pub id: String,
-    /// DB instance id, or the Aurora cluster id for a cluster snapshot.
-    pub db_id: String,
-    pub cluster: bool,
-    /// RDS's own `SnapshotType` text (automated, manual, awsbackup, shared, public).
-    pub snapshot_type: String,
-    pub engine: String,
-    pub created: Option<DateTime<Utc>>,
-    pub status: String,
-}
-
-impl Snapshot {
-    pub fn kind(&self) -> Option<SnapshotType> {
-        SnapshotType::from_rds(&self.snapshot_type, &self.id)
-    }
-
-    pub fn is_available(&self) -> bool {
-        self.status.eq_ignore_ascii_case("available")
-    }
-}
 
 /// Status of an export task (RDS answers upper case; local emulators lower case).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -135,7 +109,22 @@ pub struct TaskFilter {
 }
 
 impl TaskFilter {
+    /// The tasks that hold one of the account's export slots.
     pub fn active() -> Self {
         Self { statuses: vec!["starting", "in_progress"], ..Self::default() }
+    }
+
+    /// Every task that exported to, or is exporting to, one bucket.
+    pub fn bucket(bucket: &str) -> Self {
+        Self { s3_bucket: Some(bucket.to_owned()), ..Self::default() }
+    }
+
+    /// Whether a task passes the filter. The API applies the filter too; this is applied again
+    /// because emulators ignore some filters and answer statuses in another case.
+    pub fn matches(&self, t: &ExportTask) -> bool {
+        self.export_task_identifier.as_ref().is_none_or(|id| &t.id == id)
+            && self.source_arn.as_ref().is_none_or(|arn| &t.source_arn == arn)
+            && self.s3_bucket.as_ref().is_none_or(|b| &t.s3_bucket == b)
+            && (self.statuses.is_empty() || self.statuses.iter().any(|s| s.eq_ignore_ascii_case(t.status.as_str())))
     }
 }

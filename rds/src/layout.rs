@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, NaiveDateTime, Utc};
 use s3exports_config::names;
 use serde::{Deserialize, Serialize};
 
@@ -101,11 +102,34 @@ impl TableRef {
     }
 }
 
-/// `YYYY-MM-DD` of an RFC 3339 / ISO time, the `snapshot_date` partition value.
+/// A time as export_info files write it. Two forms have been seen: ISO 8601 / RFC 3339
+/// (`2026-11-23T03:05:41Z`, also with a space and fractions) and Java's default `Date` form
+/// (`Nov 23, 2026 3:05:41 AM`), which carries no zone: RDS runs in UTC, so UTC is assumed.
+pub fn parse_export_time(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&Utc));
+    }
+    const NAIVE: [&str; 4] =
+        ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%b %d, %Y %I:%M:%S %p", "%b %d, %Y, %I:%M:%S %p"];
+    // Java 20+ puts a narrow no-break space before AM/PM.
+    let text = text.replace(['\u{202f}', '\u{a0}'], " ");
+    NAIVE.iter().find_map(|f| NaiveDateTime::parse_from_str(&text, f).ok()).map(|t| t.and_utc())
+}
+
+/// `YYYY-MM-DD` of an export time in any accepted form, the `snapshot_date` partition value.
 pub fn snapshot_date(time: &str) -> Option<String> {
-    let date = time.get(..10)?;
-    let ok = date.len() == 10 && date.as_bytes()[4] == b'-' && date.as_bytes()[7] == b'-';
-    ok.then(|| date.to_owned())
+    parse_export_time(time).map(|t| t.format("%Y-%m-%d").to_string())
+}
+
+/// The date in an automated snapshot's identifier or ARN (`rds:<db>-YYYY-MM-DD-HH-MM`).
+pub fn date_in_automated_snapshot_id(id_or_arn: &str) -> Option<String> {
+    let id = id_or_arn.rsplit_once(":rds:").map_or(id_or_arn, |(_, rest)| rest);
+    let id = id.strip_prefix("rds:").unwrap_or(id);
+    let tail = id.get(id.len().checked_sub(16)?..)?;
+    let date = tail.get(..10)?;
+    chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
+    NaiveDateTime::parse_from_str(tail, "%Y-%m-%d-%H-%M").ok().map(|_| date.to_owned())
 }
 
 #[cfg(test)]
@@ -124,9 +148,26 @@ mod tests {
     }
 
     #[test]
-    fn snapshot_dates() {
+    fn snapshot_dates_in_every_form_seen() {
         assert_eq!(snapshot_date("2026-11-24T03:10:00Z").as_deref(), Some("2026-11-24"));
+        assert_eq!(snapshot_date("2026-11-24T03:10:00.123+00:00").as_deref(), Some("2026-11-24"));
         assert_eq!(snapshot_date("2026-11-24 03:10:00.1").as_deref(), Some("2026-11-24"));
-        assert_eq!(snapshot_date("yesterday"), None);
+        assert_eq!(snapshot_date("Nov 23, 2026 3:05:41 AM").as_deref(), Some("2026-11-23"));
+        assert_eq!(snapshot_date("Nov 23, 2026 11:05:41 PM").as_deref(), Some("2026-11-23"));
+        assert_eq!(snapshot_date("Nov 3, 2026, 3:05:41\u{202f}AM").as_deref(), Some("2026-11-03"));
+        let t = parse_export_time("Nov 23, 2026 3:05:41 PM").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-11-23T15:05:41+00:00");
+        for bad in ["yesterday", "", "2026-13-01T00:00:00Z", "Nov 31, 2026 3:05:41 AM"] {
+            assert_eq!(snapshot_date(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn dates_of_automated_snapshot_ids() {
+        assert_eq!(date_in_automated_snapshot_id("rds:pams-2026-11-24-03-10").as_deref(), Some("2026-11-24"));
+        let arn = "arn:aws:rds:eu-west-1:1:snapshot:rds:pams-2026-11-24-03-10";
+        assert_eq!(date_in_automated_snapshot_id(arn).as_deref(), Some("2026-11-24"));
+        assert_eq!(date_in_automated_snapshot_id("before-migration"), None);
+        assert_eq!(date_in_automated_snapshot_id("rds:x-2026-99-24-03-10"), None);
     }
 }

@@ -2,21 +2,21 @@
 //! emulator, then catalogued as the cataloguing function would. Prints the time and fails when
 //! it exceeds the function's 900 s limit.
 //!
-//! `cargo run --release -p athenaq --example catalogue_scale -- [TABLES]`
+//! `cargo run --release -p s3exports-exporter --example catalogue_scale -- [TABLES]`
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use athenaq::layout::{TableStatus, TablesInfo};
-use datafusion::arrow::array::{Int64Array, StringArray};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::arrow::record_batch::RecordBatch;
+use arrow::array::{Int64Array, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::record_batch::RecordBatch;
 use futures::StreamExt;
 use parquet::arrow::ArrowWriter;
 use s3exports_config::{CatalogMode, ExportTarget, names};
 use s3exports_exporter::catalogue::Cataloguer;
-use s3exports_exporter::model::{ExportStatus, ExportTask};
+use s3exports_rds::layout::{TableStatus, TablesInfo};
+use s3exports_rds::{ExportStatus, ExportTask};
 use s3exports_testkit::Moto;
 
 const BUCKET: &str = "wide-db-snapshots-export";

@@ -1,0 +1,126 @@
+//! What cataloguing reads from the export's bucket: the tables info files, one footer per
+//! table, the export info file; listing and ranged GETs.
+
+use s3exports_rds::error::error_text;
+use s3exports_rds::layout::{ExportInfo, TableStatus, TablesInfo};
+use s3exports_rds::{AwsError, ExportTask, classify};
+
+use super::cataloguer::Cataloguer;
+use super::footer;
+use super::parquet_to_glue;
+use super::plan::GlueColumn;
+
+impl Cataloguer {
+    /// The snapshot date from the `export_info_<id>.json` RDS writes, when the task has none.
+    pub(super) async fn snapshot_date_from_info(&self, task: &ExportTask) -> Result<String, AwsError> {
+        let name = format!("export_info_{}.json", task.id);
+        for key in [join_key(&join_key(&task.s3_prefix, &task.id), &name), join_key(&task.s3_prefix, &name)] {
+            let Ok(body) = self.get(&task.s3_bucket, &key, None).await else { continue };
+            let info: ExportInfo = serde_json::from_slice(&body).map_err(|e| {
+                AwsError::Permanent(format!("s3://{}/{key} is not an export info file: {e}", task.s3_bucket))
+            })?;
+            if let Some(date) = info.snapshot_time.as_deref().and_then(s3exports_rds::layout::snapshot_date) {
+                return Ok(date);
+            }
+        }
+        if let Some(date) = s3exports_rds::layout::date_in_automated_snapshot_id(&task.source_arn) {
+            return Ok(date);
+        }
+        Err(AwsError::Permanent(format!(
+            "export {} has no snapshot time: the task has none, no export_info_{}.json in s3://{}/{} dates it \
+             (ISO 8601 or `Nov 23, 2026 3:05:41 AM`), and {} names no automated snapshot",
+            task.id, task.id, task.s3_bucket, task.s3_prefix, task.source_arn
+        )))
+    }
+
+    pub(super) async fn tables_info(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        export_id: &str,
+    ) -> Result<Vec<TableStatus>, AwsError> {
+        // Inside the export folder, or beside it.
+        for key_prefix in [
+            join_key(&join_key(prefix, export_id), &format!("export_tables_info_{export_id}_")),
+            join_key(prefix, &format!("export_tables_info_{export_id}_")),
+        ] {
+            let keys = self.list(bucket, &key_prefix, None).await?;
+            if keys.is_empty() {
+                continue;
+            }
+            let mut out = Vec::new();
+            for key in keys {
+                let body = self.get(bucket, &key, None).await?;
+                let info: TablesInfo = serde_json::from_slice(&body).map_err(|e| {
+                    AwsError::Permanent(format!("s3://{bucket}/{key} is not an export tables info file: {e}"))
+                })?;
+                out.extend(info.per_table_status);
+            }
+            return Ok(out);
+        }
+        // Written at the end of the export; the event may have raced the listing.
+        Err(AwsError::Transient(format!("no export_tables_info file for export {export_id} in s3://{bucket}/{prefix}")))
+    }
+
+    /// Columns from the footer of the table's first part file; `None` when it has none.
+    pub(super) async fn table_columns(
+        &self,
+        bucket: &str,
+        table_prefix: &str,
+    ) -> Result<Option<Vec<GlueColumn>>, AwsError> {
+        let parts = self.list(bucket, &format!("{table_prefix}/"), Some(".parquet")).await?;
+        let Some(key) = parts.first() else { return Ok(None) };
+        let tail = self.get(bucket, key, Some(format!("bytes=-{}", footer::TAIL_LEN))).await?;
+        let length =
+            footer::metadata_len(&tail).map_err(|e| AwsError::Permanent(format!("s3://{bucket}/{key}: {e}")))?;
+        let footer_bytes = self.get(bucket, key, Some(format!("bytes=-{}", length + footer::TAIL_LEN))).await?;
+        let schema =
+            footer::schema(&footer_bytes).map_err(|e| AwsError::Permanent(format!("s3://{bucket}/{key}: {e}")))?;
+        Ok(Some(parquet_to_glue::columns(&schema).into_iter().map(|(n, t)| GlueColumn::new(n, t)).collect()))
+    }
+
+    pub(super) async fn list(&self, bucket: &str, prefix: &str, suffix: Option<&str>) -> Result<Vec<String>, AwsError> {
+        let mut keys = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .s3
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key())
+                    .filter(|k| suffix.is_none_or(|s| k.ends_with(s)))
+                    .map(str::to_owned),
+            );
+            token = page.next_continuation_token().map(str::to_owned);
+            // One part file is enough to read a schema.
+            if token.is_none() || (suffix.is_some() && !keys.is_empty()) {
+                keys.sort();
+                return Ok(keys);
+            }
+        }
+    }
+
+    pub(super) async fn get(&self, bucket: &str, key: &str, range: Option<String>) -> Result<Vec<u8>, AwsError> {
+        let out =
+            self.s3.get_object().bucket(bucket).key(key).set_range(range).send().await.map_err(|e| classify(&e))?;
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| AwsError::Transient(format!("reading s3://{bucket}/{key}: {}", error_text(e))))?;
+        Ok(bytes.into_bytes().to_vec())
+    }
+}
+
+pub(super) fn join_key(prefix: &str, rest: &str) -> String {
+    let prefix = prefix.trim_matches('/');
+    if prefix.is_empty() { rest.to_owned() } else { format!("{prefix}/{rest}") }
+}

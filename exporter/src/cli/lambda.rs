@@ -1,0 +1,62 @@
+//! The Lambda function: the same handlers, one binary for both functions (`FUNCTION_ROLE`).
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use s3exports_config::EnvSelector;
+use s3exports_exporter::aws::sdk::Queues;
+use s3exports_exporter::catalogue::Cataloguing;
+use s3exports_exporter::{handle, handle_with};
+use serde_json::Value;
+
+use super::{cataloguer, exporting_aws, settings_for};
+
+pub(crate) fn init_tracing(lambda: bool) {
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::prelude::*;
+    // `Targets` reads RUST_LOG's `target=level` directives without EnvFilter's regex engine,
+    // which would add a megabyte to the Lambda zip.
+    let filter = std::env::var("RUST_LOG").ok().and_then(|s| s.parse::<Targets>().ok()).unwrap_or_else(|| {
+        Targets::new()
+            .with_default(tracing::Level::INFO)
+            .with_target("aws_config", tracing::Level::WARN)
+            .with_target("aws_smithy_runtime", tracing::Level::WARN)
+    });
+    let json = tracing_subscriber::fmt::layer().json().flatten_event(true).with_current_span(false);
+    // Lambda ships stdout to CloudWatch; the CLI keeps stdout for data.
+    if lambda {
+        tracing_subscriber::registry().with(json.without_time()).with(filter).init();
+    } else {
+        tracing_subscriber::registry().with(json.with_writer(std::io::stderr)).with(filter).init();
+    }
+}
+
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    init_tracing(true);
+    let environment = std::env::var("ENVIRONMENT").map_err(|_| "ENVIRONMENT is not set")?;
+    let settings = settings_for(&EnvSelector::Named(environment.clone()), false, true)?;
+    let sdk = aws_config::load_from_env().await;
+    let mut aws = exporting_aws(&sdk, environment);
+    aws.alerts_topic_arn = std::env::var("ALERTS_TOPIC_ARN").ok().filter(|s| !s.is_empty());
+    aws.queues = Queues {
+        events_queue_url: std::env::var("EVENTS_QUEUE_URL").ok().filter(|s| !s.is_empty()),
+        dead_letter_queue_url: std::env::var("DEAD_LETTER_QUEUE_URL").ok().filter(|s| !s.is_empty()),
+    };
+    // One binary, two functions with their own roles: exporting, or cataloguing.
+    let catalogue = std::env::var("FUNCTION_ROLE").is_ok_and(|r| r == "catalogue");
+    let cataloguer = cataloguer(&sdk, &settings);
+    let (aws, settings, cataloguer) = (&aws, &settings, &cataloguer);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let handled = if catalogue {
+            handle_with(aws, settings, &event.payload, &Cataloguing { aws, settings, cataloguer, dry_run: false })
+                .await?
+        } else {
+            handle(aws, settings, &event.payload).await?
+        };
+        if handled.needs_invocation_retry() {
+            return Err(lambda_runtime::Error::from(
+                "a record must be retried; failing the invocation so Lambda redelivers it",
+            ));
+        }
+        Ok::<Value, lambda_runtime::Error>(serde_json::to_value(&handled.batch)?)
+    }))
+    .await
+}

@@ -1,0 +1,312 @@
+//! The exporter's command line: run a function's handler on an event file (`handle`,
+//! `catalogue`), or on a queue as Lambda's event source mapping would (`poll`).
+
+pub mod lambda;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use s3exports_cli::AwsArgs;
+use s3exports_config::{EnvSelector, ExportTarget, names};
+use s3exports_exporter::aws::sdk::{Queues, SdkAws, TargetSource};
+use s3exports_exporter::catalogue::{Cataloguer, Cataloguing};
+use s3exports_exporter::poll::{Backlog, PolledQueue, lambda_event, settled};
+use s3exports_exporter::{Handled, Outcome, Settings, handle, handle_with};
+use serde_json::Value;
+
+#[derive(Debug, Parser)]
+#[command(name = "exporter", version, about = "Exports every RDS snapshot to S3 as Parquet, exactly once")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the handler on a file holding one Lambda event (SQS, SNS or EventBridge) and print
+    /// one JSON line per record.
+    Handle {
+        #[command(flatten)]
+        run: EventRun,
+        /// Per-database export targets as JSON (keyed by database id) instead of the
+        /// parameters the database stacks publish.
+        #[arg(long)]
+        targets: Option<PathBuf>,
+    },
+    /// Catalogue the exports that the export-completed events in a Lambda event file name:
+    /// Glue tables and partitions, as the cataloguing function does.
+    Catalogue {
+        #[command(flatten)]
+        run: EventRun,
+    },
+    /// Consume a queue as Lambda's event source mapping does: receive a batch, run the same
+    /// handler on it, delete all but the reported failures. For local runs against an
+    /// emulator, or to drain a queue by hand.
+    Poll {
+        /// The function to stand in for.
+        #[arg(long, value_enum, default_value = "export")]
+        function: Function,
+        /// Queue name or URL (default: the environment's queue for that function).
+        #[arg(long)]
+        queue: Option<String>,
+        /// Stop at the first receive that returns nothing, instead of polling until interrupted.
+        #[arg(long)]
+        until_empty: bool,
+        /// How long one receive waits for messages (SQS long polling), in seconds.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(0..=20))]
+        wait_seconds: i32,
+        #[command(flatten)]
+        aws: RunArgs,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Function {
+    /// The exporter: snapshot events in, export tasks started.
+    Export,
+    /// The cataloguer: export-completed events in, Glue tables and partitions.
+    Catalogue,
+}
+
+impl Function {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Export => "exporting",
+            Self::Catalogue => "cataloguing",
+        }
+    }
+
+    /// The event source mapping's batch size in the templates.
+    fn batch_size(self) -> i32 {
+        match self {
+            Self::Export => 10,
+            Self::Catalogue => 1,
+        }
+    }
+}
+
+/// Running a handler on one Lambda event from a file.
+#[derive(Debug, clap::Args)]
+struct EventRun {
+    /// The Lambda event (SQS, SNS or EventBridge), as JSON.
+    #[arg(long)]
+    event: PathBuf,
+    #[command(flatten)]
+    aws: RunArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Make every read but change nothing (no export started, no catalogue written).
+    #[arg(long)]
+    dry_run: bool,
+    /// Environment whose defaults and parameters apply: dev, prod or auto (git branch).
+    #[arg(long, env = "ENVIRONMENT", default_value = "auto")]
+    env: EnvSelector,
+    #[command(flatten)]
+    sdk: AwsArgs,
+}
+
+/// Parses the command line and runs the command.
+pub async fn run() -> Result<ExitCode> {
+    lambda::init_tracing(false);
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Handle { run, targets } => {
+            let sdk = run.aws.sdk.sdk_config().await;
+            let settings = settings_for(&run.aws.env, run.aws.dry_run, false)?;
+            let targets = match targets {
+                Some(path) => TargetSource::Fixed(read_targets(&path)?),
+                None => TargetSource::Ssm {
+                    client: aws_sdk_ssm::Client::new(&sdk),
+                    environment: settings.environment.clone(),
+                },
+            };
+            let aws = SdkAws::from_config(&sdk, targets);
+            let event = read_event(&run.event)?;
+            let handled = handle(&aws, &settings, &event).await.context("the file does not hold a Lambda event")?;
+            print_decisions(&handled)
+        }
+        Command::Catalogue { run } => {
+            let sdk = run.aws.sdk.sdk_config().await;
+            let settings = settings_for(&run.aws.env, run.aws.dry_run, false)?;
+            let aws = exporting_aws(&sdk, settings.environment.clone());
+            let cataloguer = cataloguer(&sdk, &settings);
+            let event = read_event(&run.event)?;
+            let decider =
+                Cataloguing { aws: &aws, settings: &settings, cataloguer: &cataloguer, dry_run: run.aws.dry_run };
+            let handled = handle_with(&aws, &settings, &event, &decider)
+                .await
+                .context("the file does not hold a Lambda event")?;
+            print_decisions(&handled)
+        }
+        Command::Poll { function, queue, until_empty, wait_seconds, aws } => {
+            poll(function, queue, until_empty, wait_seconds, aws).await
+        }
+    }
+}
+
+async fn poll(
+    function: Function,
+    queue: Option<String>,
+    until_empty: bool,
+    wait_seconds: i32,
+    args: RunArgs,
+) -> Result<ExitCode> {
+    let sdk = args.sdk.sdk_config().await;
+    let settings = settings_for(&args.env, args.dry_run, !args.dry_run)?;
+    let env = settings.environment.clone();
+    let queue = queue.unwrap_or_else(|| match function {
+        Function::Export => names::events_queue(&env),
+        Function::Catalogue => names::catalogue_queue(&env),
+    });
+    let queue = PolledQueue::open(aws_sdk_sqs::Client::new(&sdk), &queue).await.map_err(anyhow::Error::msg)?;
+    let region = sdk.region().map(ToString::to_string).unwrap_or_default();
+    let mut aws = exporting_aws(&sdk, env.clone());
+    aws.alerts_topic_arn = alerts_topic_beside(&queue.arn, &env);
+    aws.queues =
+        Queues { events_queue_url: Some(queue.url.clone()), dead_letter_queue_url: queue.dead_letter_url.clone() };
+    let cataloguer = cataloguer(&sdk, &settings);
+    eprintln!("polling {} as the {} function (batches of {})", queue.url, function.name(), function.batch_size());
+
+    let mut totals = PollTotals::default();
+    loop {
+        let messages = queue.receive(function.batch_size(), wait_seconds).await.map_err(anyhow::Error::msg)?;
+        if messages.is_empty() {
+            if until_empty {
+                break;
+            }
+            continue;
+        }
+        let event = serde_json::to_value(lambda_event(&messages, &queue.arn, &region))?;
+        let handled = match function {
+            Function::Export => handle(&aws, &settings, &event).await?,
+            Function::Catalogue => {
+                let decider =
+                    Cataloguing { aws: &aws, settings: &settings, cataloguer: &cataloguer, dry_run: args.dry_run };
+                handle_with(&aws, &settings, &event, &decider).await?
+            }
+        };
+        print_and_count(&handled, &mut totals.outcomes)?;
+        // A dry run changes nothing, so every message stays on the queue.
+        let done = if args.dry_run { Vec::new() } else { settled(&messages, &handled.batch) };
+        queue.delete(&done).await.map_err(anyhow::Error::msg)?;
+        totals.batches += 1;
+        totals.deleted += done.len();
+        totals.left += messages.len() - done.len();
+        if args.dry_run && until_empty {
+            break;
+        }
+    }
+    let backlog = queue.backlog().await.map_err(anyhow::Error::msg)?;
+    eprintln!("{}", totals.summary(backlog));
+    Ok(exit_status(&totals.outcomes))
+}
+
+#[derive(Debug, Default)]
+struct PollTotals {
+    batches: usize,
+    outcomes: BTreeMap<&'static str, usize>,
+    deleted: usize,
+    left: usize,
+}
+
+impl PollTotals {
+    fn summary(&self, backlog: Backlog) -> String {
+        format!(
+            "{} batch(es): {}; {} message(s) deleted, {} left for redelivery; queue now: {} visible, {} in flight, {} delayed",
+            self.batches,
+            outcome_summary(&self.outcomes),
+            self.deleted,
+            self.left,
+            backlog.visible,
+            backlog.in_flight,
+            backlog.delayed
+        )
+    }
+}
+
+/// The environment's alerts topic, in the queue's account and region.
+fn alerts_topic_beside(queue_arn: &str, env: &str) -> Option<String> {
+    let parts: Vec<&str> = queue_arn.split(':').collect();
+    match parts.as_slice() {
+        ["arn", partition, "sqs", region, account, _] => {
+            Some(format!("arn:{partition}:sns:{region}:{account}:{}", names::alerts_topic(env)))
+        }
+        _ => None,
+    }
+}
+
+/// The AWS edge with per-database targets from the parameters the database stacks publish.
+pub(crate) fn exporting_aws(sdk: &aws_config::SdkConfig, environment: String) -> SdkAws {
+    SdkAws::from_config(sdk, TargetSource::Ssm { client: aws_sdk_ssm::Client::new(sdk), environment })
+}
+
+/// Policy defaults of the selected environment, from the config compiled into the binary.
+pub(crate) fn settings_for(env: &EnvSelector, dry_run: bool, queue_actions: bool) -> Result<Settings> {
+    let config = s3exports_cli::load_config(env, None)?;
+    Ok(Settings { environment: config.environment, defaults: config.defaults, dry_run, queue_actions })
+}
+
+pub(crate) fn cataloguer(sdk: &aws_config::SdkConfig, settings: &Settings) -> Cataloguer {
+    Cataloguer {
+        s3: s3exports_cli::s3_client(sdk),
+        glue: aws_sdk_glue::Client::new(sdk),
+        ssm: aws_sdk_ssm::Client::new(sdk),
+        environment: settings.environment.clone(),
+        mode: settings.defaults.catalog,
+    }
+}
+
+fn read_event(path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read event file {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not JSON; it must hold one Lambda event", path.display()))
+}
+
+fn print_decisions(handled: &Handled) -> Result<ExitCode> {
+    let mut counts = BTreeMap::new();
+    print_and_count(handled, &mut counts)?;
+    eprintln!("{} record(s): {}", handled.decisions.len(), outcome_summary(&counts));
+    Ok(exit_status(&counts))
+}
+
+/// A rejected record is a failure of the run, as it is of the Lambda batch (it goes to the
+/// dead-letter queue there): exit 1 so scripts and CI notice.
+fn exit_status(counts: &BTreeMap<&'static str, usize>) -> ExitCode {
+    if counts.get(Outcome::Reject.as_str()).is_some_and(|n| *n > 0) { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+/// One JSON line per decision on stdout, counted by outcome.
+fn print_and_count(handled: &Handled, counts: &mut BTreeMap<&'static str, usize>) -> Result<()> {
+    for d in &handled.decisions {
+        println!("{}", serde_json::to_string(d)?);
+        *counts.entry(d.outcome.as_str()).or_default() += 1;
+    }
+    Ok(())
+}
+
+fn outcome_summary(counts: &BTreeMap<&'static str, usize>) -> String {
+    let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    if parts.is_empty() { "nothing to do".to_owned() } else { parts.join(", ") }
+}
+
+fn read_targets(path: &Path) -> Result<HashMap<String, ExportTarget>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read targets file {}", path.display()))?;
+    let targets: HashMap<String, ExportTarget> = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{}: expected an object keyed by database id whose values have s3_bucket_name, s3_prefix, \
+             iam_role_arn and kms_key_arn",
+            path.display()
+        )
+    })?;
+    for (db, target) in &targets {
+        if let Err(problem) = target.validate() {
+            bail!("{}: target `{db}`: {problem}", path.display());
+        }
+    }
+    Ok(targets)
+}

@@ -1,0 +1,230 @@
+//! The exporting function: a snapshot-created event in, its database and policy resolved, and
+//! an export started into a free slot (or the record waits for one).
+
+pub mod finished;
+pub mod retry;
+pub mod rules;
+
+use std::future::Future;
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use s3exports_config::ExportTarget;
+use s3exports_rds::export_id::export_task_identifier;
+use s3exports_rds::{AwsError, ExportTask, Snapshot, StartExport, TaskFilter};
+use serde_json::Value;
+
+use crate::aws::Aws;
+use crate::batch::{Handled, RecordDecider, Settings, handle_with, start_decision};
+use crate::decision::{Decision, Outcome};
+use crate::event::{RdsEvent, Record, UnknownEvent};
+use crate::event_kind::{EventKind, event_kind};
+use retry::RetryKind;
+
+/// The exporter, for one batch: snapshot created -> export started.
+#[derive(Debug)]
+pub struct Exporting<'a, A> {
+    aws: &'a A,
+    settings: &'a Settings,
+    /// A record of this batch found every export slot taken. Slots free up over minutes and a
+    /// batch takes milliseconds, so the batch's later snapshots wait too without asking RDS
+    /// again: under a backlog that saves three calls a record, and RDS's API rate limit is
+    /// shared with everything else in the account.
+    slots_full: AtomicBool,
+}
+
+impl<'a, A> Exporting<'a, A> {
+    pub fn new(aws: &'a A, settings: &'a Settings) -> Self {
+        Self { aws, settings, slots_full: AtomicBool::new(false) }
+    }
+}
+
+impl<A: Aws> RecordDecider for Exporting<'_, A> {
+    fn decide<'a>(&'a self, record: &'a Record) -> impl Future<Output = Decision> + Send + 'a {
+        self.decide_in_batch(record)
+    }
+}
+
+impl<A: Aws> Exporting<'_, A> {
+    async fn decide_in_batch(&self, record: &Record) -> Decision {
+        // A dry run is for reading each record's full decision; it costs no slots anyway.
+        if self.slots_full.load(Ordering::Relaxed) && !self.settings.dry_run {
+            if let Some(waits) = wait_for_a_slot(record) {
+                return waits;
+            }
+        }
+        let decision = decide_record(self.aws, self.settings, record).await;
+        if decision.retry == Some(RetryKind::QuotaFull) {
+            self.slots_full.store(true, Ordering::Relaxed);
+        }
+        decision
+    }
+}
+
+/// A snapshot-created record waits for a slot, as an earlier record of its batch found none.
+/// `None` for any other record: those need no slot.
+fn wait_for_a_slot(record: &Record) -> Option<Decision> {
+    let ControlFlow::Continue((event, d)) = start_decision(record) else { return None };
+    matches!(event_kind(&event.event_id), EventKind::SnapshotCreated { .. })
+        .then(|| d.retry(RetryKind::QuotaFull, "every export slot was taken earlier in this batch: waiting for one"))
+}
+
+pub async fn handle<A: Aws>(aws: &A, settings: &Settings, event: &Value) -> Result<Handled, UnknownEvent> {
+    handle_with(aws, settings, event, &Exporting::new(aws, settings)).await
+}
+
+/// Decides one record. Never fails: every problem becomes an outcome with a reason.
+pub async fn decide_record<A: Aws>(aws: &A, settings: &Settings, record: &Record) -> Decision {
+    let (event, d) = match start_decision(record) {
+        ControlFlow::Continue(started) => started,
+        ControlFlow::Break(done) => return done,
+    };
+    match event_kind(&event.event_id) {
+        EventKind::SnapshotCreated { cluster } => export_snapshot(aws, settings, event, cluster, d).await,
+        EventKind::ExportFinished { cluster, result } => {
+            finished::export_finished(aws, settings, event, cluster, result, record.attempt(), d).await
+        }
+        EventKind::SnapshotCreating => d.with(
+            Outcome::Skip,
+            format!("{}: snapshot is still being created; the 'created' event triggers the export", event.event_id),
+        ),
+        EventKind::Other => d.with(
+            Outcome::Skip,
+            format!("{} ({}) is not a snapshot-created or export event", event.event_id, event.message),
+        ),
+    }
+}
+
+async fn export_snapshot<A: Aws>(
+    aws: &A,
+    settings: &Settings,
+    event: &RdsEvent,
+    cluster: bool,
+    d: Decision,
+) -> Decision {
+    let what = if cluster { "DB cluster snapshot" } else { "DB snapshot" };
+    // The slot count needs nothing from the snapshot, so it is read while the snapshot and its
+    // target are: one round trip less on every start, a cold start's first event most of all.
+    let active_filter = TaskFilter::active();
+    let (resolved, active) =
+        futures::join!(snapshot_and_target(aws, &event.source_id, cluster), aws.export_tasks(&active_filter));
+    let (snapshot, target) = match resolved {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            return d.with(
+                Outcome::Reject,
+                format!("{what} `{}` not found (deleted, or in another account/region)", event.source_id),
+            );
+        }
+        Err(e) => return d.failed(&format!("describing {what} `{}`", event.source_id), &e),
+    };
+    let mut d = d;
+    d.db = Some(snapshot.db_id.clone());
+    d.source_arn = Some(snapshot.arn.clone());
+    let Some(created) = snapshot.created.filter(|_| snapshot.is_available()) else {
+        return d.retry(RetryKind::NotReady, format!("{what} is `{}`, not yet available", snapshot.status));
+    };
+
+    let target = match target {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            return d.with(
+                Outcome::Skip,
+                format!(
+                    "database `{}` is not configured for export in environment {}",
+                    snapshot.db_id, settings.environment
+                ),
+            );
+        }
+        Err(e) => return d.failed(&format!("reading the export target of `{}`", snapshot.db_id), &e),
+    };
+    if let Err(problem) = target.validate() {
+        return d.with(Outcome::Reject, format!("export target of `{}` is misconfigured: {problem}", snapshot.db_id));
+    }
+    let policy = target.policy(&settings.defaults);
+    let export_id = export_task_identifier(&snapshot.db_id, created, &snapshot.arn);
+    d.export_task_identifier = Some(export_id.clone());
+
+    if let Err(why) = rules::check_snapshot_type(&snapshot, &policy) {
+        return d.with(Outcome::Skip, why);
+    }
+    if policy.min_interval.0.is_some() {
+        let filter = TaskFilter { s3_bucket: Some(target.s3_bucket_name.clone()), ..TaskFilter::default() };
+        match aws.export_tasks(&filter).await {
+            Ok(prior) => {
+                if let Err(why) = rules::check_min_interval(created, &export_id, policy.min_interval, &prior) {
+                    return d.with(Outcome::Skip, why);
+                }
+            }
+            Err(e) => return d.failed("listing this database's exports", &e),
+        }
+    }
+
+    let active = match active {
+        Ok(tasks) => tasks,
+        Err(e) => return d.failed("counting exports in progress", &e),
+    };
+    if rules::slots_full(active.len(), settings.defaults.export_slots) {
+        return quota_full(aws, d, &export_id, &active, settings.defaults.export_slots).await;
+    }
+
+    let request = StartExport {
+        export_task_identifier: export_id.clone(),
+        source_arn: snapshot.arn.clone(),
+        s3_bucket: target.s3_bucket_name.clone(),
+        s3_prefix: target.s3_prefix.clone(),
+        iam_role_arn: target.iam_role_arn.clone(),
+        kms_key_id: target.kms_key_arn.clone(),
+        export_only: policy.export_only.clone(),
+    };
+    let destination = format!("s3://{}/{}", request.s3_bucket, request.s3_prefix);
+    if settings.dry_run {
+        return d.with(
+            Outcome::StartExport,
+            format!("dry run: would export to {destination} ({} slots in use)", active.len()),
+        );
+    }
+    match aws.start_export(&request).await {
+        Ok(()) => d.with(Outcome::StartExport, format!("export started to {destination}")),
+        Err(AwsError::AlreadyExists) => {
+            d.with(Outcome::Skip, format!("export task {export_id} already exists (redelivered event)"))
+        }
+        Err(AwsError::Unmodelled(msg)) if rules::slots_full(active.len() + 1, rules::ACCOUNT_EXPORT_QUOTA) => d.retry(
+            RetryKind::QuotaFull,
+            format!("StartExportTask refused while exports are running ({msg}): quota full"),
+        ),
+        Err(e) => d.failed("StartExportTask", &e),
+    }
+}
+
+/// The snapshot (`None` if there is no such snapshot) and the export target of its database.
+async fn snapshot_and_target<A: Aws>(
+    aws: &A,
+    snapshot_id: &str,
+    cluster: bool,
+) -> Result<Option<(Snapshot, Result<Option<ExportTarget>, AwsError>)>, AwsError> {
+    let Some(snapshot) = aws.describe_snapshot(snapshot_id, cluster).await? else {
+        return Ok(None);
+    };
+    let target = aws.target(&snapshot.db_id).await;
+    Ok(Some((snapshot, target)))
+}
+
+/// All slots are taken. If this very export is among those running (or done), the record is a
+/// redelivery; otherwise it waits.
+async fn quota_full<A: Aws>(aws: &A, d: Decision, export_id: &str, active: &[ExportTask], slots: u32) -> Decision {
+    if active.iter().any(|t| t.id == export_id) {
+        return d.with(Outcome::Skip, format!("export task {export_id} is already running (redelivered event)"));
+    }
+    let filter = TaskFilter { export_task_identifier: Some(export_id.to_owned()), ..TaskFilter::default() };
+    match aws.export_tasks(&filter).await {
+        Ok(existing) if !existing.is_empty() => {
+            d.with(Outcome::Skip, format!("export task {export_id} already exists (redelivered event)"))
+        }
+        Ok(_) => d.retry(
+            RetryKind::QuotaFull,
+            format!("{} exports in progress, {slots} slots: waiting for one to finish", active.len()),
+        ),
+        Err(e) => d.failed("looking up the export task", &e),
+    }
+}
