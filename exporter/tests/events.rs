@@ -124,3 +124,32 @@ fn malformed_messages_say_what_is_missing() {
         Err(RecordError::Malformed(_))
     ));
 }
+
+#[test]
+fn junk_first_never_decides_how_the_good_records_are_read() {
+    let good = json!({"messageId": "good", "eventSource": "aws:sqs", "receiptHandle": "rh", "body": "{}",
+                      "eventSourceARN": "arn:aws:sqs:eu-west-1:1:q", "attributes": {"ApproximateReceiveCount": "1"}});
+    for junk in [json!(null), json!(42), json!({"eventSource": "aws:sns", "Sns": {}}), json!({"hello": 1})] {
+        let (source, records) = split(&json!({"Records": [junk.clone(), good.clone()]})).unwrap();
+        assert_eq!(source, EventSource::Sqs, "{junk}");
+        assert_eq!(records.len(), 2);
+        assert!(matches!(records[1].origin, Origin::Sqs(_)), "{junk}: the good record is still an SQS record");
+        assert_eq!(records[1].id, "good");
+    }
+}
+
+#[test]
+fn blank_and_oversized_ids_are_malformed_with_bounded_text() {
+    for blank in ["", "  "] {
+        let message = json!({"Event ID": "#RDS-EVENT-0042", "Source ID": blank}).to_string();
+        let err = parse_rds_message(&message).unwrap_err();
+        assert!(matches!(&err, RecordError::Malformed(m) if m.contains("blank")), "{err:?}");
+    }
+    let huge = "a".repeat(1_000_000);
+    let message = json!({"Event ID": "#RDS-EVENT-0042", "Source ID": huge}).to_string();
+    let RecordError::Malformed(reason) = parse_rds_message(&message).unwrap_err() else { panic!("not malformed") };
+    assert!(reason.len() < 1_000, "a 1 MB id must not make a 1 MB reason: {} bytes", reason.len());
+    let message = json!({"Event ID": format!("#{huge}"), "Source ID": "x"}).to_string();
+    let RecordError::Malformed(reason) = parse_rds_message(&message).unwrap_err() else { panic!("not malformed") };
+    assert!(reason.len() < 1_000, "{} bytes", reason.len());
+}

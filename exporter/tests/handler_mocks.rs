@@ -412,6 +412,46 @@ async fn failed_export_raises_an_alert_and_a_metric() {
 }
 
 #[tokio::test]
+async fn another_teams_failed_export_is_skipped_without_an_alert() {
+    // Shared account: the subscription delivers every export event, this one for a task that
+    // wrote to a bucket no database of this environment exports to.
+    let foreign = mock!(aws_sdk_rds::Client::describe_export_tasks)
+        .match_requests(|r| r.filters().iter().any(|f| f.name() == Some("source-arn")))
+        .then_output(|| {
+            DescribeExportTasksOutput::builder()
+                .export_tasks(
+                    ExportTask::builder()
+                        .export_task_identifier("their-export")
+                        .source_arn(SNAPSHOT_ARN)
+                        .status("FAILED")
+                        .s3_bucket("another-teams-bucket")
+                        .build(),
+                )
+                .build()
+        });
+    let h = Harness::new(vec![available_snapshot("available"), foreign]);
+    let out = handle(&h.aws(), &settings(), &sqs_event("RDS-EVENT-0159", SNAPSHOT_ID)).await.unwrap();
+    let d = &out.decisions[0];
+    assert_eq!(d.outcome, Outcome::Skip, "{d:?}");
+    assert!(d.reason.contains("another-teams-bucket") && d.reason.contains("another team's"), "{}", d.reason);
+    assert_eq!((h.sns[0].num_calls(), h.cloudwatch[0].num_calls()), (0, 0), "no page for someone else's export");
+}
+
+#[tokio::test]
+async fn a_blank_source_id_never_describes_any_snapshot() {
+    // Reproduced: an empty Source ID made DescribeDBSnapshots answer with the account's
+    // snapshots, and the first one was exported.
+    let h = Harness::new(vec![available_snapshot("available"), running_tasks(0), start_ok()]);
+    for blank in ["", "   "] {
+        let out = handle(&h.aws(), &settings(), &sqs_event("RDS-EVENT-0042", blank)).await.unwrap();
+        let d = &out.decisions[0];
+        assert_eq!(d.outcome, Outcome::Reject, "{d:?}");
+        assert!(d.reason.contains("blank"), "{}", d.reason);
+    }
+    assert_eq!(h.rds.iter().map(|r| r.num_calls()).sum::<usize>(), 0, "RDS was never asked");
+}
+
+#[tokio::test]
 async fn one_bad_record_does_not_hold_back_the_good_one() {
     let h = Harness::new(vec![available_snapshot("available"), running_tasks(0), start_ok()]);
     let mut event = sqs_event("RDS-EVENT-0091", SNAPSHOT_ID);
