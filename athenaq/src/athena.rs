@@ -6,7 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_athena::Client;
-use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState, ResultConfiguration};
+use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState, ResultConfiguration, StatementType};
 
 use crate::output::{Column, Rows, parse_csv};
 
@@ -130,7 +130,10 @@ impl Athena<'_> {
                 QueryExecutionState::Succeeded => {
                     let location =
                         q.and_then(|q| q.result_configuration()).and_then(|r| r.output_location()).map(str::to_owned);
-                    let (rows, source) = self.results(&id, location.as_deref()).await?;
+                    // Only DML (SELECT) results repeat the header in the first row; SHOW, DESCRIBE
+                    // and other statements start with data.
+                    let dml = q.and_then(|q| q.statement_type()).is_none_or(|t| *t == StatementType::Dml);
+                    let (rows, source) = self.results(&id, location.as_deref(), dml).await?;
                     return Ok(Finished { id, rows, scanned_bytes: p.scanned_bytes, elapsed_ms: p.elapsed_ms, source });
                 }
                 QueryExecutionState::Failed | QueryExecutionState::Cancelled => {
@@ -150,7 +153,7 @@ impl Athena<'_> {
         }
     }
 
-    async fn results(&self, id: &str, location: Option<&str>) -> Result<(Rows, ResultSource), QueryError> {
+    async fn results(&self, id: &str, location: Option<&str>, dml: bool) -> Result<(Rows, ResultSource), QueryError> {
         if self.results == ResultMode::File {
             let location = location.ok_or_else(|| QueryError::Aws {
                 doing: "reading the result file",
@@ -191,7 +194,7 @@ impl Athena<'_> {
             if let Some(location) = location {
                 // Many pages: one GET of the result file beats a call per 1000 rows.
                 let mut rows = self.result_file(location).await?;
-                if !rows.is_empty() {
+                if dml && !rows.is_empty() {
                     rows.remove(0); // header
                 }
                 return Ok((Rows { columns, rows }, ResultSource::ResultFile));
@@ -206,8 +209,8 @@ impl Athena<'_> {
                     .collect()
             })
             .unwrap_or_default();
-        // The first row of the first page repeats the header.
-        if !rows.is_empty() {
+        // The first row of a DML result's first page repeats the header.
+        if dml && !rows.is_empty() {
             rows.remove(0);
         }
         let mut token = page.next_token().map(str::to_owned);

@@ -136,7 +136,9 @@ pub fn to_rows(rows: &[ExportRow], as_of: NaiveDate) -> Rows {
             Some(r.kms_key.clone()),
             tier.map(|t| t.as_str().to_owned()),
             tier.map(|t| if t.athena_readable() { "yes".to_owned() } else { "no (restore first)".to_owned() }),
-            written.map(|w| (w + chrono::Duration::days(i64::from(r.lifecycle.expire_days))).to_string()),
+            written
+                .and_then(|w| w.checked_add_signed(chrono::Duration::days(i64::from(r.lifecycle.expire_days))))
+                .map(|d| d.to_string()),
         ]);
     }
     out

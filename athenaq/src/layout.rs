@@ -48,6 +48,8 @@ pub enum LayoutError {
          and sourceArn names no automated snapshot; fix the file or remove the export from the folder"
     )]
     NoSnapshotDate { path: PathBuf, time: Option<String> },
+    #[error("{path}: damaged part file: {why}; copy it again from S3 or remove its export from the folder")]
+    BadPart { path: PathBuf, why: String },
     #[error(
         "no export found under {0}: expected export_info_<export-id>.json files beside the export \
          folders RDS writes (copy them with `aws s3 cp --recursive s3://<bucket>/<prefix>/ DIR`)"
@@ -64,15 +66,45 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, LayoutError
     serde_json::from_str(&text).map_err(|source| LayoutError::Json { path: path.to_owned(), source })
 }
 
-/// Every file below `dir`, sorted, for a deterministic view of the copy.
-fn walk(dir: &Path) -> Result<Vec<PathBuf>, LayoutError> {
+/// Something under the folder that discovery left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.reason)
+    }
+}
+
+/// The exports found under a folder, and what was left out.
+#[derive(Debug, Clone)]
+pub struct Discovered {
+    pub exports: Vec<LocalExport>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Every file below `dir`, sorted, for a deterministic view of the copy. Symbolic links to
+/// folders are not followed (a link loop would never end, and a link to a copy would count an
+/// export twice); they are reported as skipped.
+fn walk(dir: &Path, skipped: &mut Vec<Skipped>) -> Result<Vec<PathBuf>, LayoutError> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d).map_err(io(&d))? {
-            let path = entry.map_err(io(&d))?.path();
-            if path.is_dir() {
+            let entry = entry.map_err(io(&d))?;
+            let path = entry.path();
+            let kind = entry.file_type().map_err(io(&path))?;
+            if kind.is_dir() {
                 stack.push(path);
+            } else if kind.is_symlink() {
+                if path.is_dir() {
+                    skipped.push(Skipped { path, reason: "a link to a folder: not followed".into() });
+                } else {
+                    out.push(path);
+                }
             } else {
                 out.push(path);
             }
@@ -82,14 +114,48 @@ fn walk(dir: &Path) -> Result<Vec<PathBuf>, LayoutError> {
     Ok(out)
 }
 
+/// The bytes at the end of every Parquet file: 4-byte metadata length, then `PAR1`; and `PAR1`
+/// at the start.
+const PARQUET_TAIL: u64 = 8;
+
+/// Checks a part file's framing before any Parquet reader sees it: a reader trusts the footer's
+/// length field, and a damaged one (0 bytes, truncated, or a length past the file) must be an
+/// error naming the file, not a panic deep inside the reader.
+pub fn check_part_file(path: &Path) -> Result<(), LayoutError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let bad = |why: String| LayoutError::BadPart { path: path.to_owned(), why };
+    let mut file = std::fs::File::open(path).map_err(io(path))?;
+    let len = file.metadata().map_err(io(path))?.len();
+    if len < 4 + PARQUET_TAIL {
+        return Err(bad(format!("{len} bytes, too short for a Parquet file")));
+    }
+    let mut head = [0u8; 4];
+    file.read_exact(&mut head).map_err(io(path))?;
+    let mut tail = [0u8; 8];
+    file.seek(SeekFrom::End(-(PARQUET_TAIL as i64))).map_err(io(path))?;
+    file.read_exact(&mut tail).map_err(io(path))?;
+    if &head != b"PAR1" || &tail[4..] != b"PAR1" {
+        return Err(bad("not a Parquet file (no PAR1 magic at both ends)".into()));
+    }
+    let metadata_len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    if metadata_len == 0 || metadata_len > len - 4 - PARQUET_TAIL {
+        return Err(bad(format!("footer claims {metadata_len} bytes of metadata in a {len}-byte file")));
+    }
+    Ok(())
+}
+
 fn file_name(path: &Path) -> &str {
     path.file_name().and_then(|n| n.to_str()).unwrap_or_default()
 }
 
-/// Finds every export under `dir`.
-pub fn discover(dir: &Path) -> Result<Vec<LocalExport>, LayoutError> {
-    let files = walk(dir)?;
-    let mut exports = Vec::new();
+/// Finds every export under `dir`. An export id seen twice (the same export copied twice) is
+/// counted once; exports RDS reports FAILED or CANCELED, links to folders and table folders that
+/// are not `<schema>.<table>` are left out; each with its reason in `skipped`. A damaged part
+/// file is an error naming it.
+pub fn discover(dir: &Path) -> Result<Discovered, LayoutError> {
+    let mut skipped = Vec::new();
+    let files = walk(dir, &mut skipped)?;
+    let mut exports: Vec<LocalExport> = Vec::new();
     for info_path in files.iter().filter(|p| {
         let name = file_name(p);
         name.starts_with("export_info_") && name.ends_with(".json")
@@ -98,6 +164,19 @@ pub fn discover(dir: &Path) -> Result<Vec<LocalExport>, LayoutError> {
         let id_from_name = file_name(info_path).trim_start_matches("export_info_").trim_end_matches(".json").to_owned();
         if info.export_task_identifier.is_empty() {
             info.export_task_identifier = id_from_name.clone();
+        }
+        if let Some(first) = exports.iter().find(|e| e.info.export_task_identifier == info.export_task_identifier) {
+            let reason =
+                format!("export {} again (counted once, from {})", info.export_task_identifier, first.root.display());
+            skipped.push(Skipped { path: info_path.clone(), reason });
+            continue;
+        }
+        let status = info.status.to_ascii_uppercase();
+        if matches!(status.as_str(), "FAILED" | "CANCELED" | "CANCELING") {
+            let reason =
+                format!("export {} is {status}: its files are not a whole snapshot", info.export_task_identifier);
+            skipped.push(Skipped { path: info_path.clone(), reason });
+            continue;
         }
         let parent = info_path.parent().unwrap_or(dir);
         // The info files sit in the export folder, or beside it.
@@ -109,7 +188,10 @@ pub fn discover(dir: &Path) -> Result<Vec<LocalExport>, LayoutError> {
         }) {
             statuses.extend(read_json::<TablesInfo>(p)?.per_table_status);
         }
-        let tables = tables_of(&root, &files, &statuses);
+        let tables = tables_of(&root, &files, &statuses, &mut skipped);
+        for file in tables.iter().flat_map(|t| &t.files) {
+            check_part_file(file)?;
+        }
         let Some(snapshot_date) = export_snapshot_date(&info) else {
             return Err(LayoutError::NoSnapshotDate { path: info_path.clone(), time: info.snapshot_time.clone() });
         };
@@ -121,10 +203,10 @@ pub fn discover(dir: &Path) -> Result<Vec<LocalExport>, LayoutError> {
     exports.sort_by(|a, b| {
         (&a.snapshot_date, &a.info.export_task_identifier).cmp(&(&b.snapshot_date, &b.info.export_task_identifier))
     });
-    Ok(exports)
+    Ok(Discovered { exports, skipped })
 }
 
-fn tables_of(root: &Path, files: &[PathBuf], statuses: &[TableStatus]) -> Vec<LocalTable> {
+fn tables_of(root: &Path, files: &[PathBuf], statuses: &[TableStatus], skipped: &mut Vec<Skipped>) -> Vec<LocalTable> {
     let parquet: Vec<&PathBuf> =
         files.iter().filter(|p| p.starts_with(root) && file_name(p).ends_with(".parquet")).collect();
     // Table folders are the second level below the export folder.
@@ -150,7 +232,14 @@ fn tables_of(root: &Path, files: &[PathBuf], statuses: &[TableStatus]) -> Vec<Lo
             let table = match status.and_then(|s| TableRef::from_target(&s.target)) {
                 Some(t) => t,
                 None => {
-                    let (first, rest) = leaf.split_once('.')?;
+                    let Some((first, rest)) = leaf.split_once('.').filter(|(a, b)| !a.is_empty() && !b.is_empty())
+                    else {
+                        let reason = "a table folder is named `<schema>.<table>` (or `<database>.<table>`), and no \
+                                      export_tables_info entry names it"
+                            .to_owned();
+                        skipped.push(Skipped { path: dir.clone(), reason });
+                        return None;
+                    };
                     let schema = (first != database).then(|| first.to_owned());
                     TableRef { database, schema, table: rest.to_owned() }
                 }

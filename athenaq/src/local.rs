@@ -10,6 +10,7 @@ use datafusion::catalog::MemorySchemaProvider;
 use datafusion::common::{Column, ScalarValue, TableReference};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::{DataFrame, Expr, SessionContext, cast, lit};
 use s3exports_config::{Config, names};
 
@@ -23,6 +24,24 @@ pub enum LocalError {
     DataFusion(#[from] datafusion::error::DataFusionError),
     #[error("cannot read Parquet {path}: {message}")]
     Parquet { path: PathBuf, message: String },
+    #[error("{message}; the tables are: {}", if known.is_empty() { "none".to_owned() } else { known.join(", ") })]
+    NoSuchTable { message: String, known: Vec<String> },
+    #[error("{0}: local queries read exports only (SELECT, EXPLAIN)")]
+    NotReadOnly(String),
+}
+
+/// Every table a query can name: `<glue database>.<table>`, and the unqualified names.
+pub fn table_names(ctx: &SessionContext) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(catalog) = ctx.catalog("datafusion") else { return out };
+    for schema_name in catalog.schema_names() {
+        let Some(schema) = catalog.schema(&schema_name) else { continue };
+        for table in schema.table_names().into_iter().filter(|t| !t.starts_with("__export_source_")) {
+            out.push(if schema_name == "public" { table } else { format!("{schema_name}.{table}") });
+        }
+    }
+    out.sort();
+    out
 }
 
 /// One catalogue table over every export that has it.
@@ -147,9 +166,25 @@ async fn part_files_table(ctx: &SessionContext, files: &[PathBuf]) -> Result<Arc
     Ok(Arc::new(ListingTable::try_new(config)?))
 }
 
-/// Runs SQL and returns the rows with NULLs kept distinct from empty strings.
+/// Queries read exports and nothing else: no DDL (`CREATE EXTERNAL TABLE ... LOCATION` would
+/// read any file), no DML (`COPY ... TO` writes files, `INSERT`), no `SET` or other statements.
+pub fn read_only() -> SQLOptions {
+    SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false)
+}
+
+/// Runs SQL (SELECT and EXPLAIN only) and returns the rows with NULLs kept distinct from empty
+/// strings. A missing table is named with the tables there are.
 pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Rows, LocalError> {
-    let df = ctx.sql(sql).await?;
+    let df = match ctx.sql_with_options(sql, read_only()).await {
+        Ok(df) => df,
+        Err(e) if e.to_string().contains("not found") && e.to_string().contains("able") => {
+            return Err(LocalError::NoSuchTable { message: e.strip_backtrace(), known: table_names(ctx) });
+        }
+        Err(e) if e.to_string().contains("not supported") => {
+            return Err(LocalError::NotReadOnly(e.strip_backtrace()));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let schema = df.schema().as_arrow().clone();
     let batches = df.collect().await?;
     Ok(Rows::from_batches(&schema, &batches).map_err(datafusion::error::DataFusionError::from)?)

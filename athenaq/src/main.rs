@@ -92,6 +92,26 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> Result<ExitCode> {
+    match run().await {
+        // `athenaq ... | head`: the reader has what it wanted; that is not a failure.
+        Err(e) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
+        other => other,
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+/// `now - since`, or an error naming the value when it reaches before the calendar's start.
+fn since_time(now: chrono::DateTime<Utc>, since: Duration) -> Result<chrono::DateTime<Utc>> {
+    chrono::Duration::from_std(since)
+        .ok()
+        .and_then(|d| now.checked_sub_signed(d))
+        .with_context(|| format!("--since {}: too long ago to be a date", humantime::format_duration(since)))
+}
+
+async fn run() -> Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
@@ -102,14 +122,11 @@ async fn main() -> Result<ExitCode> {
     match cli.command {
         Command::ListExports { db, status, since, as_of, local } => {
             check_db(&config, db.as_deref(), local.is_some())?;
-            let filter = exports::Filter {
-                db,
-                status,
-                since: since.map(|d| Utc::now() - chrono::Duration::from_std(d.into()).unwrap_or_default()),
-            };
+            let filter =
+                exports::Filter { db, status, since: since.map(|d| since_time(Utc::now(), d.into())).transpose()? };
             let as_of = as_of.unwrap_or_else(|| Utc::now().date_naive());
             let mut rows: Vec<exports::ExportRow> = match &local {
-                Some(dir) => layout::discover(dir)?.iter().map(|e| exports::from_local(e, &config)).collect(),
+                Some(dir) => discover(dir)?.iter().map(|e| exports::from_local(e, &config)).collect(),
                 None => {
                     let sdk = cli.aws.sdk_config().await;
                     let rds = aws_sdk_rds::Client::new(&sdk);
@@ -166,7 +183,7 @@ async fn main() -> Result<ExitCode> {
             };
             let started = Instant::now();
             if let Some(dir) = &local {
-                let exports = layout::discover(dir)?;
+                let exports = discover(dir)?;
                 let tables = local::catalog_tables(&exports, Some(&config), db.as_deref());
                 let ctx = local::session(&tables).await?;
                 let rows = local::query(&ctx, &sql).await?;
@@ -210,6 +227,9 @@ async fn run_athena(
     let sdk = aws.sdk_config().await;
     let athena_client = aws_sdk_athena::Client::new(&sdk);
     let s3 = s3_client(&sdk);
+    if let Some(location) = &target.output_location {
+        warn_if_enforced(&athena_client, &names::athena_workgroup(&config.environment), location).await;
+    }
     let athena = Athena {
         athena: &athena_client,
         s3: &s3,
@@ -272,7 +292,7 @@ fn human_bytes(bytes: i64) -> String {
 }
 
 fn local_tables(dir: &Path, config: &Config, db: Option<&str>) -> Result<Rows> {
-    let exports = layout::discover(dir)?;
+    let exports = discover(dir)?;
     let tables = local::catalog_tables(&exports, Some(config), db);
     let mut rows = Rows::new(&[
         ("database", false),
@@ -311,4 +331,30 @@ fn check_db(config: &Config, db: Option<&str>, local: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The exports under a local folder; what discovery left out is said on stderr.
+fn discover(dir: &Path) -> Result<Vec<layout::LocalExport>> {
+    let found = layout::discover(dir)?;
+    for skipped in &found.skipped {
+        eprintln!("warning: skipped {skipped}");
+    }
+    Ok(found.exports)
+}
+
+/// `--output-location` has no effect when the workgroup enforces its own configuration (ours
+/// does): say so before the query runs, rather than let results appear elsewhere.
+async fn warn_if_enforced(athena: &aws_sdk_athena::Client, workgroup: &str, location: &str) {
+    let enforced = athena
+        .get_work_group()
+        .work_group(workgroup)
+        .send()
+        .await
+        .ok()
+        .and_then(|w| w.work_group()?.configuration()?.enforce_work_group_configuration());
+    if enforced == Some(true) {
+        eprintln!(
+            "warning: --output-location {location} has no effect: workgroup {workgroup} enforces its own result location"
+        );
+    }
 }

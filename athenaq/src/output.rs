@@ -9,7 +9,6 @@ use datafusion::arrow::datatypes::Schema;
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -71,9 +70,11 @@ impl Rows {
         match format {
             Format::Table => {
                 let mut table = Table::new();
-                table.load_style(UTF8_FULL_CONDENSED).set_header(self.columns.iter().map(|c| c.name.as_str()));
+                table
+                    .load_style(UTF8_FULL_CONDENSED)
+                    .set_header(self.columns.iter().map(|c| table_cell(Some(&c.name))));
                 for row in &self.rows {
-                    table.add_row(row.iter().map(|v| v.as_deref().unwrap_or("NULL")));
+                    table.add_row(row.iter().map(|v| table_cell(v.as_deref())));
                 }
                 writeln!(out, "{table}")?;
                 writeln!(out, "({} row{})", self.rows.len(), if self.rows.len() == 1 { "" } else { "s" })
@@ -88,24 +89,98 @@ impl Rows {
                 Ok(())
             }
             Format::Json => {
+                if let Some(name) = self.duplicate_column() {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        format!(
+                            "the result has two columns named `{name}`, which one JSON object cannot hold: \
+                             give them distinct names (`... AS {name}_2`), or use --format csv"
+                        ),
+                    ));
+                }
+                let keys: Vec<String> = self.columns.iter().map(|c| json_string(&c.name)).collect();
                 for row in &self.rows {
-                    let mut obj = Map::new();
-                    for (c, v) in self.columns.iter().zip(row) {
-                        let value = match v {
-                            None => Value::Null,
-                            Some(text) if c.numeric => text
-                                .parse::<serde_json::Number>()
-                                .map_or_else(|_| Value::String(text.clone()), Value::Number),
-                            Some(text) => Value::String(text.clone()),
-                        };
-                        obj.insert(c.name.clone(), value);
-                    }
-                    writeln!(out, "{}", Value::Object(obj))?;
+                    let fields: Vec<String> = keys
+                        .iter()
+                        .zip(&self.columns)
+                        .zip(row)
+                        .map(|((key, c), v)| format!("{key}:{}", json_value(v.as_deref(), c.numeric)))
+                        .collect();
+                    writeln!(out, "{{{}}}", fields.join(","))?;
                 }
                 Ok(())
             }
         }
     }
+
+    fn duplicate_column(&self) -> Option<&str> {
+        let mut seen = std::collections::HashSet::new();
+        self.columns.iter().map(|c| c.name.as_str()).find(|name| !seen.insert(*name))
+    }
+}
+
+/// A table cell: NULL shows as `NULL`, the text `NULL` in quotes, control characters escaped,
+/// so what is shown can be told apart.
+fn table_cell(value: Option<&str>) -> String {
+    match value {
+        None => "NULL".to_owned(),
+        Some("NULL") => "\"NULL\"".to_owned(),
+        Some(v) if v.chars().any(char::is_control) => {
+            v.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+        }
+        Some(v) => v.to_owned(),
+    }
+}
+
+/// A JSON string; U+2028 and U+2029 escaped too, so a line is safe in JavaScript as well.
+fn json_string(text: &str) -> String {
+    serde_json::Value::String(text.to_owned()).to_string().replace('\u{2028}', "\\u2028").replace('\u{2029}', "\\u2029")
+}
+
+/// A value of a numeric column is written with every digit it has (a DECIMAL(38,2) is not
+/// rounded through a float); NaN and infinities, which JSON has no number for, as strings.
+fn json_value(value: Option<&str>, numeric: bool) -> String {
+    match value {
+        None => "null".to_owned(),
+        Some(text) if numeric && is_json_number(text) => text.to_owned(),
+        Some(text) => json_string(text),
+    }
+}
+
+/// JSON's number grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+fn is_json_number(text: &str) -> bool {
+    let b = text.as_bytes();
+    let mut i = usize::from(b.first() == Some(&b'-'));
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i - start
+    };
+    match b.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            digits(&mut i);
+        }
+        _ => return false,
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
 }
 
 /// RFC 4180, with NULL as an unquoted empty field and the empty string as `""` (the
@@ -199,5 +274,38 @@ mod tests {
             String::from_utf8(json).unwrap(),
             "{\"name\":null,\"n\":1}\n{\"name\":\"\",\"n\":null}\n{\"name\":\"a,\\\"b\\\"\",\"n\":2.5}\n"
         );
+    }
+
+    #[test]
+    fn json_keeps_every_digit_and_encodes_oddities_one_way() {
+        let mut r = Rows::new(&[("d", true), ("f", true), ("s", false)]);
+        r.rows.push(vec![Some("123456789012345678.99".into()), Some("NaN".into()), Some("a\u{2028}b".into())]);
+        r.rows.push(vec![Some("-0.5e-3".into()), Some("inf".into()), Some("NULL".into())]);
+        let mut json = Vec::new();
+        r.render(Format::Json, &mut json).unwrap();
+        assert_eq!(
+            String::from_utf8(json).unwrap(),
+            "{\"d\":123456789012345678.99,\"f\":\"NaN\",\"s\":\"a\\u2028b\"}\n\
+             {\"d\":-0.5e-3,\"f\":\"inf\",\"s\":\"NULL\"}\n"
+        );
+        for bad in ["", "-", "01", "1.", ".5", "1e", "1e+", "0x10", "1 "] {
+            assert!(!is_json_number(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn duplicate_column_names_are_refused_in_json_only() {
+        let mut r = Rows::new(&[("id", true), ("id", true)]);
+        r.rows.push(vec![Some("1".into()), Some("2".into())]);
+        let err = r.render(Format::Json, &mut Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("two columns named `id`"), "{err}");
+        assert!(r.render(Format::Csv, &mut Vec::new()).is_ok());
+    }
+
+    #[test]
+    fn table_cells_tell_null_from_the_text_null() {
+        assert_eq!(table_cell(None), "NULL");
+        assert_eq!(table_cell(Some("NULL")), "\"NULL\"");
+        assert_eq!(table_cell(Some("a\tb\u{1b}")), "a\\tb\\u{1b}");
     }
 }

@@ -9,7 +9,7 @@ use aws_sdk_athena::operation::start_query_execution::StartQueryExecutionOutput;
 use aws_sdk_athena::operation::stop_query_execution::StopQueryExecutionOutput;
 use aws_sdk_athena::types::{
     ColumnInfo, Datum, QueryExecution, QueryExecutionState, QueryExecutionStatistics, QueryExecutionStatus,
-    ResultConfiguration, ResultSet, ResultSetMetadata, Row,
+    ResultConfiguration, ResultSet, ResultSetMetadata, Row, StatementType,
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 
@@ -135,6 +135,29 @@ async fn polls_until_succeeded_and_skips_the_header_row() {
         vec![vec![Some("a".into()), Some("1".into())], vec![None, Some("2".into())], vec![Some(String::new()), None]]
     );
     assert!(done.rows.columns[1].numeric);
+}
+
+#[tokio::test]
+async fn only_dml_results_lose_their_first_row() {
+    // SHOW / DESCRIBE (UTILITY, DDL) results have no header row: their first row is data.
+    let utility = mock!(aws_sdk_athena::Client::get_query_execution).then_output(|| {
+        GetQueryExecutionOutput::builder()
+            .query_execution(
+                QueryExecution::builder()
+                    .query_execution_id("q-1")
+                    .statement_type(StatementType::Utility)
+                    .status(QueryExecutionStatus::builder().state(QueryExecutionState::Succeeded).build())
+                    .build(),
+            )
+            .build()
+    });
+    let results = mock!(aws_sdk_athena::Client::get_query_results).then_output(|| {
+        page(vec![row(&[Some("pams_public_orders"), None]), row(&[Some("pams_public_events"), None])], None)
+    });
+    let (result, _) = run(&[&start(), &utility, &results], &[], false).await;
+    let rows = result.unwrap().rows.rows;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0][0].as_deref(), Some("pams_public_orders"));
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let facts = write_sample(dir.path(), SampleSpec { orders: 2_000, customers: 60 }).unwrap();
-    let exports = layout::discover(dir.path()).unwrap();
+    let exports = layout::discover(dir.path()).unwrap().exports;
     let config = s3exports_config::embedded_env("prod").unwrap().config;
     let ctx = local::session(&catalog_tables(&exports, Some(&config), None)).await.unwrap();
     Fixture { _dir: dir, facts, ctx }

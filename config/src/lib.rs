@@ -38,6 +38,18 @@ pub fn embedded_env(name: &str) -> Result<Loaded, ConfigError> {
 /// Reads and validates a config file from disk.
 pub fn load_file(path: &Path) -> Result<Loaded, ConfigError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { file: file.clone(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::Read { file: file.clone(), source })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+        let column = valid.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+        ConfigError::Invalid {
+            file: file.clone(),
+            problems: vec![Problem::new(
+                "",
+                format!("not UTF-8 at line {line}, column {column} (byte {}); save the file as UTF-8", valid.len()),
+            )],
+        }
+    })?;
     parse(&file, &text)
 }

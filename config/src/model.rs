@@ -196,7 +196,15 @@ fn toml_problem(text: &str, path: &str, error: &toml::de::Error) -> Problem {
     let message = match error.span() {
         Some(span) => {
             let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            format!("{message} (line {line})")
+            // toml says only "duplicate key": the span is the key, so name it.
+            let key = text.get(span.start..span.end.min(text.len())).unwrap_or_default();
+            let key = key.lines().next().unwrap_or_default().trim();
+            if message == "duplicate key" && !key.is_empty() {
+                let key: String = key.chars().take(80).collect();
+                format!("duplicate key `{key}` (line {line}); keep one")
+            } else {
+                format!("{message} (line {line})")
+            }
         }
         None => message,
     };

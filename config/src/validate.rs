@@ -41,6 +41,7 @@ pub(crate) fn config(config: &Config) -> Report {
             "is empty: nothing would ever be exported; list automated, manual and/or awsbackup",
         ));
     }
+    duplicate_snapshot_types("defaults.snapshot_types", &d.snapshot_types, errors);
     for (i, email) in d.alert_emails.iter().enumerate() {
         if !looks_like_email(email) {
             errors.push(Problem::new(
@@ -55,17 +56,21 @@ pub(crate) fn config(config: &Config) -> Report {
         vpc_rules(vpc, &mut report.errors);
     }
 
-    let mut seen_db: HashMap<&str, usize> = HashMap::new();
+    let mut seen_db: HashMap<String, usize> = HashMap::new();
     let mut seen_bucket: HashMap<&str, usize> = HashMap::new();
     for (i, db) in config.databases.iter().enumerate() {
         let at = |field: &str| format!("databases[{i}].{field}");
         if let Err(e) = db_identifier(&db.db_name) {
             report.errors.push(Problem::new(at("db_name"), e));
         }
-        if let Some(first) = seen_db.insert(&db.db_name, i) {
+        // RDS identifiers are case-insensitive: `Orders` and `orders` are one database.
+        if let Some(first) = seen_db.insert(db.db_name.to_ascii_lowercase(), i) {
             report.errors.push(Problem::new(
                 at("db_name"),
-                format!("`{}` is configured twice (also databases[{first}]); keep one entry", db.db_name),
+                format!(
+                    "`{}` is configured twice (also databases[{first}]); RDS identifiers ignore case; keep one entry",
+                    db.db_name
+                ),
             ));
         }
         if let Err(e) = bucket_name(&db.s3_bucket_name) {
@@ -94,14 +99,38 @@ pub(crate) fn config(config: &Config) -> Report {
                 "is empty: nothing would be exported; remove the database or list snapshot types",
             ));
         }
+        duplicate_snapshot_types(&at("snapshot_types"), &db.policy.snapshot_types, &mut report.errors);
         lifecycle(&at("lifecycle"), &db.lifecycle, &mut report);
     }
     report
 }
 
+fn duplicate_snapshot_types(path: &str, types: &[crate::SnapshotType], errors: &mut Vec<Problem>) {
+    for (i, t) in types.iter().enumerate() {
+        if types[..i].contains(t) {
+            errors
+                .push(Problem::new(format!("{path}[{i}]"), format!("`{}` is listed twice; list it once", t.as_str())));
+        }
+    }
+}
+
+/// The longest lifecycle step accepted, in days (100 years): beyond that a typo, and date
+/// arithmetic on it would leave the calendar.
+pub const MAX_LIFECYCLE_DAYS: u32 = 36_500;
+
 fn lifecycle(path: &str, l: &Lifecycle, report: &mut Report) {
     if l.glacier_days == 0 {
         report.errors.push(Problem::new(format!("{path}.glacier_days"), "must be at least 1"));
+    }
+    for (field, days) in
+        [("glacier_days", l.glacier_days), ("deep_archive_days", l.deep_archive_days), ("expire_days", l.expire_days)]
+    {
+        if days > MAX_LIFECYCLE_DAYS {
+            report.errors.push(Problem::new(
+                format!("{path}.{field}"),
+                format!("{days} is over {MAX_LIFECYCLE_DAYS} days (100 years); is a digit too many?"),
+            ));
+        }
     }
     if l.deep_archive_days <= l.glacier_days {
         report.errors.push(Problem::new(

@@ -182,3 +182,35 @@ fn environment_selection_by_name_and_branch() {
     assert!(err.contains("unknown environment `staging`"), "{err}");
     assert!("Prod".parse::<EnvSelector>().is_err());
 }
+
+#[test]
+fn hostile_configs_are_refused_with_the_place_named() {
+    // RDS identifiers ignore case: these are one database.
+    let twice = format!(
+        "{MINIMAL}\n[[databases]]\ndb_name = \"Orders-DB\"\ns3_bucket_name = \"a-exports\"\n\
+         [[databases]]\ndb_name = \"orders-db\"\ns3_bucket_name = \"b-exports\"\n"
+    );
+    let p = problems(&twice);
+    assert!(p.contains("databases[1].db_name") && p.contains("configured twice"), "{p}");
+
+    let huge = problems(&with_db("lifecycle = { glacier_days = 7, deep_archive_days = 97, expire_days = 4000000000 }"));
+    assert!(huge.contains("databases[0].lifecycle.expire_days") && huge.contains("36500"), "{huge}");
+
+    let types = problems(&with_db("snapshot_types = [\"manual\", \"automated\", \"manual\"]"));
+    assert!(types.contains("databases[0].snapshot_types[2]") && types.contains("listed twice"), "{types}");
+
+    let slots = problems(&format!("{MINIMAL}\n[defaults]\nexport_slots = 6\n"));
+    assert!(slots.contains("defaults.export_slots"), "{slots}");
+
+    let key = problems(&format!("{MINIMAL}\ngit_branch = \"develop\"\n"));
+    assert!(key.contains("duplicate key `git_branch`") && key.contains("line 5"), "{key}");
+}
+
+#[test]
+fn a_file_that_is_not_utf8_says_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, b"environment = \"prod\"\ngit_branch = \"m\xffain\"\n").unwrap();
+    let err = s3exports_config::load_file(&path).unwrap_err().to_string();
+    assert!(err.contains("bad.toml") && err.contains("line 2, column 16"), "{err}");
+}
