@@ -118,6 +118,20 @@ pub fn assume_role(service: &str) -> Value {
     })])
 }
 
+/// The key policy statement AWS documents for CloudWatch Logs encryption: the logs service may use
+/// the key for this account's log groups matching `log_groups` (e.g. `*`, `/aws-glue/crawlers*`).
+pub fn logs_service_uses_key(sid: &str, log_groups: &str) -> Value {
+    json!({
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": { "Service": sub("logs.${AWS::Region}.amazonaws.com") },
+        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+        "Resource": "*",
+        "Condition": { "ArnLike": { "kms:EncryptionContext:aws:logs:arn":
+            sub(&format!("arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{log_groups}")) } }
+    })
+}
+
 /// The key policy statement that lets IAM policies in this account grant use of a key.
 pub fn account_administers_key() -> Value {
     json!({

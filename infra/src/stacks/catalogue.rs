@@ -142,15 +142,7 @@ pub fn crawler(t: &mut Template, config: &Config, db: &Database) {
     );
     // CloudWatch Logs encrypts the crawler's log group with the export key only if the key's
     // policy lets the logs service use it, for this account's crawler log groups.
-    let logs_use_key = json!({
-        "Sid": "CrawlerLogsUseKey",
-        "Effect": "Allow",
-        "Principal": { "Service": sub("logs.${AWS::Region}.amazonaws.com") },
-        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-        "Resource": "*",
-        "Condition": { "ArnLike": { "kms:EncryptionContext:aws:logs:arn":
-            sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws-glue/crawlers*") } }
-    });
+    let logs_use_key = crate::cfn::logs_service_uses_key("CrawlerLogsUseKey", "/aws-glue/crawlers*");
     if let Some(statements) = t
         .resources
         .get_mut("ExportKey")

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use super::function::{self, QueueFunction};
 use super::queue::queue_on_topic;
 use crate::cfn::{
-    Template, account_administers_key, allow, checkov_skip, deny_insecure_transport, get_att, policy, private_bucket,
-    r#ref, sub,
+    Template, account_administers_key, allow, checkov_skip, deny_insecure_transport, get_att, logs_service_uses_key,
+    policy, private_bucket, r#ref, sub,
 };
 
 /// Seconds one invocation may run; the queue hides a message for six times as long, as Lambda
@@ -74,15 +74,7 @@ fn events_key(t: &mut Template, env: &str) {
                 service_uses_key("RdsEventsPublish", json!("events.rds.amazonaws.com"), &data_key),
                 service_uses_key("SnsDeliversToQueue", json!("sns.amazonaws.com"), &data_key),
                 service_uses_key("AlarmsPublish", json!("cloudwatch.amazonaws.com"), &data_key),
-                json!({
-                    "Sid": "LogsEncrypt",
-                    "Effect": "Allow",
-                    "Principal": { "Service": sub("logs.${AWS::Region}.amazonaws.com") },
-                    "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-                    "Resource": "*",
-                    "Condition": { "ArnLike": { "kms:EncryptionContext:aws:logs:arn":
-                        sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*") } }
-                }),
+                logs_service_uses_key("LogsEncrypt", "*"),
             ])
         }),
     );
