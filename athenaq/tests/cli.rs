@@ -59,3 +59,32 @@ fn filters_and_errors() {
     assert!(!ok);
     assert!(err.contains("database `unknown-db` is not configured in prod"), "{err}");
 }
+
+#[test]
+fn values_past_the_calendar_are_errors_not_panics() {
+    let dir = sample();
+    let local = dir.path().to_str().unwrap();
+    let (_, err, ok) = athenaq(&["list-exports", "--local", local, "--since", "1000000y"]);
+    assert!(!ok, "{err}");
+    assert!(err.contains("--since") && err.contains("too long ago") && !err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_reader_that_stops_early_is_not_a_failure() {
+    // `athenaq query ... | head`: the pipe closes while athenaq still writes.
+    let dir = sample();
+    let local = dir.path().to_str().unwrap();
+    let sql = "SELECT a.*, b.* FROM pams_public_orders a CROSS JOIN pams_public_orders b";
+    let child = Command::new(env!("CARGO_BIN_EXE_athenaq"))
+        .args(["query", "--local", local, "--format", "csv", sql])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = child;
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("Broken pipe") && !err.contains("Error"), "{err}");
+}

@@ -438,6 +438,26 @@ async fn another_teams_failed_export_is_skipped_without_an_alert() {
 }
 
 #[tokio::test]
+async fn an_export_event_whose_task_never_appears_is_retried_then_skipped_and_counted() {
+    let no_tasks =
+        mock!(aws_sdk_rds::Client::describe_export_tasks).then_output(|| DescribeExportTasksOutput::builder().build());
+    let h = Harness::new(vec![available_snapshot("available"), no_tasks]);
+    let mut event = sqs_event("RDS-EVENT-0161", SNAPSHOT_ID);
+    event["Records"][0]["attributes"]["ApproximateReceiveCount"] = json!("4");
+    let out = handle(&h.aws(), &settings(), &event).await.unwrap();
+    assert_eq!(out.decisions[0].outcome, Outcome::Retry, "{:?}", out.decisions[0]);
+    assert_eq!(h.cloudwatch[0].num_calls(), 0);
+
+    event["Records"][0]["attributes"]["ApproximateReceiveCount"] = json!("5");
+    let out = handle(&h.aws(), &settings(), &event).await.unwrap();
+    let d = &out.decisions[0];
+    assert_eq!(d.outcome, Outcome::Skip, "{d:?}");
+    assert!(d.reason.contains("after 5 tries"), "{}", d.reason);
+    assert!(out.batch.batch_item_failures.is_empty(), "not redelivered, not dead-lettered");
+    assert_eq!(h.cloudwatch[0].num_calls(), 1, "counted once");
+}
+
+#[tokio::test]
 async fn a_blank_source_id_never_describes_any_snapshot() {
     // Reproduced: an empty Source ID made DescribeDBSnapshots answer with the account's
     // snapshots, and the first one was exported.
