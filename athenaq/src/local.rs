@@ -20,14 +20,24 @@ use crate::text_decimal::TextDecimalCasts;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
-    #[error("DataFusion: {0}")]
-    DataFusion(#[from] datafusion::error::DataFusionError),
+    /// The query engine's message, said once: DataFusion wraps an error in layers that each
+    /// repeat the one inside, so only the innermost is kept.
+    #[error("{0}")]
+    DataFusion(String),
+    #[error("reading table {table}: {message}; damaged part file {}: copy it again from S3 or remove its export from the folder", path.display())]
+    DamagedPart { table: String, path: PathBuf, message: String },
     #[error("cannot read Parquet {path}: {message}")]
     Parquet { path: PathBuf, message: String },
     #[error("{message}; the tables are: {}", if known.is_empty() { "none".to_owned() } else { known.join(", ") })]
     NoSuchTable { message: String, known: Vec<String> },
     #[error("{0}: local queries read exports only (SELECT, EXPLAIN)")]
     NotReadOnly(String),
+}
+
+impl From<datafusion::error::DataFusionError> for LocalError {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        Self::DataFusion(e.find_root().strip_backtrace())
+    }
 }
 
 /// Every table a query can name: `<glue database>.<table>`, and the unqualified names.
@@ -178,16 +188,42 @@ pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Rows, LocalError> 
     let df = match ctx.sql_with_options(sql, read_only()).await {
         Ok(df) => df,
         Err(e) if e.to_string().contains("not found") && e.to_string().contains("able") => {
-            return Err(LocalError::NoSuchTable { message: e.strip_backtrace(), known: table_names(ctx) });
+            return Err(LocalError::NoSuchTable { message: e.find_root().strip_backtrace(), known: table_names(ctx) });
         }
         Err(e) if e.to_string().contains("not supported") => {
-            return Err(LocalError::NotReadOnly(e.strip_backtrace()));
+            return Err(LocalError::NotReadOnly(e.find_root().strip_backtrace()));
         }
         Err(e) => return Err(e.into()),
     };
     let schema = df.schema().as_arrow().clone();
     let batches = df.collect().await?;
     Ok(Rows::from_batches(&schema, &batches).map_err(datafusion::error::DataFusionError::from)?)
+}
+
+/// After a query failed while reading data: the first part file of a table the SQL names that
+/// cannot be decoded, so the error can say which file to copy again. Reads every such file in
+/// full, which is fine on the error path only.
+pub fn find_damaged_part(tables: &[CatalogTable], sql: &str) -> Option<LocalError> {
+    let sql = sql.to_ascii_lowercase();
+    for table in tables.iter().filter(|t| sql.contains(&t.name.to_ascii_lowercase())) {
+        for path in table.parts.iter().flat_map(|(_, _, _, files)| files) {
+            if let Err(message) = decode_all(path) {
+                return Some(LocalError::DamagedPart { table: table.name.clone(), path: path.clone(), message });
+            }
+        }
+    }
+    None
+}
+
+fn decode_all(path: &std::path::Path) -> Result<(), String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.build())
+        .map_err(|e| e.to_string())?;
+    for batch in reader {
+        batch.map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// Row count (from the Parquet footers, no data read) and columns of each table.

@@ -186,7 +186,14 @@ async fn run() -> Result<ExitCode> {
                 let exports = discover(dir)?;
                 let tables = local::catalog_tables(&exports, Some(&config), db.as_deref());
                 let ctx = local::session(&tables).await?;
-                let rows = local::query(&ctx, &sql).await?;
+                let rows = match local::query(&ctx, &sql).await {
+                    Ok(rows) => rows,
+                    // A failure while reading data is most often a damaged copy: name the file.
+                    Err(e @ local::LocalError::DataFusion(_)) => {
+                        return Err(local::find_damaged_part(&tables, &sql).unwrap_or(e).into());
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 rows.render(cli.format, &mut stdout)?;
                 eprintln!(
                     "{} row(s) in {:.3} s, locally over {} export(s)",

@@ -180,3 +180,35 @@ async fn a_400_term_or_chain_is_answered_not_a_stack_overflow() {
     let rows = local::query(&ctx, &sql).await.unwrap();
     assert_eq!(rows.rows.len(), 1);
 }
+
+#[tokio::test]
+async fn engine_errors_are_said_once() {
+    let (dir, _) = sample();
+    let exports = layout::discover(dir.path()).unwrap().exports;
+    let ctx = local::session(&catalog_tables(&exports, None, None)).await.unwrap();
+    let err = local::query(&ctx, "SELECT nosuchcol FROM pams_public_orders").await.unwrap_err();
+    let text = format!("{:#}", anyhow::Error::from(err));
+    assert_eq!(text.matches("No field named").count(), 1, "{text}");
+}
+
+#[tokio::test]
+async fn a_damaged_data_page_names_its_table_and_file() {
+    let (dir, _) = sample();
+    let exports = layout::discover(dir.path()).unwrap().exports;
+    let tables = catalog_tables(&exports, None, None);
+    // Footer intact, data pages garbled: discovery passes, reading fails.
+    let part =
+        files_below(dir.path(), ".parquet").into_iter().find(|p| p.to_string_lossy().contains("orders/")).unwrap();
+    let mut bytes = std::fs::read(&part).unwrap();
+    let end = bytes.len().saturating_sub(4096).max(64);
+    for b in &mut bytes[8..end.min(4096)] {
+        *b ^= 0xFF;
+    }
+    std::fs::write(&part, bytes).unwrap();
+    let ctx = local::session(&tables).await.unwrap();
+    let sql = "SELECT sum(CAST(total AS DOUBLE)) FROM pams_public_orders";
+    assert!(matches!(local::query(&ctx, sql).await, Err(LocalError::DataFusion(_))));
+    let damaged = local::find_damaged_part(&tables, sql).expect("the damaged file is found");
+    let text = damaged.to_string();
+    assert!(text.contains("pams_public_orders") && text.matches(&*part.display().to_string()).count() == 1, "{text}");
+}
