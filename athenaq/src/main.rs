@@ -103,14 +103,6 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
-/// `now - since`, or an error naming the value when it reaches before the calendar's start.
-fn since_time(now: chrono::DateTime<Utc>, since: Duration) -> Result<chrono::DateTime<Utc>> {
-    chrono::Duration::from_std(since)
-        .ok()
-        .and_then(|d| now.checked_sub_signed(d))
-        .with_context(|| format!("--since {}: too long ago to be a date", humantime::format_duration(since)))
-}
-
 async fn run() -> Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -122,8 +114,11 @@ async fn run() -> Result<ExitCode> {
     match cli.command {
         Command::ListExports { db, status, since, as_of, local } => {
             check_db(&config, db.as_deref(), local.is_some())?;
-            let filter =
-                exports::Filter { db, status, since: since.map(|d| since_time(Utc::now(), d.into())).transpose()? };
+            let filter = exports::Filter {
+                db,
+                status,
+                since: since.map(|d| s3exports_cli::since_time(Utc::now(), d.into())).transpose()?,
+            };
             let as_of = as_of.unwrap_or_else(|| Utc::now().date_naive());
             let mut rows: Vec<exports::ExportRow> = match &local {
                 Some(dir) => discover(dir)?.iter().map(|e| exports::from_local(e, &config)).collect(),

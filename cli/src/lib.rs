@@ -75,3 +75,15 @@ pub fn load_config(selector: &EnvSelector, file: Option<&Path>) -> Result<Config
     }
     Ok(loaded.config)
 }
+
+/// `now - since` for a `--since` argument, or an error naming the value when it reaches before
+/// the calendar's start.
+pub fn since_time(
+    now: chrono::DateTime<chrono::Utc>,
+    since: std::time::Duration,
+) -> Result<chrono::DateTime<chrono::Utc>> {
+    chrono::Duration::from_std(since)
+        .ok()
+        .and_then(|d| now.checked_sub_signed(d))
+        .with_context(|| format!("--since {}: too long ago to be a date", humantime::format_duration(since)))
+}

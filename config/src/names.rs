@@ -10,6 +10,8 @@ pub const METRIC_NAMESPACE: &str = "RdsSnapshotS3Exports";
 pub const METRIC_EXPORT_FAILED: &str = "ExportFailed";
 /// Metric counted when an export-finished event names a task that never appears.
 pub const METRIC_EXPORT_EVENT_WITHOUT_TASK: &str = "ExportEventWithoutTask";
+/// Metric the scheduled reconcile records per database: eligible snapshots with no export.
+pub const METRIC_SNAPSHOTS_WITHOUT_EXPORT: &str = "SnapshotsWithoutExport";
 
 /// The environment's core stack: topic, queue, Lambda, alarms, Athena workgroup.
 pub fn core_stack(env: &str) -> String {
@@ -91,6 +93,11 @@ pub fn dead_letter_queue(env: &str) -> String {
     format!("{PROJECT}-{env}-events-dlq")
 }
 
+/// Exports waiting for a free slot; FIFO, so the name ends in `.fifo`.
+pub fn pending_queue(env: &str) -> String {
+    format!("{PROJECT}-{env}-pending.fifo")
+}
+
 pub fn athena_workgroup(env: &str) -> String {
     format!("{PROJECT}-{env}")
 }
@@ -139,6 +146,7 @@ pub struct EnvironmentNames {
     pub alerts_topic: String,
     pub events_queue: String,
     pub dead_letter_queue: String,
+    pub pending_queue: String,
     pub catalogue_queue: String,
     pub exporter_function: String,
     pub cataloguer_function: String,
@@ -172,6 +180,7 @@ pub fn environment(config: &crate::Config) -> EnvironmentNames {
         alerts_topic: alerts_topic(env),
         events_queue: events_queue(env),
         dead_letter_queue: dead_letter_queue(env),
+        pending_queue: pending_queue(env),
         catalogue_queue: catalogue_queue(env),
         exporter_function: exporter_function(env),
         cataloguer_function: cataloguer_function(env),

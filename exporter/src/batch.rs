@@ -88,14 +88,6 @@ async fn settle<A: Aws>(aws: &A, settings: &Settings, record: &Record, decision:
         Outcome::Retry => {
             let kind = decision.retry.unwrap_or(RetryKind::Transient);
             let delay = retry::retry_delay(kind, msg.receive_count, &msg.message_id);
-            if kind == RetryKind::QuotaFull && msg.receive_count >= retry::QUOTA_WAITS_IN_PLACE {
-                // A fresh copy waits on without counting towards the DLQ. Hopping only every few
-                // receives keeps a lost invocation from leaving two copies waiting each time.
-                match aws.requeue(&record.body, delay).await {
-                    Ok(()) => return true,
-                    Err(e) => tracing::warn!(record = %record.id, error = %e, "requeue failed; retrying in place"),
-                }
-            }
             if let Err(e) = aws.retry_later(msg, delay).await {
                 tracing::warn!(record = %record.id, error = %e, "could not delay the retry; default visibility applies");
             }

@@ -45,6 +45,9 @@ pub struct Decision {
     pub retry: Option<RetryKind>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_seconds: Option<u64>,
+    /// The export waits in the pending queue for a free slot (outcome `start_export`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub queued: bool,
 }
 
 impl Decision {
@@ -60,6 +63,7 @@ impl Decision {
             reason: reason.into(),
             retry: None,
             retry_after_seconds: None,
+            queued: false,
         }
     }
 

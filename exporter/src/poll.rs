@@ -63,7 +63,7 @@ pub struct Backlog {
     pub visible: u64,
     /// Received and not yet deleted: waiting out a retry backoff.
     pub in_flight: u64,
-    /// Requeued copies waiting for their delay (a full export quota).
+    /// Messages waiting for their delivery delay.
     pub delayed: u64,
 }
 
@@ -71,18 +71,24 @@ fn sdk_error<E: std::error::Error + 'static>(what: &str, e: E) -> String {
     format!("{what}: {}", error_text(e))
 }
 
+/// A queue's URL from its name, or a URL as it is.
+pub async fn queue_url(client: &aws_sdk_sqs::Client, name_or_url: &str) -> Result<String, String> {
+    if name_or_url.starts_with("https://") || name_or_url.starts_with("http://") {
+        return Ok(name_or_url.to_owned());
+    }
+    let out = client
+        .get_queue_url()
+        .queue_name(name_or_url)
+        .send()
+        .await
+        .map_err(|e| sdk_error(&format!("finding queue `{name_or_url}` (is the environment deployed?)"), e))?;
+    Ok(out.queue_url().unwrap_or_default().to_owned())
+}
+
 impl PolledQueue {
     /// Looks the queue up by name, or takes a URL as it is.
     pub async fn open(client: aws_sdk_sqs::Client, name_or_url: &str) -> Result<Self, String> {
-        let url = if name_or_url.starts_with("https://") || name_or_url.starts_with("http://") {
-            name_or_url.to_owned()
-        } else {
-            let out =
-                client.get_queue_url().queue_name(name_or_url).send().await.map_err(|e| {
-                    sdk_error(&format!("finding queue `{name_or_url}` (is the environment deployed?)"), e)
-                })?;
-            out.queue_url().unwrap_or_default().to_owned()
-        };
+        let url = queue_url(&client, name_or_url).await?;
         let attributes = client
             .get_queue_attributes()
             .queue_url(&url)

@@ -8,6 +8,7 @@ use proptest::prelude::*;
 use s3exports_config::{Defaults, ExportTarget};
 use s3exports_exporter::aws::{Aws, ExportAlert};
 use s3exports_exporter::event::SqsMessageRef;
+use s3exports_exporter::export::pending::{Parked, PendingExport};
 use s3exports_exporter::{Outcome, Settings, handle};
 use s3exports_rds::{AwsError, ExportTask, Snapshot, StartExport, TaskFilter};
 use s3exports_testkit::events;
@@ -31,6 +32,15 @@ fn snapshot(id: &str) -> Option<Snapshot> {
     })
 }
 
+fn orders_target() -> ExportTarget {
+    ExportTarget::new(
+        "orders-exports",
+        "",
+        "arn:aws:iam::123456789012:role/rds-snapshot-s3exports/prod/export",
+        "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    )
+}
+
 impl Aws for FakeAws {
     async fn describe_snapshot(&self, id: &str, _cluster: bool) -> Result<Option<Snapshot>, AwsError> {
         Ok(snapshot(id))
@@ -42,19 +52,22 @@ impl Aws for FakeAws {
         Ok(())
     }
     async fn target(&self, db_id: &str) -> Result<Option<ExportTarget>, AwsError> {
-        Ok((db_id == "orders").then(|| {
-            ExportTarget::new(
-                "orders-exports",
-                "",
-                "arn:aws:iam::123456789012:role/rds-snapshot-s3exports/prod/export",
-                "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-            )
-        }))
+        Ok((db_id == "orders").then(orders_target))
     }
     async fn database_for_bucket(&self, bucket: &str) -> Result<Option<String>, AwsError> {
         Ok((bucket == "orders-exports").then(|| "orders".to_owned()))
     }
-    async fn count(&self, _metric: &'static str, _db: Option<&str>) -> Result<(), AwsError> {
+    async fn list_snapshots(&self, db_id: &str, _awsbackup: bool) -> Result<Vec<Snapshot>, AwsError> {
+        Ok(["rds:orders-2026-11-24-03-10", "orders-manual-1"]
+            .into_iter()
+            .filter_map(snapshot)
+            .filter(|s| s.db_id == db_id)
+            .collect())
+    }
+    async fn targets(&self) -> Result<Vec<(String, ExportTarget)>, AwsError> {
+        Ok(vec![("orders".to_owned(), orders_target())])
+    }
+    async fn metric(&self, _metric: &'static str, _total: f64, _per_db: &[(String, f64)]) -> Result<(), AwsError> {
         Ok(())
     }
     async fn alert(&self, _alert: &ExportAlert) -> Result<(), AwsError> {
@@ -63,7 +76,16 @@ impl Aws for FakeAws {
     async fn retry_later(&self, _message: &SqsMessageRef, _delay: Duration) -> Result<(), AwsError> {
         Ok(())
     }
-    async fn requeue(&self, _body: &str, _delay: Duration) -> Result<(), AwsError> {
+    async fn park(&self, _pending: &PendingExport) -> Result<(), AwsError> {
+        Ok(())
+    }
+    async fn take_pending(&self, _max: usize) -> Result<Vec<Parked>, AwsError> {
+        Ok(Vec::new())
+    }
+    async fn pending_backlog(&self) -> Result<u64, AwsError> {
+        Ok(0)
+    }
+    async fn settle_pending(&self, _done: &[String], _back: &[String]) -> Result<(), AwsError> {
         Ok(())
     }
     async fn dead_letter(&self, _record_id: &str, _body: &str, _reason: &str) -> Result<(), AwsError> {

@@ -124,10 +124,13 @@ impl Harness {
                 }),
             mock!(aws_sdk_sqs::Client::send_message)
                 .match_requests(|r| {
-                    r.queue_url() == Some("https://sqs.local/events") && r.delay_seconds().is_some_and(|d| d >= 180)
+                    r.queue_url() == Some("https://sqs.local/pending.fifo")
+                        && r.message_group_id() == Some("pending-exports")
+                        && r.message_deduplication_id().is_some_and(|id| id.starts_with("orders-db-20261124-"))
+                        && r.message_body().is_some_and(|b| b.contains(SNAPSHOT_ARN) && b.contains("orders-exports"))
                 })
                 .then_output(|| {
-                    aws_sdk_sqs::operation::send_message::SendMessageOutput::builder().message_id("requeued").build()
+                    aws_sdk_sqs::operation::send_message::SendMessageOutput::builder().message_id("parked").build()
                 }),
             mock!(aws_sdk_sqs::Client::send_message)
                 .match_requests(|r| {
@@ -171,6 +174,7 @@ impl Harness {
         aws.queues = Queues {
             events_queue_url: Some("https://sqs.local/events".into()),
             dead_letter_queue_url: Some("https://sqs.local/dlq".into()),
+            pending_queue_url: Some("https://sqs.local/pending.fifo".into()),
         };
         aws
     }
@@ -195,32 +199,20 @@ async fn starts_the_export_when_a_slot_is_free() {
 }
 
 #[tokio::test]
-async fn quota_full_waits_in_place_then_hops_to_a_fresh_copy() {
-    let steps = || vec![available_snapshot("available"), running_tasks(5), no_task_with_own_id(), start_ok()];
-    // Early receives wait in place: a longer visibility, the message stays.
-    let h = Harness::new(steps());
+async fn with_every_slot_taken_the_export_waits_in_the_pending_queue_and_the_record_is_done() {
+    let h = Harness::new(vec![available_snapshot("available"), running_tasks(5), start_ok()]);
     let out = handle(&h.aws(), &settings(), &sqs_event("RDS-EVENT-0091", SNAPSHOT_ID)).await.unwrap();
     let d = &out.decisions[0];
-    assert_eq!((d.outcome, d.retry), (Outcome::Retry, Some(RetryKind::QuotaFull)), "{d:?}");
-    assert_eq!(h.rds[3].num_calls(), 0, "StartExportTask must not be called");
-    assert_eq!(h.sqs_calls(), [1, 0, 0]);
-    assert_eq!(out.batch.batch_item_failures.len(), 1);
-
-    // Later ones move to a delayed fresh copy, so waiting never reaches the DLQ.
-    let h = Harness::new(steps());
-    let late = sqs_event("RDS-EVENT-0091", SNAPSHOT_ID).to_string().replace(
-        r#""ApproximateReceiveCount":"2""#,
-        &format!(r#""ApproximateReceiveCount":"{}""#, s3exports_exporter::export::retry::QUOTA_WAITS_IN_PLACE),
-    );
-    let out = handle(&h.aws(), &settings(), &serde_json::from_str(&late).unwrap()).await.unwrap();
-    assert_eq!(out.decisions[0].retry, Some(RetryKind::QuotaFull));
-    assert_eq!(h.sqs_calls(), [0, 1, 0]);
-    assert!(out.batch.batch_item_failures.is_empty());
+    assert_eq!((d.outcome, d.queued), (Outcome::StartExport, true), "{d:?}");
+    assert!(d.reason.contains("pending queue"), "{}", d.reason);
+    assert_eq!(h.rds[2].num_calls(), 0, "StartExportTask must not be called");
+    assert_eq!(h.sqs_calls(), [0, 1, 0], "parked once; no visibility change, no dead letter");
+    assert!(out.batch.batch_item_failures.is_empty(), "waiting never comes back to the events queue");
 }
 
 #[tokio::test]
-async fn once_the_slots_are_full_the_rest_of_the_batch_waits_without_asking_again() {
-    let h = Harness::new(vec![available_snapshot("available"), running_tasks(5), no_task_with_own_id()]);
+async fn once_the_slots_are_full_the_rest_of_the_batch_is_parked_without_counting_again() {
+    let h = Harness::new(vec![available_snapshot("available"), running_tasks(5)]);
     let mut event = sqs_event("RDS-EVENT-0091", SNAPSHOT_ID);
     let record = event["Records"][0].clone();
     let mut creating = sqs_event("RDS-EVENT-0040", SNAPSHOT_ID)["Records"][0].clone();
@@ -230,26 +222,23 @@ async fn once_the_slots_are_full_the_rest_of_the_batch_waits_without_asking_agai
     event["Records"] = json!([record, creating, again]);
 
     let out = handle(&h.aws(), &settings(), &event).await.unwrap();
-    let outcomes: Vec<_> = out.decisions.iter().map(|d| (d.outcome, d.retry)).collect();
+    let outcomes: Vec<_> = out.decisions.iter().map(|d| (d.outcome, d.queued)).collect();
     assert_eq!(
         outcomes,
-        [
-            (Outcome::Retry, Some(RetryKind::QuotaFull)),
-            (Outcome::Skip, None),
-            (Outcome::Retry, Some(RetryKind::QuotaFull))
-        ],
+        [(Outcome::StartExport, true), (Outcome::Skip, false), (Outcome::StartExport, true)],
         "{:#?}",
         out.decisions
     );
-    assert!(out.decisions[2].reason.contains("earlier in this batch"), "{}", out.decisions[2].reason);
-    assert_eq!([h.rds[0].num_calls(), h.rds[1].num_calls(), h.rds[2].num_calls()], [1, 1, 1], "RDS asked once");
-    let failed: Vec<_> = out.batch.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
-    assert_eq!(failed, ["m1", "m2"], "both waiting records come back");
+    assert!(out.decisions[2].reason.contains("earlier record of this batch"), "{}", out.decisions[2].reason);
+    assert_eq!([h.rds[0].num_calls(), h.rds[1].num_calls()], [2, 1], "exports in progress counted once");
+    assert_eq!(h.sqs_calls(), [0, 2, 0]);
+    assert!(out.batch.batch_item_failures.is_empty());
 
-    // A dry run reads every record in full.
+    // A dry run parks nothing.
     let dry = Settings { dry_run: true, ..settings() };
-    handle(&h.aws(), &dry, &event).await.unwrap();
-    assert_eq!(h.rds[0].num_calls(), 3);
+    let out = handle(&h.aws(), &dry, &event).await.unwrap();
+    assert!(out.decisions[0].reason.starts_with("dry run"), "{}", out.decisions[0].reason);
+    assert_eq!(h.sqs_calls(), [0, 2, 0]);
 }
 
 #[tokio::test]
@@ -261,8 +250,9 @@ async fn unmodelled_error_with_slots_nearly_full_is_the_quota() {
     ]);
     let out = handle(&h.aws(), &settings(), &sqs_event("RDS-EVENT-0091", SNAPSHOT_ID)).await.unwrap();
     let d = &out.decisions[0];
-    assert_eq!((d.outcome, d.retry), (Outcome::Retry, Some(RetryKind::QuotaFull)), "{d:?}");
+    assert_eq!((d.outcome, d.queued), (Outcome::StartExport, true), "{d:?}");
     assert!(d.reason.contains("quota full"), "{}", d.reason);
+    assert_eq!(h.sqs_calls(), [0, 1, 0]);
 }
 
 #[tokio::test]

@@ -15,13 +15,21 @@ const HASH_HEX: usize = 12;
 const SUFFIX_LEN: usize = 1 + 8 + 1 + 4 + 1 + HASH_HEX;
 
 pub fn export_task_identifier(db_id: &str, snapshot_time: DateTime<Utc>, snapshot_arn: &str) -> String {
+    attempt_identifier(db_id, snapshot_time, snapshot_arn, 0)
+}
+
+/// The identifier of a later attempt at the same snapshot's export, after `attempt` exports of
+/// it failed: the first one's with `-r<attempt>` appended (the database slug cut to make room),
+/// so it is deterministic, distinct per attempt, and still sorts beside the first.
+pub fn attempt_identifier(db_id: &str, snapshot_time: DateTime<Utc>, snapshot_arn: &str, attempt: u32) -> String {
     let digest = Sha256::digest(snapshot_arn.as_bytes());
     let hash: String = digest.iter().take(HASH_HEX / 2).map(|b| format!("{b:02x}")).collect();
-    let mut slug = slug(db_id, MAX_LEN - SUFFIX_LEN);
+    let tail = if attempt == 0 { String::new() } else { format!("-r{attempt}") };
+    let mut slug = slug(db_id, MAX_LEN - SUFFIX_LEN - tail.len());
     if slug.is_empty() {
         slug.push_str("snapshot");
     }
-    format!("{slug}-{}-{hash}", snapshot_time.format("%Y%m%d-%H%M"))
+    format!("{slug}-{}-{hash}{tail}", snapshot_time.format("%Y%m%d-%H%M"))
 }
 
 /// Lower-case letters, digits and single hyphens, starting with a letter, at most `max`.
@@ -111,6 +119,20 @@ mod tests {
             prop_assert!(is_valid(&id), "{} -> {}", db, id);
             prop_assert!(id.len() <= MAX_LEN);
             prop_assert_eq!(&id, &export_task_identifier(&db, at(secs), &arn));
+        }
+
+        #[test]
+        fn later_attempts_are_valid_distinct_and_deterministic(
+            db in "[-a-zA-Z0-9:]{0,63}",
+            secs in 0i64..4_102_444_800,
+            attempt in 1u32..100_000,
+        ) {
+            let arn = "arn:aws:rds:eu-west-1:123456789012:snapshot:rds:x-2026-11-24-03-10";
+            let id = attempt_identifier(&db, at(secs), arn, attempt);
+            prop_assert!(is_valid(&id), "{} -> {}", db, id);
+            prop_assert_eq!(&id, &attempt_identifier(&db, at(secs), arn, attempt));
+            prop_assert_ne!(&id, &attempt_identifier(&db, at(secs), arn, attempt + 1));
+            prop_assert_ne!(id, export_task_identifier(&db, at(secs), arn));
         }
 
         #[test]

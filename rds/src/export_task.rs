@@ -87,7 +87,7 @@ impl ExportTask {
 }
 
 /// A request to start one export.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct StartExport {
     pub export_task_identifier: String,
     pub source_arn: String,
@@ -96,6 +96,31 @@ pub struct StartExport {
     pub iam_role_arn: String,
     pub kms_key_id: String,
     pub export_only: Vec<String>,
+}
+
+impl StartExport {
+    /// The request for one snapshot to its database's target, under the target's policy.
+    pub fn to_target(
+        export_task_identifier: &str,
+        source_arn: &str,
+        target: &s3exports_config::ExportTarget,
+        defaults: &s3exports_config::Defaults,
+    ) -> Self {
+        Self {
+            export_task_identifier: export_task_identifier.to_owned(),
+            source_arn: source_arn.to_owned(),
+            s3_bucket: target.s3_bucket_name.clone(),
+            s3_prefix: target.s3_prefix.clone(),
+            iam_role_arn: target.iam_role_arn.clone(),
+            kms_key_id: target.kms_key_arn.clone(),
+            export_only: target.policy(defaults).export_only,
+        }
+    }
+
+    /// Where the export writes, as `s3://bucket/prefix`.
+    pub fn destination(&self) -> String {
+        format!("s3://{}/{}", self.s3_bucket, self.s3_prefix)
+    }
 }
 
 /// Which export tasks to list.

@@ -6,6 +6,8 @@ pub mod error;
 pub mod export_id;
 pub mod export_task;
 pub mod layout;
+pub mod policy;
+pub mod reconcile;
 pub mod sdk;
 pub mod snapshot;
 

@@ -1,7 +1,10 @@
 //! The RDS SDK calls every binary shares: one snapshot by name, a database's snapshots, and
 //! export tasks, all pages, converted to this crate's plain types.
 
+use aws_sdk_rds::error::ProvideErrorMetadata;
 use aws_sdk_rds::types::{DbClusterSnapshot, DbSnapshot, Filter};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
 use chrono::{DateTime, Utc};
 
 use crate::error::{AwsError, classify};
@@ -119,6 +122,96 @@ pub async fn describe_snapshot(
 }
 
 /// DescribeExportTasks, all pages, with the filter applied by the API (and again here).
+/// Every snapshot of one database. The config does not say whether a database is an instance or
+/// an Aurora cluster, so: DescribeDBSnapshots (automated and manual); when that finds none,
+/// DescribeDBClusterSnapshots; and, when `awsbackup` is wanted and the database is not a
+/// cluster, DescribeDBSnapshots with `SnapshotType=awsbackup`, which the default leaves out
+/// (and which does not apply to Aurora). All pages; an identifier that is neither lists nothing.
+pub async fn list_snapshots(
+    rds: &aws_sdk_rds::Client,
+    db_id: &str,
+    awsbackup: bool,
+) -> Result<Vec<Snapshot>, AwsError> {
+    let mut out = instance_snapshots(rds, db_id, None).await?;
+    let cluster = if out.is_empty() { cluster_snapshots(rds, db_id).await? } else { Vec::new() };
+    if cluster.is_empty() && awsbackup {
+        out.extend(instance_snapshots(rds, db_id, Some("awsbackup")).await?);
+    }
+    out.extend(cluster);
+    // Only this database's, once each: the filters are the API's, applied again here.
+    out.retain(|s| s.db_id.eq_ignore_ascii_case(db_id));
+    out.sort_by(|a, b| a.arn.cmp(&b.arn));
+    out.dedup_by(|a, b| a.arn == b.arn);
+    Ok(out)
+}
+
+async fn instance_snapshots(
+    rds: &aws_sdk_rds::Client,
+    db_id: &str,
+    snapshot_type: Option<&str>,
+) -> Result<Vec<Snapshot>, AwsError> {
+    let mut out = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = rds
+            .describe_db_snapshots()
+            .db_instance_identifier(db_id)
+            .set_snapshot_type(snapshot_type.map(str::to_owned))
+            .set_marker(marker.take())
+            .max_records(100)
+            .send()
+            .await;
+        let page = match page {
+            Ok(page) => page,
+            Err(e) if is_not_found(&e) => return Ok(out),
+            Err(e) => return Err(classify(&e)),
+        };
+        out.extend(page.db_snapshots().iter().map(snapshot_from_sdk));
+        marker = page.marker().filter(|m| !m.is_empty()).map(str::to_owned);
+        if marker.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+async fn cluster_snapshots(rds: &aws_sdk_rds::Client, db_id: &str) -> Result<Vec<Snapshot>, AwsError> {
+    let mut out = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = rds
+            .describe_db_cluster_snapshots()
+            .db_cluster_identifier(db_id)
+            .set_marker(marker.take())
+            .max_records(100)
+            .send()
+            .await;
+        let page = match page {
+            Ok(page) => page,
+            Err(e) if is_not_found(&e) => return Ok(out),
+            Err(e) => return Err(classify(&e)),
+        };
+        out.extend(page.db_cluster_snapshots().iter().map(cluster_snapshot_from_sdk));
+        marker = page.marker().filter(|m| !m.is_empty()).map(str::to_owned);
+        if marker.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+/// The "no such database / snapshot" answers, modelled or not, which mean "nothing to list".
+fn is_not_found<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> bool {
+    e.as_service_error().and_then(ProvideErrorMetadata::code).is_some_and(|code| {
+        matches!(
+            code,
+            "DBInstanceNotFound"
+                | "DBInstanceNotFoundFault"
+                | "DBClusterNotFoundFault"
+                | "DBSnapshotNotFound"
+                | "DBClusterSnapshotNotFoundFault"
+        )
+    })
+}
+
 pub async fn describe_export_tasks(
     rds: &aws_sdk_rds::Client,
     filter: &TaskFilter,

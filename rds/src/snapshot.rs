@@ -6,7 +6,7 @@ use serde::Serialize;
 
 /// A DB snapshot or DB cluster snapshot, as DescribeDBSnapshots / DescribeDBClusterSnapshots
 /// report it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Snapshot {
     pub arn: String,
     pub id: String,

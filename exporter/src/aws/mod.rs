@@ -10,6 +10,7 @@ use s3exports_config::ExportTarget;
 use serde::Serialize;
 
 use crate::event::SqsMessageRef;
+use crate::export::pending::{Parked, PendingExport};
 use s3exports_rds::{AwsError, ExportTask, Snapshot, StartExport, TaskFilter};
 
 /// What an export failure alert says.
@@ -45,8 +46,31 @@ pub trait Aws: Sync {
     /// other bucket (another team's exports, or the other environment's in a shared account).
     fn database_for_bucket(&self, bucket: &str) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
 
+    /// Every snapshot of one database (instance or cluster; automated and manual, and AWS
+    /// Backup's when `awsbackup`).
+    fn list_snapshots(
+        &self,
+        db_id: &str,
+        awsbackup: bool,
+    ) -> impl Future<Output = Result<Vec<Snapshot>, AwsError>> + Send;
+
+    /// Every database of this environment configured for export, with its target.
+    fn targets(&self) -> impl Future<Output = Result<Vec<(String, ExportTarget)>, AwsError>> + Send;
+
     /// Counts one occurrence of a metric (per database when known).
-    fn count(&self, metric: &'static str, db: Option<&str>) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn count(&self, metric: &'static str, db: Option<&str>) -> impl Future<Output = Result<(), AwsError>> + Send {
+        let per_db: Vec<(String, f64)> = db.map(|db| (db.to_owned(), 1.0)).into_iter().collect();
+        async move { self.metric(metric, 1.0, &per_db).await }
+    }
+
+    /// Records a metric in one call: `total` without dimensions (what the pipeline's alarms
+    /// watch) and each database's value with its `Database` dimension.
+    fn metric(
+        &self,
+        metric: &'static str,
+        total: f64,
+        per_db: &[(String, f64)],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
     /// Alerts topic message and failure metric.
     fn alert(&self, alert: &ExportAlert) -> impl Future<Output = Result<(), AwsError>> + Send;
@@ -58,9 +82,18 @@ pub trait Aws: Sync {
         delay: Duration,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
-    /// Puts a fresh copy of the message on the queue after `delay`, so waiting for a free
-    /// export slot does not use up the receive count that leads to the dead-letter queue.
-    fn requeue(&self, body: &str, delay: Duration) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Puts an export into the pending queue to wait for a free slot.
+    fn park(&self, pending: &PendingExport) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// Takes up to `max` pending exports, oldest parked first, invisible to other dispatches
+    /// until settled.
+    fn take_pending(&self, max: usize) -> impl Future<Output = Result<Vec<Parked>, AwsError>> + Send;
+
+    /// Exports in the pending queue, waiting or held by a dispatch (approximate, as SQS counts).
+    fn pending_backlog(&self) -> impl Future<Output = Result<u64, AwsError>> + Send;
+
+    /// Deletes the pending exports that are `done` and makes those put `back` visible again.
+    fn settle_pending(&self, done: &[String], back: &[String]) -> impl Future<Output = Result<(), AwsError>> + Send;
 
     /// Sends the record to the dead-letter queue with the reason.
     fn dead_letter(

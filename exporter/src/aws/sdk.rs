@@ -1,5 +1,5 @@
 //! The AWS SDK side of [`Aws`]: RDS, SSM (export targets), SNS + CloudWatch (alerts) and SQS
-//! (retries, requeue, dead-letter). Only conversions and error classification live here.
+//! (retries, the pending queue, dead-letter). Only conversions and error classification live here.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -11,6 +11,7 @@ use s3exports_rds::{AwsError, ExportTask, Snapshot, StartExport, TaskFilter, cla
 
 use crate::aws::{Aws, ExportAlert};
 use crate::event::SqsMessageRef;
+use crate::export::pending::{MESSAGE_GROUP, Parked, PendingExport};
 
 /// How long a published export target is trusted before it is read again.
 const TARGET_TTL: Duration = Duration::from_secs(300);
@@ -29,7 +30,30 @@ pub struct Queues {
     /// The events queue; when unset it is found from the record's queue ARN.
     pub events_queue_url: Option<String>,
     pub dead_letter_queue_url: Option<String>,
+    /// Exports waiting for a free slot (FIFO).
+    pub pending_queue_url: Option<String>,
 }
+
+impl Queues {
+    /// The queues a deployed function is given in its environment.
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|s| !s.is_empty());
+        Self {
+            events_queue_url: var("EVENTS_QUEUE_URL"),
+            dead_letter_queue_url: var("DEAD_LETTER_QUEUE_URL"),
+            pending_queue_url: var("PENDING_QUEUE_URL"),
+        }
+    }
+
+    fn pending(&self) -> Result<&str, AwsError> {
+        self.pending_queue_url
+            .as_deref()
+            .ok_or_else(|| AwsError::Permanent("PENDING_QUEUE_URL is not set: no pending queue to wait in".into()))
+    }
+}
+
+/// How long a dispatch holds the pending exports it took (and with them the queue's lock).
+const PENDING_HOLD_SECONDS: i32 = 120;
 
 #[derive(Debug)]
 pub struct SdkAws {
@@ -102,17 +126,23 @@ impl SdkAws {
 }
 
 impl SdkAws {
-    /// One count of `metric`: without dimensions (what the alarms watch) and per database.
-    async fn put_count(&self, metric: &str, db: Option<&str>) -> Result<(), AwsError> {
+    /// `total` without dimensions and each database's value, at most 1,000 values a call.
+    async fn put_metric(&self, metric: &str, total: f64, per_db: &[(String, f64)]) -> Result<(), AwsError> {
         use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
-        let datum = || MetricDatum::builder().metric_name(metric).value(1.0).unit(StandardUnit::Count);
-        let mut request =
-            self.cloudwatch.put_metric_data().namespace(names::METRIC_NAMESPACE).metric_data(datum().build());
-        if let Some(db) = db {
-            request = request
-                .metric_data(datum().dimensions(Dimension::builder().name("Database").value(db).build()).build());
+        let datum = |value: f64| MetricDatum::builder().metric_name(metric).value(value).unit(StandardUnit::Count);
+        let mut data = vec![datum(total).build()];
+        data.extend(per_db.iter().map(|(db, value)| {
+            datum(*value).dimensions(Dimension::builder().name("Database").value(db).build()).build()
+        }));
+        for chunk in data.chunks(1000) {
+            self.cloudwatch
+                .put_metric_data()
+                .namespace(names::METRIC_NAMESPACE)
+                .set_metric_data(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
         }
-        request.send().await.map_err(|e| classify(&e))?;
         Ok(())
     }
 }
@@ -239,8 +269,23 @@ impl Aws for SdkAws {
         Ok(targets.into_iter().find(|(_, t)| t.s3_bucket_name == bucket).map(|(db, _)| db))
     }
 
-    async fn count(&self, metric: &'static str, db: Option<&str>) -> Result<(), AwsError> {
-        self.put_count(metric, db).await
+    async fn list_snapshots(&self, db_id: &str, awsbackup: bool) -> Result<Vec<Snapshot>, AwsError> {
+        sdk::list_snapshots(&self.rds, db_id, awsbackup).await
+    }
+
+    async fn targets(&self) -> Result<Vec<(String, ExportTarget)>, AwsError> {
+        match &self.targets {
+            TargetSource::Fixed(map) => {
+                let mut all: Vec<(String, ExportTarget)> = map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                all.sort_by(|a, b| a.0.cmp(&b.0));
+                Ok(all)
+            }
+            TargetSource::Ssm { client, environment } => published_targets(client, environment).await,
+        }
+    }
+
+    async fn metric(&self, metric: &'static str, total: f64, per_db: &[(String, f64)]) -> Result<(), AwsError> {
+        self.put_metric(metric, total, per_db).await
     }
 
     async fn alert(&self, alert: &ExportAlert) -> Result<(), AwsError> {
@@ -257,7 +302,7 @@ impl Aws for SdkAws {
                 .await
                 .map_err(|e| classify(&e))?;
         }
-        self.put_count(names::METRIC_EXPORT_FAILED, alert.db.as_deref()).await
+        self.count(names::METRIC_EXPORT_FAILED, alert.db.as_deref()).await
     }
 
     async fn retry_later(&self, message: &SqsMessageRef, delay: Duration) -> Result<(), AwsError> {
@@ -273,18 +318,90 @@ impl Aws for SdkAws {
         Ok(())
     }
 
-    async fn requeue(&self, body: &str, delay: Duration) -> Result<(), AwsError> {
-        let Some(url) = &self.queues.events_queue_url else {
-            return Err(AwsError::Permanent("EVENTS_QUEUE_URL is not set".into()));
-        };
+    async fn park(&self, pending: &PendingExport) -> Result<(), AwsError> {
         self.sqs
             .send_message()
-            .queue_url(url)
-            .message_body(body)
-            .delay_seconds(i32::try_from(delay.as_secs().min(900)).unwrap_or(900))
+            .queue_url(self.queues.pending()?)
+            .message_body(pending.to_body())
+            .message_group_id(MESSAGE_GROUP)
+            // A redelivered event parks the same export again: the queue keeps one copy.
+            .message_deduplication_id(pending.export_id())
             .send()
             .await
             .map_err(|e| classify(&e))?;
+        Ok(())
+    }
+
+    async fn take_pending(&self, max: usize) -> Result<Vec<Parked>, AwsError> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(self.queues.pending()?)
+            .max_number_of_messages(i32::try_from(max.clamp(1, 10)).unwrap_or(10))
+            .visibility_timeout(PENDING_HOLD_SECONDS)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(out
+            .messages()
+            .iter()
+            .filter_map(|m| {
+                Some(Parked { receipt: m.receipt_handle()?.to_owned(), body: m.body().unwrap_or_default().to_owned() })
+            })
+            .collect())
+    }
+
+    async fn pending_backlog(&self) -> Result<u64, AwsError> {
+        use aws_sdk_sqs::types::QueueAttributeName as Name;
+        let out = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(self.queues.pending()?)
+            .attribute_names(Name::ApproximateNumberOfMessages)
+            .attribute_names(Name::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let attributes = out.attributes().cloned().unwrap_or_default();
+        let count = |name: Name| attributes.get(&name).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        Ok(count(Name::ApproximateNumberOfMessages) + count(Name::ApproximateNumberOfMessagesNotVisible))
+    }
+
+    async fn settle_pending(&self, done: &[String], back: &[String]) -> Result<(), AwsError> {
+        use aws_sdk_sqs::types::{
+            ChangeMessageVisibilityBatchRequestEntry as Back, DeleteMessageBatchRequestEntry as Done,
+        };
+        let url = self.queues.pending()?;
+        let built = |e: aws_sdk_sqs::error::BuildError| AwsError::Permanent(e.to_string());
+        for chunk in done.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, r)| Done::builder().id(i.to_string()).receipt_handle(r).build().map_err(built))
+                .collect::<Result<Vec<_>, _>>()?;
+            let out = self.sqs.delete_message_batch().queue_url(url).set_entries(Some(entries)).send().await;
+            let failed = out.map_err(|e| classify(&e))?.failed().len();
+            if failed > 0 {
+                // Left visible again later: dispatch then finds them exported and deletes them.
+                tracing::warn!(failed, "some started pending exports were not deleted");
+            }
+        }
+        for chunk in back.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    Back::builder().id(i.to_string()).receipt_handle(r).visibility_timeout(0).build().map_err(built)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            self.sqs
+                .change_message_visibility_batch()
+                .queue_url(url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+        }
         Ok(())
     }
 

@@ -4,7 +4,8 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use s3exports_config::EnvSelector;
 use s3exports_exporter::aws::sdk::Queues;
 use s3exports_exporter::catalogue::Cataloguing;
-use s3exports_exporter::{handle, handle_with};
+use s3exports_exporter::export::invocation::{ScheduledJob, ScheduledRun, handle_and_dispatch, run_job};
+use s3exports_exporter::handle_with;
 use serde_json::Value;
 
 use super::{cataloguer, exporting_aws, settings_for};
@@ -36,20 +37,21 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     let sdk = aws_config::load_from_env().await;
     let mut aws = exporting_aws(&sdk, environment);
     aws.alerts_topic_arn = std::env::var("ALERTS_TOPIC_ARN").ok().filter(|s| !s.is_empty());
-    aws.queues = Queues {
-        events_queue_url: std::env::var("EVENTS_QUEUE_URL").ok().filter(|s| !s.is_empty()),
-        dead_letter_queue_url: std::env::var("DEAD_LETTER_QUEUE_URL").ok().filter(|s| !s.is_empty()),
-    };
+    aws.queues = Queues::from_env();
     // One binary, two functions with their own roles: exporting, or cataloguing.
     let catalogue = std::env::var("FUNCTION_ROLE").is_ok_and(|r| r == "catalogue");
     let cataloguer = cataloguer(&sdk, &settings);
     let (aws, settings, cataloguer) = (&aws, &settings, &cataloguer);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        if let Some(job) = ScheduledJob::from_event(&event.payload) {
+            let ran = run_job(aws, settings, &job?).await?;
+            return Ok(scheduled_result(&ran));
+        }
         let handled = if catalogue {
             handle_with(aws, settings, &event.payload, &Cataloguing { aws, settings, cataloguer, dry_run: false })
                 .await?
         } else {
-            handle(aws, settings, &event.payload).await?
+            handle_and_dispatch(aws, settings, &event.payload).await?.0
         };
         if handled.needs_invocation_retry() {
             return Err(lambda_runtime::Error::from(
@@ -59,4 +61,21 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
         Ok::<Value, lambda_runtime::Error>(serde_json::to_value(&handled.batch)?)
     }))
     .await
+}
+
+/// The scheduled invocation's result: what it found and did, in numbers.
+fn scheduled_result(ran: &ScheduledRun) -> Value {
+    let reconciled = ran.reconciled.as_ref().map(|r| {
+        r.databases
+            .iter()
+            .map(
+                |d| serde_json::json!({"db": d.db, "summary": d.summary, "error": d.error, "not_queued": d.not_queued}),
+            )
+            .collect::<Vec<_>>()
+    });
+    let dispatched = ran.dispatched.as_ref().map(|d| {
+        let started = d.decisions.iter().filter(|x| x.outcome == s3exports_exporter::Outcome::StartExport).count();
+        serde_json::json!({"running_before": d.running, "started": started, "waiting": d.waiting})
+    });
+    serde_json::json!({"reconciled": reconciled, "dispatched": dispatched})
 }

@@ -1,5 +1,6 @@
 //! The exporter's command line: run a function's handler on an event file (`handle`,
-//! `catalogue`), or on a queue as Lambda's event source mapping would (`poll`).
+//! `catalogue`), or on a queue as Lambda's event source mapping would (`poll`); start pending
+//! exports into free slots (`dispatch`); find snapshots without an export (`reconcile`).
 
 pub mod lambda;
 
@@ -13,7 +14,10 @@ use s3exports_cli::AwsArgs;
 use s3exports_config::{EnvSelector, ExportTarget, names};
 use s3exports_exporter::aws::sdk::{Queues, SdkAws, TargetSource};
 use s3exports_exporter::catalogue::{Cataloguer, Cataloguing};
-use s3exports_exporter::poll::{Backlog, PolledQueue, lambda_event, settled};
+use s3exports_exporter::export::dispatch::{Trigger, dispatch};
+use s3exports_exporter::export::invocation::handle_and_dispatch;
+use s3exports_exporter::export::reconcile::{ReconcileRun, Reconciled, reconcile};
+use s3exports_exporter::poll::{Backlog, PolledQueue, lambda_event, queue_url, settled};
 use s3exports_exporter::{Handled, Outcome, Settings, handle, handle_with};
 use serde_json::Value;
 
@@ -45,6 +49,38 @@ enum Command {
     /// Consume a queue as Lambda's event source mapping does: receive a batch, run the same
     /// handler on it, delete all but the reported failures. For local runs against an
     /// emulator, or to drain a queue by hand.
+    /// Start pending exports into the free export slots, oldest snapshot first, as the
+    /// deployed function does when an export finishes and every few minutes.
+    Dispatch {
+        /// The pending queue, by name or URL (default: the environment's).
+        #[arg(long)]
+        pending_queue: Option<String>,
+        #[command(flatten)]
+        aws: RunArgs,
+    },
+    /// Compare every configured database's snapshots with the export tasks of its bucket and
+    /// queue each eligible snapshot that has none (lost events; with a long --since, the
+    /// backfill). Prints one JSON line per snapshot examined, then one summary per database.
+    Reconcile {
+        /// Per-database export targets as JSON (keyed by database id) instead of the
+        /// parameters the database stacks publish.
+        #[arg(long)]
+        targets: Option<PathBuf>,
+        /// Only this database.
+        #[arg(long)]
+        db: Option<String>,
+        /// How far back to look at snapshots (e.g. 35d; 365d for a backfill).
+        #[arg(long, default_value = "35d")]
+        since: humantime::Duration,
+        /// Re-export snapshots whose exports failed, under a new identifier per attempt.
+        #[arg(long)]
+        retry_failed: bool,
+        /// The pending queue, by name or URL (default: the environment's).
+        #[arg(long)]
+        pending_queue: Option<String>,
+        #[command(flatten)]
+        aws: RunArgs,
+    },
     Poll {
         /// The function to stand in for.
         #[arg(long, value_enum, default_value = "export")]
@@ -118,14 +154,7 @@ pub async fn run() -> Result<ExitCode> {
         Command::Handle { run, targets } => {
             let sdk = run.aws.sdk.sdk_config().await;
             let settings = settings_for(&run.aws.env, run.aws.dry_run, false)?;
-            let targets = match targets {
-                Some(path) => TargetSource::Fixed(read_targets(&path)?),
-                None => TargetSource::Ssm {
-                    client: aws_sdk_ssm::Client::new(&sdk),
-                    environment: settings.environment.clone(),
-                },
-            };
-            let aws = SdkAws::from_config(&sdk, targets);
+            let aws = SdkAws::from_config(&sdk, target_source(&sdk, &settings, targets.as_deref())?);
             let event = read_event(&run.event)?;
             let handled = handle(&aws, &settings, &event).await.context("the file does not hold a Lambda event")?;
             print_decisions(&handled)
@@ -142,6 +171,45 @@ pub async fn run() -> Result<ExitCode> {
                 .await
                 .context("the file does not hold a Lambda event")?;
             print_decisions(&handled)
+        }
+        Command::Dispatch { pending_queue, aws } => {
+            let sdk = aws.sdk.sdk_config().await;
+            let settings = settings_for(&aws.env, aws.dry_run, false)?;
+            let mut edge = exporting_aws(&sdk, settings.environment.clone());
+            edge.queues = pending_queues(&edge.sqs, &settings.environment, pending_queue.as_deref(), true).await?;
+            let dispatched =
+                dispatch(&edge, &settings, Trigger::Schedule).await.map_err(|e| anyhow::anyhow!("dispatch: {e}"))?;
+            let mut counts = BTreeMap::new();
+            for d in &dispatched.decisions {
+                println!("{}", serde_json::to_string(d)?);
+                *counts.entry(d.outcome.as_str()).or_default() += 1;
+            }
+            eprintln!(
+                "{} export(s) were running; {} pending looked at: {}; {} wait for a slot",
+                dispatched.running,
+                dispatched.decisions.len(),
+                outcome_summary(&counts),
+                dispatched.waiting
+            );
+            Ok(exit_status(&counts))
+        }
+        Command::Reconcile { targets, db, since, retry_failed, pending_queue, aws } => {
+            let sdk = aws.sdk.sdk_config().await;
+            let settings = settings_for(&aws.env, aws.dry_run, false)?;
+            let source = target_source(&sdk, &settings, targets.as_deref())?;
+            let mut edge = SdkAws::from_config(&sdk, source);
+            edge.queues =
+                pending_queues(&edge.sqs, &settings.environment, pending_queue.as_deref(), !aws.dry_run).await?;
+            let run = ReconcileRun {
+                db,
+                since: s3exports_cli::since_time(chrono::Utc::now(), since.into())?,
+                retry_failed,
+                alert_failures_after: None,
+                record_metric: false,
+                defer_while_pending: false,
+            };
+            let reconciled = reconcile(&edge, &settings, &run).await?;
+            print_reconciled(&reconciled)
         }
         Command::Poll { function, queue, until_empty, wait_seconds, aws } => {
             poll(function, queue, until_empty, wait_seconds, aws).await
@@ -167,8 +235,20 @@ async fn poll(
     let region = sdk.region().map(ToString::to_string).unwrap_or_default();
     let mut aws = exporting_aws(&sdk, env.clone());
     aws.alerts_topic_arn = alerts_topic_beside(&queue.arn, &env);
-    aws.queues =
-        Queues { events_queue_url: Some(queue.url.clone()), dead_letter_queue_url: queue.dead_letter_url.clone() };
+    // The exporting function parks exports when the slots are full; without a pending queue
+    // (an environment deployed before it existed) parking fails and the record is retried.
+    let pending = match queue_url(&queue.client, &names::pending_queue(&env)).await {
+        Ok(url) => Some(url),
+        Err(e) => {
+            eprintln!("warning: {e}; exports cannot wait for a slot");
+            None
+        }
+    };
+    aws.queues = Queues {
+        events_queue_url: Some(queue.url.clone()),
+        dead_letter_queue_url: queue.dead_letter_url.clone(),
+        pending_queue_url: pending,
+    };
     let cataloguer = cataloguer(&sdk, &settings);
     eprintln!("polling {} as the {} function (batches of {})", queue.url, function.name(), function.batch_size());
 
@@ -182,15 +262,22 @@ async fn poll(
             continue;
         }
         let event = serde_json::to_value(lambda_event(&messages, &queue.arn, &region))?;
-        let handled = match function {
-            Function::Export => handle(&aws, &settings, &event).await?,
+        let (handled, dispatched) = match function {
+            Function::Export => handle_and_dispatch(&aws, &settings, &event).await?,
             Function::Catalogue => {
                 let decider =
                     Cataloguing { aws: &aws, settings: &settings, cataloguer: &cataloguer, dry_run: args.dry_run };
-                handle_with(&aws, &settings, &event, &decider).await?
+                (handle_with(&aws, &settings, &event, &decider).await?, None)
             }
         };
         print_and_count(&handled, &mut totals.outcomes)?;
+        // As the deployed function does: finished exports free slots for pending ones.
+        if let Some(dispatched) = dispatched {
+            for d in &dispatched.decisions {
+                println!("{}", serde_json::to_string(d)?);
+                *totals.outcomes.entry(d.outcome.as_str()).or_default() += 1;
+            }
+        }
         // A dry run changes nothing, so every message stays on the queue.
         let done = if args.dry_run { Vec::new() } else { settled(&messages, &handled.batch) };
         queue.delete(&done).await.map_err(anyhow::Error::msg)?;
@@ -259,6 +346,58 @@ pub(crate) fn cataloguer(sdk: &aws_config::SdkConfig, settings: &Settings) -> Ca
         environment: settings.environment.clone(),
         mode: settings.defaults.catalog,
     }
+}
+
+/// Export targets from a file, or from the parameters the database stacks publish.
+fn target_source(sdk: &aws_config::SdkConfig, settings: &Settings, file: Option<&Path>) -> Result<TargetSource> {
+    Ok(match file {
+        Some(path) => TargetSource::Fixed(read_targets(path)?),
+        None => TargetSource::Ssm { client: aws_sdk_ssm::Client::new(sdk), environment: settings.environment.clone() },
+    })
+}
+
+/// The pending queue (by name or URL, default the environment's) and the dead-letter queue
+/// beside it. `required`: fail when the pending queue cannot be found, rather than say so later.
+async fn pending_queues(sqs: &aws_sdk_sqs::Client, env: &str, pending: Option<&str>, required: bool) -> Result<Queues> {
+    let name = pending.map_or_else(|| names::pending_queue(env), str::to_owned);
+    let pending_queue_url = match queue_url(sqs, &name).await {
+        Ok(url) => Some(url),
+        Err(e) if required => bail!("{e}"),
+        Err(_) => None,
+    };
+    let dead_letter_queue_url = queue_url(sqs, &names::dead_letter_queue(env)).await.ok();
+    Ok(Queues { events_queue_url: None, dead_letter_queue_url, pending_queue_url })
+}
+
+/// One JSON line per snapshot examined, then one per database; a readable summary on stderr.
+/// Exit 1 when a database could not be reconciled, a missing snapshot could not be queued,
+/// or failed exports are left without an export.
+fn print_reconciled(reconciled: &Reconciled) -> Result<ExitCode> {
+    let mut counts = BTreeMap::new();
+    for d in &reconciled.decisions {
+        println!("{}", serde_json::to_string(d)?);
+        *counts.entry(d.outcome.as_str()).or_default() += 1;
+    }
+    for db in &reconciled.databases {
+        let line = serde_json::json!({"db": db.db, "summary": db.summary, "not_queued": db.not_queued, "deferred": db.deferred, "error": db.error});
+        println!("{line}");
+        let s = db.summary;
+        match &db.error {
+            Some(e) => eprintln!("{}: not reconciled: {e}", db.db),
+            None => eprintln!(
+                "{}: {} snapshot(s) examined: {} exported, {} queued for export, {} failed, {} skipped{}",
+                db.db,
+                s.examined,
+                s.exported,
+                s.missing - db.not_queued.min(s.missing),
+                s.failed,
+                s.skipped,
+                if db.not_queued > 0 { format!(", {} could not be queued", db.not_queued) } else { String::new() }
+            ),
+        }
+    }
+    let failed_left = reconciled.databases.iter().any(|d| d.summary.failed > 0);
+    Ok(if reconciled.is_complete() && !failed_left { exit_status(&counts) } else { ExitCode::FAILURE })
 }
 
 fn read_event(path: &Path) -> Result<Value> {

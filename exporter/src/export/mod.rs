@@ -1,7 +1,11 @@
 //! The exporting function: a snapshot-created event in, its database and policy resolved, and
 //! an export started into a free slot (or the record waits for one).
 
+pub mod dispatch;
 pub mod finished;
+pub mod invocation;
+pub mod pending;
+pub mod reconcile;
 pub mod retry;
 pub mod rules;
 
@@ -9,9 +13,11 @@ use std::future::Future;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use s3exports_rds::policy::{check_min_interval, check_snapshot_type};
+
 use s3exports_config::ExportTarget;
 use s3exports_rds::export_id::export_task_identifier;
-use s3exports_rds::{AwsError, ExportTask, Snapshot, StartExport, TaskFilter};
+use s3exports_rds::{AwsError, Snapshot, StartExport, TaskFilter};
 use serde_json::Value;
 
 use crate::aws::Aws;
@@ -19,6 +25,7 @@ use crate::batch::{Handled, RecordDecider, Settings, handle_with, start_decision
 use crate::decision::{Decision, Outcome};
 use crate::event::{RdsEvent, Record, UnknownEvent};
 use crate::event_kind::{EventKind, event_kind};
+use pending::PendingExport;
 use retry::RetryKind;
 
 /// The exporter, for one batch: snapshot created -> export started.
@@ -27,9 +34,8 @@ pub struct Exporting<'a, A> {
     aws: &'a A,
     settings: &'a Settings,
     /// A record of this batch found every export slot taken. Slots free up over minutes and a
-    /// batch takes milliseconds, so the batch's later snapshots wait too without asking RDS
-    /// again: under a backlog that saves three calls a record, and RDS's API rate limit is
-    /// shared with everything else in the account.
+    /// batch takes milliseconds, so the batch's later snapshots are parked without counting the
+    /// exports in progress again: RDS's API rate limit is shared with everything in the account.
     slots_full: AtomicBool,
 }
 
@@ -47,26 +53,13 @@ impl<A: Aws> RecordDecider for Exporting<'_, A> {
 
 impl<A: Aws> Exporting<'_, A> {
     async fn decide_in_batch(&self, record: &Record) -> Decision {
-        // A dry run is for reading each record's full decision; it costs no slots anyway.
-        if self.slots_full.load(Ordering::Relaxed) && !self.settings.dry_run {
-            if let Some(waits) = wait_for_a_slot(record) {
-                return waits;
-            }
-        }
-        let decision = decide_record(self.aws, self.settings, record).await;
-        if decision.retry == Some(RetryKind::QuotaFull) {
+        let known_full = self.slots_full.load(Ordering::Relaxed);
+        let decision = decide_record(self.aws, self.settings, record, known_full).await;
+        if decision.queued {
             self.slots_full.store(true, Ordering::Relaxed);
         }
         decision
     }
-}
-
-/// A snapshot-created record waits for a slot, as an earlier record of its batch found none.
-/// `None` for any other record: those need no slot.
-fn wait_for_a_slot(record: &Record) -> Option<Decision> {
-    let ControlFlow::Continue((event, d)) = start_decision(record) else { return None };
-    matches!(event_kind(&event.event_id), EventKind::SnapshotCreated { .. })
-        .then(|| d.retry(RetryKind::QuotaFull, "every export slot was taken earlier in this batch: waiting for one"))
 }
 
 pub async fn handle<A: Aws>(aws: &A, settings: &Settings, event: &Value) -> Result<Handled, UnknownEvent> {
@@ -74,13 +67,14 @@ pub async fn handle<A: Aws>(aws: &A, settings: &Settings, event: &Value) -> Resu
 }
 
 /// Decides one record. Never fails: every problem becomes an outcome with a reason.
-pub async fn decide_record<A: Aws>(aws: &A, settings: &Settings, record: &Record) -> Decision {
+/// `known_full`: an earlier record of the batch found every slot taken.
+pub async fn decide_record<A: Aws>(aws: &A, settings: &Settings, record: &Record, known_full: bool) -> Decision {
     let (event, d) = match start_decision(record) {
         ControlFlow::Continue(started) => started,
         ControlFlow::Break(done) => return done,
     };
     match event_kind(&event.event_id) {
-        EventKind::SnapshotCreated { cluster } => export_snapshot(aws, settings, event, cluster, d).await,
+        EventKind::SnapshotCreated { cluster } => export_snapshot(aws, settings, event, cluster, known_full, d).await,
         EventKind::ExportFinished { cluster, result } => {
             finished::export_finished(aws, settings, event, cluster, result, record.attempt(), d).await
         }
@@ -100,14 +94,15 @@ async fn export_snapshot<A: Aws>(
     settings: &Settings,
     event: &RdsEvent,
     cluster: bool,
+    known_full: bool,
     d: Decision,
 ) -> Decision {
     let what = if cluster { "DB cluster snapshot" } else { "DB snapshot" };
     // The slot count needs nothing from the snapshot, so it is read while the snapshot and its
     // target are: one round trip less on every start, a cold start's first event most of all.
     let active_filter = TaskFilter::active();
-    let (resolved, active) =
-        futures::join!(snapshot_and_target(aws, &event.source_id, cluster), aws.export_tasks(&active_filter));
+    let count_active = async { if known_full { Ok(None) } else { aws.export_tasks(&active_filter).await.map(Some) } };
+    let (resolved, active) = futures::join!(snapshot_and_target(aws, &event.source_id, cluster), count_active);
     let (snapshot, target) = match resolved {
         Ok(Some(found)) => found,
         Ok(None) => {
@@ -145,14 +140,14 @@ async fn export_snapshot<A: Aws>(
     let export_id = export_task_identifier(&snapshot.db_id, created, &snapshot.arn);
     d.export_task_identifier = Some(export_id.clone());
 
-    if let Err(why) = rules::check_snapshot_type(&snapshot, &policy) {
+    if let Err(why) = check_snapshot_type(&snapshot, &policy) {
         return d.with(Outcome::Skip, why);
     }
     if policy.min_interval.0.is_some() {
         let filter = TaskFilter { s3_bucket: Some(target.s3_bucket_name.clone()), ..TaskFilter::default() };
         match aws.export_tasks(&filter).await {
             Ok(prior) => {
-                if let Err(why) = rules::check_min_interval(created, &export_id, policy.min_interval, &prior) {
+                if let Err(why) = check_min_interval(created, &export_id, policy.min_interval, &prior) {
                     return d.with(Outcome::Skip, why);
                 }
             }
@@ -160,24 +155,23 @@ async fn export_snapshot<A: Aws>(
         }
     }
 
+    let request = StartExport::to_target(&export_id, &snapshot.arn, &target, &settings.defaults);
+    let destination = request.destination();
     let active = match active {
-        Ok(tasks) => tasks,
+        Ok(Some(tasks)) => tasks,
+        Ok(None) => {
+            return park(aws, settings, d, snapshot, request, "an earlier record of this batch found every slot taken")
+                .await;
+        }
         Err(e) => return d.failed("counting exports in progress", &e),
     };
-    if rules::slots_full(active.len(), settings.defaults.export_slots) {
-        return quota_full(aws, d, &export_id, &active, settings.defaults.export_slots).await;
+    if active.iter().any(|t| t.id == export_id) {
+        return d.with(Outcome::Skip, format!("export task {export_id} is already running (redelivered event)"));
     }
-
-    let request = StartExport {
-        export_task_identifier: export_id.clone(),
-        source_arn: snapshot.arn.clone(),
-        s3_bucket: target.s3_bucket_name.clone(),
-        s3_prefix: target.s3_prefix.clone(),
-        iam_role_arn: target.iam_role_arn.clone(),
-        kms_key_id: target.kms_key_arn.clone(),
-        export_only: policy.export_only.clone(),
-    };
-    let destination = format!("s3://{}/{}", request.s3_bucket, request.s3_prefix);
+    if rules::slots_full(active.len(), settings.defaults.export_slots) {
+        let why = format!("{} exports in progress, {} slots", active.len(), settings.defaults.export_slots);
+        return park(aws, settings, d, snapshot, request, &why).await;
+    }
     if settings.dry_run {
         return d.with(
             Outcome::StartExport,
@@ -189,10 +183,10 @@ async fn export_snapshot<A: Aws>(
         Err(AwsError::AlreadyExists) => {
             d.with(Outcome::Skip, format!("export task {export_id} already exists (redelivered event)"))
         }
-        Err(AwsError::Unmodelled(msg)) if rules::slots_full(active.len() + 1, rules::ACCOUNT_EXPORT_QUOTA) => d.retry(
-            RetryKind::QuotaFull,
-            format!("StartExportTask refused while exports are running ({msg}): quota full"),
-        ),
+        Err(AwsError::Unmodelled(msg)) if rules::slots_full(active.len() + 1, rules::ACCOUNT_EXPORT_QUOTA) => {
+            let why = format!("StartExportTask refused while exports are running ({msg}): quota full");
+            park(aws, settings, d, snapshot, request, &why).await
+        }
         Err(e) => d.failed("StartExportTask", &e),
     }
 }
@@ -210,21 +204,30 @@ async fn snapshot_and_target<A: Aws>(
     Ok(Some((snapshot, target)))
 }
 
-/// All slots are taken. If this very export is among those running (or done), the record is a
-/// redelivery; otherwise it waits.
-async fn quota_full<A: Aws>(aws: &A, d: Decision, export_id: &str, active: &[ExportTask], slots: u32) -> Decision {
-    if active.iter().any(|t| t.id == export_id) {
-        return d.with(Outcome::Skip, format!("export task {export_id} is already running (redelivered event)"));
+/// Every slot is taken: the export waits in the pending queue, and this record is done. A
+/// redelivered event parks it again, which costs nothing: the queue drops a copy within five
+/// minutes, and dispatch finds a later copy already exported.
+async fn park<A: Aws>(
+    aws: &A,
+    settings: &Settings,
+    d: Decision,
+    snapshot: Snapshot,
+    request: StartExport,
+    why: &str,
+) -> Decision {
+    let mut d = d;
+    d.queued = true;
+    if settings.dry_run {
+        return d.with(Outcome::StartExport, format!("dry run: {why}; would wait in the pending queue"));
     }
-    let filter = TaskFilter { export_task_identifier: Some(export_id.to_owned()), ..TaskFilter::default() };
-    match aws.export_tasks(&filter).await {
-        Ok(existing) if !existing.is_empty() => {
-            d.with(Outcome::Skip, format!("export task {export_id} already exists (redelivered event)"))
+    let pending = PendingExport { snapshot, request, parked_by: "event".to_owned() };
+    match aws.park(&pending).await {
+        Ok(()) => {
+            d.with(Outcome::StartExport, format!("{why}: queued in the pending queue, started when a slot frees"))
         }
-        Ok(_) => d.retry(
-            RetryKind::QuotaFull,
-            format!("{} exports in progress, {slots} slots: waiting for one to finish", active.len()),
-        ),
-        Err(e) => d.failed("looking up the export task", &e),
+        Err(e) => {
+            d.queued = false;
+            d.failed("parking the export in the pending queue", &e)
+        }
     }
 }

@@ -12,13 +12,10 @@ pub enum RetryKind {
     Transient,
     /// The snapshot is not `available` yet.
     NotReady,
-    /// Every export slot is taken; an export takes minutes to hours.
+    /// Every export slot is taken: the export waits in the pending queue, not on the events
+    /// queue, so waiting never counts towards the dead-letter queue.
     QuotaFull,
 }
-
-/// A record waiting for an export slot waits in place (a longer visibility) until this receive,
-/// then moves to a fresh copy, well before the queue's maxReceiveCount (10) dead-letters it.
-pub const QUOTA_WAITS_IN_PLACE: u32 = 5;
 
 /// How long a record waits before its next try. Jitter comes from the record id so that a
 /// burst spreads out while a replay stays reproducible.

@@ -1,0 +1,247 @@
+//! The reconciler: every eligible snapshot of each configured database that has no export task
+//! in its bucket is put into the pending queue (never started directly, so the slots hold).
+//! It finds what lost events missed, and with a long window it is the backfill.
+
+use chrono::{DateTime, Utc};
+use s3exports_config::{ExportTarget, SnapshotType, names};
+use s3exports_rds::reconcile::{Examined, Summary, Verdict, Window, examine};
+use s3exports_rds::{StartExport, TaskFilter};
+
+use super::pending::PendingExport;
+use crate::aws::{Aws, ExportAlert};
+use crate::batch::Settings;
+use crate::decision::{Decision, Outcome};
+
+#[derive(Debug, Clone)]
+pub struct ReconcileRun {
+    /// Only this database (case-insensitive, as RDS ids are).
+    pub db: Option<String>,
+    /// Snapshots created before this are not examined.
+    pub since: DateTime<Utc>,
+    pub retry_failed: bool,
+    /// Failed exports that ended after this are alerted (the scheduled run passes the start of
+    /// the day it covers, so each failure is alerted by one run); `None` reports them only.
+    pub alert_failures_after: Option<DateTime<Utc>>,
+    /// Record `SnapshotsWithoutExport` per database (the scheduled run).
+    pub record_metric: bool,
+    /// While the pending queue holds exports, a snapshot without a task may be one of them:
+    /// queue nothing and let a later run look again (the scheduled run; a person asking for a
+    /// reconcile gets it, and the duplicates it may queue are dropped by dispatch).
+    pub defer_while_pending: bool,
+}
+
+/// One database's reconcile.
+#[derive(Debug)]
+pub struct DatabaseReport {
+    pub db: String,
+    pub summary: Summary,
+    /// Why the database could not be reconciled (listing failed); the others still are.
+    pub error: Option<String>,
+    /// Missing snapshots that could not be queued.
+    pub not_queued: usize,
+    /// Missing snapshots left for a later run because the pending queue was not empty.
+    pub deferred: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct Reconciled {
+    pub decisions: Vec<Decision>,
+    pub databases: Vec<DatabaseReport>,
+}
+
+impl Reconciled {
+    /// Every database was examined and every missing snapshot queued.
+    pub fn is_complete(&self) -> bool {
+        self.databases.iter().all(|d| d.error.is_none() && d.not_queued == 0)
+    }
+}
+
+/// An error that stops the whole run before any database is looked at.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("listing the configured databases: {0}")]
+    Targets(s3exports_rds::AwsError),
+    #[error("reading the pending queue's backlog: {0}")]
+    Pending(s3exports_rds::AwsError),
+    #[error("database `{0}` is not configured for export in this environment; configured: {1}")]
+    UnknownDatabase(String, String),
+}
+
+pub async fn reconcile<A: Aws>(aws: &A, settings: &Settings, run: &ReconcileRun) -> Result<Reconciled, ReconcileError> {
+    let mut targets = aws.targets().await.map_err(ReconcileError::Targets)?;
+    if let Some(only) = &run.db {
+        let known = targets.iter().map(|(db, _)| db.as_str()).collect::<Vec<_>>().join(", ");
+        targets.retain(|(db, _)| db.eq_ignore_ascii_case(only));
+        if targets.is_empty() {
+            return Err(ReconcileError::UnknownDatabase(
+                only.clone(),
+                if known.is_empty() { "none".into() } else { known },
+            ));
+        }
+    }
+    let backlog =
+        if run.defer_while_pending { aws.pending_backlog().await.map_err(ReconcileError::Pending)? } else { 0 };
+    let mut out = Reconciled::default();
+    for (db, target) in &targets {
+        let report = reconcile_database(aws, settings, run, backlog, db, target, &mut out.decisions).await;
+        out.databases.push(report);
+    }
+    if run.record_metric && !settings.dry_run {
+        // Missing and failed alike: snapshots that have no export. One call for every database.
+        let per_db: Vec<(String, f64)> = out
+            .databases
+            .iter()
+            .filter(|d| d.error.is_none())
+            .map(|d| (d.db.clone(), (d.summary.missing + d.summary.failed) as f64))
+            .collect();
+        let total = per_db.iter().map(|(_, n)| n).sum();
+        if let Err(e) = aws.metric(names::METRIC_SNAPSHOTS_WITHOUT_EXPORT, total, &per_db).await {
+            tracing::warn!(error = %e, "could not record SnapshotsWithoutExport");
+        }
+    }
+    Ok(out)
+}
+
+async fn reconcile_database<A: Aws>(
+    aws: &A,
+    settings: &Settings,
+    run: &ReconcileRun,
+    backlog: u64,
+    db: &str,
+    target: &ExportTarget,
+    decisions: &mut Vec<Decision>,
+) -> DatabaseReport {
+    let mut report =
+        DatabaseReport { db: db.to_owned(), summary: Summary::default(), error: None, not_queued: 0, deferred: 0 };
+    if let Err(problem) = target.validate() {
+        report.error = Some(format!("export target is misconfigured: {problem}"));
+        return report;
+    }
+    let policy = target.policy(&settings.defaults);
+    let awsbackup = policy.snapshot_types.contains(&SnapshotType::Awsbackup);
+    let bucket_tasks = TaskFilter::bucket(&target.s3_bucket_name);
+    let (snapshots, tasks) = futures::join!(aws.list_snapshots(db, awsbackup), aws.export_tasks(&bucket_tasks));
+    let (snapshots, tasks) = match (snapshots, tasks) {
+        (Ok(s), Ok(t)) => (s, t),
+        (Err(e), _) => {
+            report.error = Some(format!("listing its snapshots: {e}"));
+            return report;
+        }
+        (_, Err(e)) => {
+            report.error = Some(format!("listing the export tasks of bucket {}: {e}", target.s3_bucket_name));
+            return report;
+        }
+    };
+    let window = Window { policy: &policy, since: run.since, retry_failed: run.retry_failed };
+    let examined = examine(&snapshots, &tasks, &window);
+    report.summary = Summary::of(&examined);
+    for e in examined {
+        let d = if backlog > 0 && matches!(e.verdict, Verdict::Missing { .. }) {
+            report.deferred += 1;
+            deferred(e, backlog)
+        } else {
+            act_on(aws, settings, run, target, e).await
+        };
+        if matches!(d.outcome, Outcome::Retry | Outcome::Reject) {
+            report.not_queued += 1;
+        }
+        decisions.push(d);
+    }
+    report
+}
+
+fn decision_for(e: &Examined) -> Decision {
+    let mut d = Decision::new(&format!("reconcile:{}", e.snapshot.db_id), Outcome::Skip, "");
+    d.db = Some(e.snapshot.db_id.clone());
+    d.snapshot = Some(e.snapshot.id.clone());
+    d.source_arn = Some(e.snapshot.arn.clone());
+    d
+}
+
+fn deferred(e: Examined, backlog: u64) -> Decision {
+    let mut d = decision_for(&e);
+    if let Verdict::Missing { export_task_identifier, .. } = e.verdict {
+        d.export_task_identifier = Some(export_task_identifier);
+    }
+    d.with(
+        Outcome::Skip,
+        format!("no export task yet, but {backlog} export(s) wait in the pending queue and it may be one: the next run queues it if it is still missing"),
+    )
+}
+
+/// The decision line for one examined snapshot, after queueing or alerting what it needs.
+async fn act_on<A: Aws>(
+    aws: &A,
+    settings: &Settings,
+    run: &ReconcileRun,
+    target: &ExportTarget,
+    e: Examined,
+) -> Decision {
+    let mut d = decision_for(&e);
+    match e.verdict {
+        Verdict::Exported { export_task_identifier, status } => {
+            let why = format!("exported by task {export_task_identifier} ({})", status.as_str());
+            d.export_task_identifier = Some(export_task_identifier);
+            d.with(Outcome::Skip, why)
+        }
+        Verdict::Skip { reason } => d.with(Outcome::Skip, reason),
+        Verdict::Failed { failures } => {
+            let listed: Vec<String> = failures
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{} {}: {}",
+                        f.export_task_identifier,
+                        f.status.as_str(),
+                        f.failure_cause.as_deref().unwrap_or("no cause given")
+                    )
+                })
+                .collect();
+            d.export_task_identifier = failures.last().map(|f| f.export_task_identifier.clone());
+            if let Some(after) = run.alert_failures_after.filter(|_| !settings.dry_run) {
+                for f in failures.iter().filter(|f| f.ended.is_some_and(|t| t > after)) {
+                    let alert = ExportAlert {
+                        export_task_identifier: f.export_task_identifier.clone(),
+                        status: f.status.as_str().to_owned(),
+                        source_arn: e.snapshot.arn.clone(),
+                        db: Some(e.snapshot.db_id.clone()),
+                        s3_location: format!("s3://{}/{}", target.s3_bucket_name, target.s3_prefix),
+                        failure_cause: f.failure_cause.clone(),
+                        event_message: "found by the daily reconcile".to_owned(),
+                    };
+                    if let Err(err) = aws.alert(&alert).await {
+                        tracing::warn!(export = f.export_task_identifier, error = %err, "could not alert a failed export");
+                    }
+                }
+            }
+            d.with(
+                Outcome::ExportFailed,
+                format!("no export, {} failed: {}; re-export with --retry-failed", listed.len(), listed.join("; ")),
+            )
+        }
+        Verdict::Missing { export_task_identifier, retries } => {
+            d.export_task_identifier = Some(export_task_identifier.clone());
+            d.queued = true;
+            let why = if retries.is_empty() {
+                format!("no export task in s3://{}", target.s3_bucket_name)
+            } else {
+                format!("retrying after failed {}", retries.join(", "))
+            };
+            if settings.dry_run {
+                return d.with(Outcome::StartExport, format!("dry run: {why}; would queue it for export"));
+            }
+            let pending = PendingExport {
+                request: StartExport::to_target(&export_task_identifier, &e.snapshot.arn, target, &settings.defaults),
+                snapshot: e.snapshot,
+                parked_by: "reconcile".to_owned(),
+            };
+            match aws.park(&pending).await {
+                Ok(()) => d.with(Outcome::StartExport, format!("{why}: queued for export")),
+                Err(err) => {
+                    d.queued = false;
+                    d.failed("queueing it in the pending queue", &err)
+                }
+            }
+        }
+    }
+}
