@@ -159,12 +159,53 @@ fn lambda_runs_arm64_from_the_queue_with_partial_batches_and_a_dlq() {
         assert!(t["Resources"][queue]["Properties"]["KmsMasterKeyId"].is_object(), "{queue} unencrypted");
     }
     let alarms = resources_of(&t, "AWS::CloudWatch::Alarm");
-    assert_eq!(alarms.len(), 3);
+    assert_eq!(alarms.len(), 3 + 3, "dead letters, function errors, failed exports; one per database");
     assert!(t["Resources"]["ExporterLogGroup"]["Properties"]["RetentionInDays"].is_u64());
     let wg = &t["Resources"]["AthenaWorkgroup"]["Properties"]["WorkGroupConfiguration"];
     assert_eq!(wg["EnforceWorkGroupConfiguration"], true);
     assert!(wg["BytesScannedCutoffPerQuery"].as_u64().unwrap() > 0);
     assert_eq!(wg["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"], "SSE_KMS");
+}
+
+#[test]
+fn exports_wait_in_a_fifo_pending_queue_dispatched_and_reconciled_on_schedules() {
+    let t = core();
+    let q = &t["Resources"]["PendingQueue"]["Properties"];
+    assert_eq!(q["FifoQueue"], true);
+    assert!(q["QueueName"].as_str().unwrap().ends_with(".fifo"));
+    assert_eq!(q["MessageRetentionPeriod"], 1_209_600);
+    assert!(q["KmsMasterKeyId"].is_object(), "pending queue unencrypted");
+    assert!(
+        !resources_of(&t, "AWS::Lambda::EventSourceMapping")
+            .iter()
+            .any(|(_, m)| m["Properties"]["EventSourceArn"]["Fn::GetAtt"][0] == "PendingQueue"),
+        "nothing consumes the pending queue but dispatch"
+    );
+    let f = &t["Resources"]["ExporterFunction"]["Properties"];
+    assert_eq!(f["Environment"]["Variables"]["PENDING_QUEUE_URL"], serde_json::json!({"Ref": "PendingQueue"}));
+
+    let rules = resources_of(&t, "AWS::Events::Rule");
+    let inputs: Vec<Value> = rules
+        .iter()
+        .map(|(_, r)| serde_json::from_str(r["Properties"]["Targets"][0]["Input"].as_str().unwrap()).unwrap())
+        .collect();
+    assert!(inputs.contains(&serde_json::json!({"s3exports": "dispatch"})), "{inputs:?}");
+    assert!(inputs.iter().any(|i| i["s3exports"] == "reconcile" && i["since_days"].as_u64() >= Some(35)), "{inputs:?}");
+    for (logical, _) in &rules {
+        let permission = &t["Resources"][format!("{logical}Permission")]["Properties"];
+        assert_eq!(permission["Principal"], "events.amazonaws.com");
+        assert_eq!(permission["SourceArn"], serde_json::json!({"Fn::GetAtt": [logical, "Arn"]}));
+    }
+    let per_db: Vec<&str> = resources_of(&t, "AWS::CloudWatch::Alarm")
+        .iter()
+        .filter(|(_, a)| a["Properties"]["MetricName"] == "SnapshotsWithoutExport")
+        .map(|(_, a)| a["Properties"]["Dimensions"][0]["Value"].as_str().unwrap())
+        .collect();
+    assert_eq!(per_db, ["pams-stack-prod", "maxonevams-stack-prod", "maxonelams-stack-prod"]);
+
+    let exporter_policy = &t["Resources"]["ExporterRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"];
+    let pending = exporter_policy.as_array().unwrap().iter().find(|s| s["Sid"] == "PendingExports").unwrap();
+    assert_eq!(pending["Resource"], serde_json::json!([{"Fn::GetAtt": ["PendingQueue", "Arn"]}]));
 }
 
 /// Every IAM policy statement: no `*` action, and `*` resources only for the actions that

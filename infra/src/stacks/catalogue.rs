@@ -31,14 +31,7 @@ pub fn add(t: &mut Template, config: &Config) {
         ),
         // DescribeExportTasks supports no resource-level scoping: "*", pinned to the region.
         json!({ "Sid": "FindExportTask", "Effect": "Allow", "Action": "rds:DescribeExportTasks", "Resource": "*", "Condition": region_only }),
-        allow(
-            "ReadExportTargets",
-            &["ssm:GetParametersByPath"],
-            vec![sub(&format!(
-                "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{}",
-                names::target_parameter_prefix(env).trim_end_matches('/')
-            ))],
-        ),
+        super::list_export_targets(env),
     ];
     function::add(
         t,

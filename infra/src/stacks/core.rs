@@ -1,5 +1,6 @@
 //! The environment's core stack: the RDS event topic and subscriptions, the queue and its
-//! dead-letter queue, the exporter Lambda, alerts and alarms, and the Athena workgroup.
+//! dead-letter queue, the pending queue, the exporter Lambda and its schedules (dispatch,
+//! reconcile), alerts and alarms, and the Athena workgroup.
 
 use s3exports_config::{Config, names};
 use serde_json::{Value, json};
@@ -19,6 +20,14 @@ const MAX_CONCURRENCY: u32 = 2;
 /// Athena stops a query that scans more than this (100 GiB).
 const BYTES_SCANNED_CUTOFF: u64 = 100 * 1024 * 1024 * 1024;
 const ATHENA_RESULTS_DAYS: u32 = 30;
+/// The backstop for export-finished events that never arrived: pending exports are dispatched
+/// at least this often.
+const DISPATCH_SCHEDULE: &str = "rate(10 minutes)";
+/// The reconcile looks back this far each day: the longest automated snapshot retention (35
+/// days), so no snapshot RDS still keeps goes unchecked.
+const RECONCILE_SINCE_DAYS: u32 = 35;
+/// Max 14 days (SQS): a pending export waits at most this long for a slot.
+const PENDING_RETENTION_SECONDS: u32 = 1_209_600;
 
 pub fn template(config: &Config) -> Template {
     let env = config.environment.as_str();
@@ -33,13 +42,15 @@ pub fn template(config: &Config) -> Template {
     queues(&mut t, env);
     alerts(&mut t, env, &config.defaults.alert_emails);
     exporter(&mut t, config);
+    schedules(&mut t, env);
     super::catalogue::add(&mut t, config);
-    alarms(&mut t, env);
+    alarms(&mut t, config);
     athena(&mut t, env);
 
     t.output("EventsTopicArn", "SNS topic the RDS event subscriptions publish to", r#ref("EventsTopic"));
     t.output("EventsQueueUrl", "Queue the exporter consumes", r#ref("EventsQueue"));
     t.output("DeadLetterQueueUrl", "Records that failed for good", r#ref("DeadLetterQueue"));
+    t.output("PendingQueueUrl", "Exports waiting for a free export slot", r#ref("PendingQueue"));
     t.output("AlertsTopicArn", "Export failures and alarms", r#ref("AlertsTopic"));
     t.output("ExporterFunctionName", "The exporter Lambda", r#ref("ExporterFunction"));
     t.output("AthenaWorkgroup", "Workgroup for queries over the exports", r#ref("AthenaWorkgroup"));
@@ -135,6 +146,51 @@ fn queues(t: &mut Template, env: &str) {
         }),
     );
     queue_on_topic(t, "EventsQueue", &names::events_queue(env), FUNCTION_TIMEOUT * 6, None);
+    // Exports waiting for a slot: FIFO with one message group, so it keeps their order and is
+    // the lock two dispatches share. No event source: the function dispatches from it.
+    t.add(
+        "PendingQueue",
+        "AWS::SQS::Queue",
+        json!({
+            "QueueName": names::pending_queue(env),
+            "FifoQueue": true,
+            "MessageRetentionPeriod": PENDING_RETENTION_SECONDS,
+            "KmsMasterKeyId": r#ref("EventsKey"),
+            "KmsDataKeyReusePeriodSeconds": 3600
+        }),
+    );
+}
+
+/// EventBridge schedules invoking the exporter with a constant input it recognises.
+fn schedules(t: &mut Template, env: &str) {
+    let dispatch = json!({ "s3exports": "dispatch" }).to_string();
+    let reconcile = json!({ "s3exports": "reconcile", "since_days": RECONCILE_SINCE_DAYS }).to_string();
+    for (logical, schedule, input, what) in [
+        ("DispatchSchedule", DISPATCH_SCHEDULE, dispatch, "start pending exports into free slots"),
+        ("ReconcileSchedule", "rate(1 day)", reconcile, "queue every snapshot without an export"),
+    ] {
+        t.add(
+            logical,
+            "AWS::Events::Rule",
+            json!({
+                "Name": format!("{}-{}", names::exporter_function(env), logical.trim_end_matches("Schedule").to_ascii_lowercase()),
+                "Description": format!("rds-snapshot-s3exports {env}: {what}"),
+                "ScheduleExpression": schedule,
+                "State": "ENABLED",
+                "Targets": [{ "Id": "exporter", "Arn": get_att("ExporterFunction", "Arn"), "Input": input }]
+            }),
+        );
+        t.add(
+            &format!("{logical}Permission"),
+            "AWS::Lambda::Permission",
+            json!({
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": r#ref("ExporterFunction"),
+                "Principal": "events.amazonaws.com",
+                "SourceArn": get_att(logical, "Arn")
+            }),
+        );
+    }
 }
 
 fn alerts(t: &mut Template, env: &str, emails: &[String]) {
@@ -213,6 +269,19 @@ fn exporter(t: &mut Template, config: &Config) {
             "Resource": sub("arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"),
             "Condition": { "ForAnyValue:StringLike": { "kms:ResourceAliases": format!("{}*", names::kms_alias_prefix(env)) } }
         }),
+        super::list_export_targets(env),
+        // Exports wait in the pending queue for a slot; dispatch takes, starts and settles them.
+        allow(
+            "PendingExports",
+            &[
+                "sqs:SendMessage",
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:ChangeMessageVisibility",
+                "sqs:GetQueueAttributes",
+            ],
+            vec![get_att("PendingQueue", "Arn")],
+        ),
         allow(
             "ReadExportTargets",
             &["ssm:GetParameter"],
@@ -235,7 +304,7 @@ fn exporter(t: &mut Template, config: &Config) {
             description: "Exports every RDS snapshot of the configured databases to S3 as Parquet, exactly once",
             statements,
             queue: "EventsQueue",
-            environment: vec![],
+            environment: vec![("PENDING_QUEUE_URL", r#ref("PendingQueue"))],
             timeout: FUNCTION_TIMEOUT,
             memory: 128,
             batch_size: 10,
@@ -261,7 +330,8 @@ fn security_group(t: &mut Template, env: &str, vpc: &s3exports_config::Vpc) {
     );
 }
 
-fn alarms(t: &mut Template, env: &str) {
+fn alarms(t: &mut Template, config: &Config) {
+    let env = config.environment.as_str();
     let alarm = |description: &str, namespace: &str, metric: &str, statistic: &str, dimensions: Value| {
         json!({
             "AlarmDescription": description,
@@ -310,6 +380,22 @@ fn alarms(t: &mut Template, env: &str) {
             json!([]),
         ),
     );
+    // Each database's daily count of snapshots without an export: lost events, failed exports,
+    // or a backlog older than a day.
+    for (i, db) in config.databases.iter().enumerate() {
+        let mut props = alarm(
+            &format!(
+                "rds-snapshot-s3exports {env}: snapshots of {} without an export after the daily reconcile; `exporter reconcile --db {} --dry-run` lists them",
+                db.db_name, db.db_name
+            ),
+            names::METRIC_NAMESPACE,
+            names::METRIC_SNAPSHOTS_WITHOUT_EXPORT,
+            "Maximum",
+            json!([{ "Name": "Database", "Value": db.db_name }]),
+        );
+        props["Period"] = json!(86_400);
+        t.add(&format!("SnapshotsWithoutExportAlarm{i}"), "AWS::CloudWatch::Alarm", props);
+    }
 }
 
 fn athena(t: &mut Template, env: &str) {

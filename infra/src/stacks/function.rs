@@ -41,16 +41,9 @@ pub fn add(t: &mut Template, config: &Config, f: QueueFunction<'_>) {
     let region_only = json!({ "StringEquals": { "aws:RequestedRegion": r#ref("AWS::Region") } });
     let mut statements = vec![
         allow("WriteOwnLogs", &["logs:CreateLogStream", "logs:PutLogEvents"], vec![get_att(&log_group, "Arn")]),
-        // SendMessage: a record waiting for a free export slot is requeued as a fresh copy.
         allow(
             "ConsumeOwnQueue",
-            &[
-                "sqs:ReceiveMessage",
-                "sqs:DeleteMessage",
-                "sqs:GetQueueAttributes",
-                "sqs:ChangeMessageVisibility",
-                "sqs:SendMessage",
-            ],
+            &["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
             vec![get_att(f.queue, "Arn")],
         ),
         allow("DeadLetter", &["sqs:SendMessage"], vec![get_att("DeadLetterQueue", "Arn")]),

@@ -9,7 +9,22 @@ pub mod queue;
 
 use s3exports_config::{Config, names};
 
-use crate::cfn::Template;
+use serde_json::Value;
+
+use crate::cfn::{Template, allow, sub};
+
+/// Reading every export target the database stacks published (GetParametersByPath on their
+/// path): both functions find the database a bucket belongs to this way.
+pub fn list_export_targets(env: &str) -> Value {
+    allow(
+        "ListExportTargets",
+        &["ssm:GetParametersByPath"],
+        vec![sub(&format!(
+            "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{}",
+            names::target_parameter_prefix(env).trim_end_matches('/')
+        ))],
+    )
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StackKind {

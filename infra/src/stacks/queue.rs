@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 
 use crate::cfn::{Template, get_att, policy, r#ref};
 
-/// Receives before a message goes to the dead-letter queue; waiting for an export slot moves to
-/// a fresh copy well before this (see the exporter's retry timing).
+/// Receives before a message goes to the dead-letter queue; waiting for an export slot happens in
+/// the pending queue, so only failing tries count.
 pub const MAX_RECEIVE_COUNT: u32 = 10;
 
 /// An encrypted queue with the dead-letter queue behind it, subscribed to the RDS events topic,
