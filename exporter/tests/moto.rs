@@ -318,3 +318,111 @@ async fn poll_consumes_the_queue_as_the_event_source_mapping_would() {
     assert!(!outcomes.iter().any(|o| o == "start_export"), "{outcomes:?}");
     assert_eq!(describe_export_tasks(&rds, &TaskFilter::default()).await.unwrap().len(), 4);
 }
+
+/// The pending queue the core stack creates: FIFO, so parked exports keep their order.
+async fn pending_queue(sdk: &aws_config::SdkConfig) -> String {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let out = sqs
+        .create_queue()
+        .queue_name(names::pending_queue("prod"))
+        .attributes(A::FifoQueue, "true")
+        .send()
+        .await
+        .unwrap();
+    out.queue_url().unwrap().to_owned()
+}
+
+/// Runs an `exporter` command against moto: its JSON lines, stderr and exit code.
+fn exporter(moto: &Moto, args: &[&str]) -> (Vec<Value>, String, Option<i32>) {
+    let out = Command::new(env!("CARGO_BIN_EXE_exporter"))
+        .args(args)
+        .envs(moto.env())
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    let lines = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    (lines, String::from_utf8(out.stderr).unwrap(), out.status.code())
+}
+
+#[tokio::test]
+async fn reconcile_queues_snapshots_whose_events_were_lost_and_dispatch_exports_them_once() {
+    let moto = Moto::start();
+    let fixture = seed(&moto).await;
+    let sdk = moto.sdk_config().await;
+    let pending_url = pending_queue(&sdk).await;
+    let rds = aws_sdk_rds::Client::new(&sdk);
+    // One snapshot was exported by hand, under an id of its own: it counts as exported.
+    let manual_arn = format!("arn:aws:rds:{REGION}:{ACCOUNT}:snapshot:orders-manual-1");
+    let t = target("orders-exports");
+    rds.start_export_task()
+        .export_task_identifier("exported-by-hand")
+        .source_arn(&manual_arn)
+        .s3_bucket_name("orders-exports")
+        .iam_role_arn(&t.iam_role_arn)
+        .kms_key_id(&t.kms_key_arn)
+        .send()
+        .await
+        .unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let reconcile = ["reconcile", "--env", "prod", "--since", "3650d"];
+
+    // No events at all: a dry run lists what is missing and queues nothing.
+    let (dry, summary, code) = exporter(&moto, &[&reconcile[..], &["--dry-run"]].concat());
+    assert_eq!(code, Some(0), "{summary}");
+    let lines: Vec<&Value> = dry.iter().filter(|l| l.get("outcome").is_some()).collect();
+    let outcome_of = |lines: &[&Value], snapshot: &str| {
+        let line = lines
+            .iter()
+            .find(|l| l["snapshot"] == snapshot)
+            .unwrap_or_else(|| panic!("no line for {snapshot}: {lines:?}"));
+        (line["outcome"].as_str().unwrap().to_owned(), line["reason"].as_str().unwrap().to_owned())
+    };
+    for snapshot in [fixture.automated_instance.as_str(), fixture.automated_cluster.as_str(), "reporting-manual-1"] {
+        let (outcome, reason) = outcome_of(&lines, snapshot);
+        assert_eq!(outcome, "start_export", "{snapshot}: {reason}");
+        assert!(reason.starts_with("dry run"), "{reason}");
+    }
+    let (outcome, reason) = outcome_of(&lines, "orders-manual-1");
+    assert_eq!(
+        (outcome.as_str(), reason.as_str()),
+        ("skip", "exported by task exported-by-hand (COMPLETE)"),
+        "{summary}"
+    );
+    assert!(!lines.iter().any(|l| l["db"] == "unmanaged-db"), "only configured databases are examined");
+    let summaries: Vec<&Value> = dry.iter().filter(|l| l.get("summary").is_some()).collect();
+    assert_eq!(summaries.len(), 2, "{dry:?}");
+    assert!(summary.contains("orders-db: 2 snapshot(s) examined: 1 exported, 1 queued for export"), "{summary}");
+    assert_eq!(queue_depth(&sqs, &pending_url).await.0, "0", "a dry run queued an export");
+
+    // For real: the three go to the pending queue, none is started directly.
+    let (real, summary, code) = exporter(&moto, &reconcile);
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(real.iter().filter(|l| l["outcome"] == "start_export" && l["queued"] == true).count(), 3, "{real:?}");
+    assert_eq!(queue_depth(&sqs, &pending_url).await.0, "3");
+    assert_eq!(describe_export_tasks(&rds, &TaskFilter::default()).await.unwrap().len(), 1);
+
+    // Dispatch starts them into the free slots, and the queue is empty after.
+    let (started, summary, code) = exporter(&moto, &["dispatch", "--env", "prod"]);
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(started.iter().filter(|l| l["outcome"] == "start_export").count(), 3, "{started:?}\n{summary}");
+    assert_eq!(queue_depth(&sqs, &pending_url).await, ("0".to_owned(), "0".to_owned()));
+    let tasks = describe_export_tasks(&rds, &TaskFilter::default()).await.unwrap();
+    assert_eq!(tasks.len(), 4);
+    assert!(
+        tasks.iter().any(|t| t.source_arn.ends_with(&fixture.automated_cluster) && t.s3_bucket == "reporting-exports")
+    );
+
+    // Nothing is missing any more: a second reconcile queues nothing, dispatch starts nothing.
+    let (again, _, code) = exporter(&moto, &reconcile);
+    assert_eq!(code, Some(0));
+    assert!(!again.iter().any(|l| l["outcome"] == "start_export"), "{again:?}");
+    let (idle, _, _) = exporter(&moto, &["dispatch", "--env", "prod"]);
+    assert!(idle.is_empty(), "{idle:?}");
+    assert_eq!(describe_export_tasks(&rds, &TaskFilter::default()).await.unwrap().len(), 4);
+
+    // An unknown database is an error naming the ones there are.
+    let (_, err, code) = exporter(&moto, &["reconcile", "--env", "prod", "--db", "nosuch"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("`nosuch` is not configured") && err.contains("orders-db"), "{err}");
+}
