@@ -5,5 +5,6 @@ pub mod exports;
 pub mod glue;
 pub mod layout;
 pub mod local;
+pub mod missing;
 pub mod output;
 pub mod text_decimal;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use athenaq::athena::{Athena, QueryError, ResultMode, ResultSource, approximate_cost_usd};
 use athenaq::output::{Format, Rows};
-use athenaq::{exports, glue, layout, local};
+use athenaq::{exports, glue, layout, local, missing};
 use chrono::{NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 use s3exports_cli::{AwsArgs, s3_client};
@@ -55,8 +55,12 @@ enum Command {
         #[arg(long)]
         as_of: Option<NaiveDate>,
         /// Read a local copy of exports instead of AWS.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "missing")]
         local: Option<PathBuf>,
+        /// List instead the snapshots that have no export (none, or only failed ones), as the
+        /// exporter's reconcile finds them; exit status 1 when there is any.
+        #[arg(long, conflicts_with_all = ["status", "as_of"])]
+        missing: bool,
     },
     /// Catalogued tables with their snapshots.
     Tables {
@@ -112,7 +116,21 @@ async fn run() -> Result<ExitCode> {
     let config = s3exports_cli::load_config(&cli.env, cli.config.as_deref())?;
     let mut stdout = std::io::stdout().lock();
     match cli.command {
-        Command::ListExports { db, status, since, as_of, local } => {
+        Command::ListExports { db, since, missing: true, .. } => {
+            check_db(&config, db.as_deref(), false)?;
+            let since = since.map(|d| s3exports_cli::since_time(Utc::now(), d.into())).transpose()?;
+            let sdk = cli.aws.sdk_config().await;
+            let rds = aws_sdk_rds::Client::new(&sdk);
+            let found = missing::find(&rds, &config, db.as_deref(), since.unwrap_or(chrono::DateTime::UNIX_EPOCH))
+                .await
+                .map_err(|(doing, e)| anyhow::anyhow!("{doing}: {e}"))?;
+            missing::to_rows(&found.gaps).render(cli.format, &mut stdout)?;
+            eprintln!("{} of {} snapshot(s) examined have no export", found.gaps.len(), found.examined);
+            if !found.gaps.is_empty() {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::ListExports { db, status, since, as_of, local, missing: false } => {
             check_db(&config, db.as_deref(), local.is_some())?;
             let filter = exports::Filter {
                 db,

@@ -121,3 +121,53 @@ async fn query_results_through_the_api_and_the_result_file() {
     assert_eq!(rows[0], json!({"customer": "Zoë Müller", "orders": 3, "note": null}));
     assert_eq!(rows[1], json!({"customer": "李小龙", "orders": 1, "note": ""}));
 }
+
+#[tokio::test]
+async fn missing_lists_the_snapshots_without_an_export_and_fails() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let rds = aws_sdk_rds::Client::new(&sdk);
+    s3exports_testkit::create_db_instance(&rds, "pams-stack-prod", "postgres").await;
+    let mut arns = Vec::new();
+    for id in ["exported-by-hand", "never-exported"] {
+        let snap = rds
+            .create_db_snapshot()
+            .db_instance_identifier("pams-stack-prod")
+            .db_snapshot_identifier(id)
+            .send()
+            .await
+            .unwrap();
+        arns.push(snap.db_snapshot().unwrap().db_snapshot_arn().unwrap().to_owned());
+    }
+    // Exported to the database's bucket under an id of its own, and to another bucket: only the
+    // first counts.
+    for (id, arn, bucket) in
+        [("by-hand", &arns[0], "pams-db-snapshots-export"), ("elsewhere", &arns[1], "someone-elses-bucket")]
+    {
+        rds.start_export_task()
+            .export_task_identifier(id)
+            .source_arn(arn)
+            .s3_bucket_name(bucket)
+            .iam_role_arn("arn:aws:iam::123456789012:role/rds-snapshot-s3exports/prod/export")
+            .kms_key_id("arn:aws:kms:us-east-1:123456789012:key/k")
+            .send()
+            .await
+            .unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_athenaq"))
+        .args(["--env", "prod", "list-exports", "--missing", "--format", "json"])
+        .envs(moto.env())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "gaps are a failed check: {stderr}");
+    let rows: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let snapshots: Vec<&str> = rows.iter().map(|r| r["snapshot"].as_str().unwrap()).collect();
+    // moto's automated snapshot of the instance has no export either.
+    assert!(snapshots.contains(&"never-exported") && !snapshots.contains(&"exported-by-hand"), "{rows:?}");
+    let row = rows.iter().find(|r| r["snapshot"] == "never-exported").unwrap();
+    assert_eq!((row["database"].as_str(), row["status"].as_str()), (Some("pams-stack-prod"), Some("missing")));
+    assert!(row["export_id"].as_str().unwrap().starts_with("pams-stack-prod-"), "{row}");
+    assert!(stderr.contains(&format!("{} of 3 snapshot(s) examined have no export", rows.len())), "{stderr}");
+}
