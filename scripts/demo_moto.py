@@ -4,6 +4,8 @@
   (testkit/moto_wiring.py).
 - `snapshot`: what RDS does: databases, snapshots, and the RDS events published to the topic.
 - `complete`: RDS's export-completed events (0161 / 0164) for the export tasks it finished.
+- `lose-event`: a snapshot taken while its event is lost (nothing is published).
+- `backlog`: more snapshots at once than there are export slots, with their events.
 - `upload-sample` / `fetch`: the emulator writes no Parquet, so the repository's sample export is
   uploaded in place of an export's files, and a completed export is copied back for local queries.
 """
@@ -11,6 +13,7 @@
 import argparse
 import json
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -144,20 +147,54 @@ def upload_sample(args):
             f"{info['snapshotTime'][:10]} snapshot ({kinds[task['SourceArn']]} snapshot's export)")
 
 
+def finished_tasks():
+    """The export tasks once none is running: the emulator holds each in progress for
+    MOTO_RDS_EXPORT_SECONDS (testkit/moto_server.py), as RDS takes its time."""
+    for _ in range(600):
+        found = export_tasks()
+        if not any(t["Status"].lower() in ("starting", "in_progress") for t in found):
+            return found
+        time.sleep(0.1)
+    raise SystemExit("exports still running after a minute")
+
+
 def complete(args):
-    """RDS announces each finished export on the topic, naming the snapshot. The emulator marks
-    every task complete at once; only those whose files are in place are announced."""
+    """RDS announces each finished export on the topic, naming the snapshot. Only exports whose
+    files are in place are announced, or with --snapshots, those of the snapshots whose id holds it."""
     topic, s3 = events_topic(args.names), boto3.client("s3")
-    for t in export_tasks():
-        prefix = "/".join(p for p in (t.get("S3Prefix", "").strip("/"), t["ExportTaskIdentifier"]) if p)
-        written = s3.list_objects_v2(Bucket=t["S3Bucket"], Prefix=f"{prefix}/export_info_").get("KeyCount", 0)
-        if t["Status"].lower() != "complete" or not written:
-            say(f"{t['ExportTaskIdentifier']}: no data in the emulator, so no completion event")
-            continue
+    for t in finished_tasks():
+        source_id = t["SourceArn"].split(":", 6)[6]
+        if args.snapshots:
+            if args.snapshots not in source_id:
+                continue
+        else:
+            prefix = "/".join(p for p in (t.get("S3Prefix", "").strip("/"), t["ExportTaskIdentifier"]) if p)
+            written = s3.list_objects_v2(Bucket=t["S3Bucket"], Prefix=f"{prefix}/export_info_").get("KeyCount", 0)
+            if not written:
+                say(f"{t['ExportTaskIdentifier']}: no data in the emulator, so no completion event")
+                continue
         kind, source_id = t["SourceArn"].split(":", 6)[5:]
         cluster = kind == "cluster-snapshot"
         publish(topic, "db-cluster-snapshot" if cluster else "db-snapshot",
                 "RDS-EVENT-0164" if cluster else "RDS-EVENT-0161", source_id, t["SourceArn"])
+
+
+def lose_event(args):
+    """A manual snapshot of the config's first database whose event never reaches the topic."""
+    instance = args.names["databases"][0]["db_name"]
+    s = boto3.client("rds").create_db_snapshot(DBInstanceIdentifier=instance,
+                                               DBSnapshotIdentifier=f"{instance}-event-lost")["DBSnapshot"]
+    say(f"{s['DBSnapshotIdentifier']}: taken, and its RDS-EVENT-0042 lost (nothing published)")
+
+
+def backlog(args):
+    """`count` manual snapshots of the config's first database at once, each with its event."""
+    rds, topic = boto3.client("rds"), events_topic(args.names)
+    instance = args.names["databases"][0]["db_name"]
+    for i in range(args.count):
+        s = rds.create_db_snapshot(DBInstanceIdentifier=instance,
+                                   DBSnapshotIdentifier=f"{instance}-backlog-{i + 1}")["DBSnapshot"]
+        publish(topic, "db-snapshot", "RDS-EVENT-0042", s["DBSnapshotIdentifier"], s["DBSnapshotArn"])
 
 
 def fetch(args):
@@ -172,9 +209,15 @@ def fetch(args):
 
 
 def decisions(args):
-    """One line per decision, from the JSON lines the functions print."""
+    """One line per decision, from the JSON lines the functions print (and the reconcile's
+    summary line per database)."""
     for line in Path(args.file).read_text().splitlines():
         d = json.loads(line)
+        if "summary" in d:
+            s = d["summary"]
+            say(f"{'summary':<16} {d['db']:<22} {s['examined']} examined: {s['exported']} exported, "
+                f"{s['missing']} without an export, {s['failed']} failed, {s['skipped']} skipped")
+            continue
         what = d.get("export_task_identifier") or d.get("snapshot") or d["record"]
         say(f"{d['outcome']:<16} {d.get('db') or '-':<22} {what:<48} {d['reason']}")
 
@@ -194,7 +237,13 @@ def main():
     p.add_argument("sample")
     p.add_argument("--db", required=True)
     p.set_defaults(run=upload_sample)
-    commands.add_parser("complete").set_defaults(run=complete)
+    p = commands.add_parser("complete")
+    p.add_argument("--snapshots", help="announce the exports of the snapshots whose id contains this, data or not")
+    p.set_defaults(run=complete)
+    commands.add_parser("lose-event").set_defaults(run=lose_event)
+    p = commands.add_parser("backlog")
+    p.add_argument("--count", type=int, default=8)
+    p.set_defaults(run=backlog)
     p = commands.add_parser("fetch")
     p.add_argument("bucket")
     p.add_argument("out")

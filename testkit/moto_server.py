@@ -1,4 +1,4 @@
-"""moto_server with two fixes to RDS export tasks, each to do what AWS does.
+"""moto_server with three fixes to RDS export tasks, each to do what AWS does.
 
 1. StartExportTask reads the snapshot id from the source ARN. moto splits the ARN on its last
    ':', so every snapshot whose id contains ':' (all automated snapshots, `rds:<db>-<date>`, and
@@ -7,10 +7,14 @@
 2. DescribeExportTasks applies its filters (export-task-identifier, s3-bucket, source-arn,
    status), SourceArn and SourceType. moto ignores them and returns every task the account ever
    ran, so a lookup of the running exports slows down with each export a test or benchmark adds.
+3. An export takes time. moto completes every task the moment it starts, so the account's export
+   slots never fill. With MOTO_RDS_EXPORT_SECONDS=N (the demo), a task is `in_progress` for N
+   seconds after it starts, then `complete`. Unset, moto's behaviour is kept.
 
 Remove each fix once moto does it itself.
 """
 
+import os
 import sys
 from importlib.metadata import version
 
@@ -20,12 +24,27 @@ if not version("moto").startswith("5.2."):
              "install moto[server]==5.2.1 (scripts/requirements.txt) or port the patches")
 
 from moto.core.responses import ActionResult  # noqa: E402
+from moto.core.utils import utcnow  # noqa: E402
 from moto.rds import models  # noqa: E402
 from moto.rds.exceptions import InvalidParameterValue  # noqa: E402
 from moto.rds.responses import RDSResponse  # noqa: E402
 from moto.server import main  # noqa: E402
 
 _original = models.RDSBackend.start_export_task
+EXPORT_SECONDS = float(os.environ.get("MOTO_RDS_EXPORT_SECONDS") or 0)
+
+
+def running(task):
+    """Starts a task as RDS does: in progress, when exports take time here."""
+    if EXPORT_SECONDS:
+        task.status = "in_progress"
+    return task
+
+
+def finish_due(tasks):
+    for task in tasks:
+        if task.status == "in_progress" and (utcnow() - task.created_at).total_seconds() >= EXPORT_SECONDS:
+            task.status = "complete"
 
 
 def start_export_task(self, kwargs):
@@ -41,10 +60,10 @@ def start_export_task(self, kwargs):
             try:
                 task = _original(self, dict(kwargs, source_arn=":".join(parts[:6] + [alias])))
                 task.source_arn = kwargs["source_arn"]
-                return task
+                return running(task)
             finally:
                 del table[alias]
-    return _original(self, kwargs)
+    return running(_original(self, kwargs))
 
 
 models.RDSBackend.start_export_task = start_export_task
@@ -67,6 +86,7 @@ def describe_export_tasks(self):
     if self.params.get("SourceType"):
         wanted.append(("source_type", {self.params["SourceType"]}))
     tasks = self.backend.describe_export_tasks(self.params.get("ExportTaskIdentifier"))
+    finish_due(tasks)
     tasks = [t for t in tasks if all(getattr(t, field) in values for field, values in wanted)]
     return ActionResult({"ExportTasks": tasks})
 
