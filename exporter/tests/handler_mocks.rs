@@ -74,12 +74,6 @@ fn running_tasks(n: usize) -> Rule {
         })
 }
 
-fn no_task_with_own_id() -> Rule {
-    mock!(aws_sdk_rds::Client::describe_export_tasks)
-        .match_requests(|r| r.filters().iter().any(|f| f.name() == Some("export-task-identifier")))
-        .then_output(|| DescribeExportTasksOutput::builder().build())
-}
-
 fn start_ok() -> Rule {
     mock!(aws_sdk_rds::Client::start_export_task)
         .match_requests(|r| {

@@ -231,7 +231,10 @@ mod tests {
 
         let out = examine(std::slice::from_ref(&s), &tasks, &window(&p, true));
         let Verdict::Missing { export_task_identifier: retry, retries } = &out[0].verdict else { panic!() };
-        assert!(retry.ends_with("-r1") && crate::export_id::is_valid(retry) && retries == &[first.clone()], "{retry}");
+        assert!(
+            retry.ends_with("-r1") && crate::export_id::is_valid(retry) && retries == std::slice::from_ref(&first),
+            "{retry}"
+        );
         // The retry failed too: the next attempt gets the next identifier.
         tasks.push(task(retry, &s, ExportStatus::Failed));
         let out = examine(std::slice::from_ref(&s), &tasks, &window(&p, true));

@@ -350,7 +350,7 @@ impl Aws for SimAws {
 
     async fn targets(&self) -> Result<Vec<(String, ExportTarget)>, AwsError> {
         self.call("GetParametersByPath").await?;
-        Ok((0..self.spec.databases.max(1)).map(|i| db_name(i)).map(|db| (db.clone(), sim_target(&db))).collect())
+        Ok((0..self.spec.databases.max(1)).map(db_name).map(|db| (db.clone(), sim_target(&db))).collect())
     }
 
     async fn metric(&self, _metric: &'static str, _total: f64, _per_db: &[(String, f64)]) -> Result<(), AwsError> {
@@ -564,15 +564,15 @@ pub async fn run(spec: &BurstSpec) -> BurstReport {
         announce_finished_exports(&aws);
         let batches: Vec<Vec<Message>> = {
             let mut w = aws.world();
-            let batches: Vec<_> =
-                (0..spec.concurrency).map(|_| receive(&mut w, spec)).filter(|b| !b.is_empty()).collect();
+            (0..spec.concurrency).map(|_| receive(&mut w, spec)).filter(|b| !b.is_empty()).collect()
+        };
+        // Events are handled within seconds; a schedule falls anywhere in its period, so at one
+        // simulated instant the events go first.
+        if batches.is_empty() && run_due_schedules(&aws, &settings, &mut totals).await {
+            continue;
+        }
+        let batches: Vec<Vec<Message>> = {
             if batches.is_empty() {
-                // Events are handled within seconds; a schedule falls anywhere in its period,
-                // so at one simulated instant the events go first.
-                drop(w);
-                if run_due_schedules(&aws, &settings, &mut totals).await {
-                    continue;
-                }
                 let mut w = aws.world();
                 let idle = !w.queue.iter().any(|m| !m.deleted) && w.pending.is_empty() && w.active() == 0;
                 // Done once idle with every snapshot exported, or (if one never is) after a

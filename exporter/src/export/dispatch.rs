@@ -124,7 +124,7 @@ async fn dispatch_round<A: Aws>(aws: &A, settings: &Settings, asked: usize) -> R
         }
     }
     // Oldest snapshot first, as far as one receive's worth allows.
-    parked.sort_by(|(_, a), (_, b)| a.snapshot.created.cmp(&b.snapshot.created));
+    parked.sort_by_key(|(_, a)| a.snapshot.created);
     let mut quota_refused = false;
     for (p, pending) in parked {
         let (settle, d) = if quota_refused || free == 0 {
