@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use athenaq::athena::{Athena, QueryError, ResultMode, ResultSource, approximate_cost_usd};
 use athenaq::output::{Format, Rows};
-use athenaq::{exports, glue, layout, local, missing};
+use athenaq::{exports, glue, layout, local, missing, verify};
 use chrono::{NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 use s3exports_cli::{AwsArgs, s3_client};
@@ -61,6 +61,37 @@ enum Command {
         /// exporter's reconcile finds them; exit status 1 when there is any.
         #[arg(long, conflicts_with_all = ["status", "as_of"])]
         missing: bool,
+    },
+    /// The evidence that one export is whole: one row per check (pass, warn, fail); exit status 1
+    /// when any check fails. `--format json|csv` for evidence files.
+    Verify {
+        /// The export task identifier.
+        export_id: String,
+        /// Read every part file's footer and check every object's encryption, not a sample.
+        #[arg(long)]
+        deep: bool,
+    },
+    /// Restore an export's objects from Glacier / Deep Archive: a plan first (objects, bytes,
+    /// approximate cost, when ready), then the requests with --yes. Restored and restoring
+    /// objects are counted, never requested again.
+    Restore {
+        /// The export task identifier.
+        export_id: String,
+        /// Only this table's folder (`schema.table` as RDS names it, e.g. `public.orders`).
+        #[arg(long)]
+        table: Option<String>,
+        /// How long the restored copies stay readable.
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(i32).range(1..=30_000))]
+        days: i32,
+        /// Retrieval tier: bulk (cheapest), standard, or expedited (Glacier only).
+        #[arg(long, value_enum, default_value = "bulk")]
+        tier: athenaq::restore::Tier,
+        /// Make the requests (without it, only the plan is shown).
+        #[arg(long)]
+        yes: bool,
+        /// Show the plan and request nothing.
+        #[arg(long, conflicts_with = "yes")]
+        dry_run: bool,
     },
     /// Catalogued tables with their snapshots.
     Tables {
@@ -159,6 +190,78 @@ async fn run() -> Result<ExitCode> {
             rows.retain(|r| filter.keeps(r));
             rows.sort_by(|a, b| (a.snapshot_time, &a.export_id).cmp(&(b.snapshot_time, &b.export_id)));
             exports::to_rows(&rows, as_of).render(cli.format, &mut stdout)?;
+        }
+        Command::Verify { export_id, deep } => {
+            let sdk = cli.aws.sdk_config().await;
+            let clients = verify::Clients {
+                rds: aws_sdk_rds::Client::new(&sdk),
+                s3: s3_client(&sdk),
+                glue: aws_sdk_glue::Client::new(&sdk),
+            };
+            let checks = verify::verify(&clients, &config, &export_id, deep).await?;
+            verify::to_rows(&checks).render(cli.format, &mut stdout)?;
+            let failed = checks.iter().filter(|c| c.status == verify::Status::Fail).count();
+            let warned = checks.iter().filter(|c| c.status == verify::Status::Warn).count();
+            eprintln!("{export_id}: {} checks, {failed} failed, {warned} warnings", checks.len());
+            if failed > 0 {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Restore { export_id, table, days, tier, yes, dry_run } => {
+            let sdk = cli.aws.sdk_config().await;
+            let s3 = s3_client(&sdk);
+            let (task, _) = verify::find_export(&aws_sdk_rds::Client::new(&sdk), &config, &export_id).await?;
+            let folder = athenaq::objects::export_folder(&task);
+            let mut objects = athenaq::objects::list(&s3, &task.s3_bucket, &folder)
+                .await
+                .with_context(|| format!("listing s3://{}/{folder}", task.s3_bucket))?;
+            if let Some(table) = &table {
+                let all = std::mem::take(&mut objects);
+                objects = all.iter().filter(|o| o.key.split('/').any(|segment| segment == table)).cloned().collect();
+                if objects.is_empty() {
+                    let mut folders: Vec<&str> = all
+                        .iter()
+                        .filter_map(|o| {
+                            o.key
+                                .split('/')
+                                .find(|s| s.contains('.') && !s.ends_with(".json") && !s.ends_with(".parquet"))
+                        })
+                        .collect();
+                    folders.sort_unstable();
+                    folders.dedup();
+                    bail!("export {export_id} has no table folder `{table}`; it has: {}", folders.join(", "));
+                }
+            }
+            athenaq::restore::fill_restore_states(&s3, &task.s3_bucket, &mut objects).await?;
+            let plan = athenaq::restore::Plan::of(&objects);
+            for line in plan.describe(tier, days) {
+                eprintln!("{line}");
+            }
+            if plan.to_request.is_empty() {
+                eprintln!("nothing to request");
+            } else if plan.cost(tier).is_none() {
+                bail!("--tier {tier:?} does not apply to Deep Archive objects; use standard or bulk");
+            } else if dry_run || !yes {
+                eprintln!(
+                    "dry run: nothing requested{}",
+                    if dry_run { "" } else { "; add --yes to request these restores" }
+                );
+            } else {
+                let outcome = athenaq::restore::request(&s3, &task.s3_bucket, &plan, tier, days).await;
+                eprintln!(
+                    "{} restore(s) requested, {} were restoring already, {} not archived, {} failed",
+                    outcome.requested,
+                    outcome.already_restoring,
+                    outcome.not_archived,
+                    outcome.failed.len()
+                );
+                for f in &outcome.failed {
+                    eprintln!("  failed: {f}");
+                }
+                if !outcome.failed.is_empty() {
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
         }
         Command::Tables { db, local } => {
             check_db(&config, db.as_deref(), local.is_some())?;

@@ -5,6 +5,7 @@
 pub mod error;
 pub mod export_id;
 pub mod export_task;
+pub mod footer;
 pub mod layout;
 pub mod policy;
 pub mod reconcile;

@@ -2,7 +2,6 @@
 
 pub mod cataloguer;
 pub mod flow;
-pub mod footer;
 pub mod glue_writes;
 pub mod parquet_to_glue;
 pub mod plan;

@@ -6,9 +6,9 @@ use s3exports_rds::layout::{ExportInfo, TableStatus, TablesInfo};
 use s3exports_rds::{AwsError, ExportTask, classify};
 
 use super::cataloguer::Cataloguer;
-use super::footer;
 use super::parquet_to_glue;
 use super::plan::GlueColumn;
+use s3exports_rds::footer;
 
 impl Cataloguer {
     /// The snapshot date from the `export_info_<id>.json` RDS writes, when the task has none.

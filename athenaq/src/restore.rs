@@ -1,0 +1,216 @@
+//! `restore`: bring an export (or one table) back from Glacier Flexible Retrieval or Deep
+//! Archive. First a plan (objects, bytes, an approximate cost by tier, when it will be ready),
+//! then RestoreObject for each archived object, concurrently. Idempotent: objects restored or
+//! restoring are counted, never requested again.
+
+use futures::{StreamExt, stream};
+use s3exports_rds::AwsError;
+
+use crate::objects::{self, Object, Restore};
+use crate::progress;
+
+const CONCURRENCY: usize = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Tier {
+    Bulk,
+    Standard,
+    Expedited,
+}
+
+impl Tier {
+    fn sdk(self) -> aws_sdk_s3::types::Tier {
+        match self {
+            Self::Bulk => aws_sdk_s3::types::Tier::Bulk,
+            Self::Standard => aws_sdk_s3::types::Tier::Standard,
+            Self::Expedited => aws_sdk_s3::types::Tier::Expedited,
+        }
+    }
+}
+
+/// When the data was taken: the prices below are approximate, for planning only.
+pub const PRICES_AS_OF: &str = "S3 list prices, us-east-1, as of 2026-11 (aws.amazon.com/s3/pricing)";
+
+/// (USD per GB retrieved, USD per 1,000 requests) for a storage class and tier; `None` where
+/// the tier does not exist (Deep Archive has no expedited retrieval).
+pub fn price(class: &str, tier: Tier) -> Option<(f64, f64)> {
+    match (class, tier) {
+        ("GLACIER", Tier::Expedited) => Some((0.03, 10.0)),
+        ("GLACIER", Tier::Standard) => Some((0.01, 0.05)),
+        // Bulk retrievals from Glacier Flexible Retrieval are free.
+        ("GLACIER", Tier::Bulk) => Some((0.0, 0.0)),
+        ("DEEP_ARCHIVE", Tier::Standard) => Some((0.02, 0.10)),
+        ("DEEP_ARCHIVE", Tier::Bulk) => Some((0.0025, 0.025)),
+        _ => None,
+    }
+}
+
+/// How long until restored objects can be read, as AWS documents it.
+pub fn ready_within(class: &str, tier: Tier) -> &'static str {
+    match (class, tier) {
+        ("GLACIER", Tier::Expedited) => "1-5 minutes",
+        ("GLACIER", Tier::Standard) => "3-5 hours",
+        ("GLACIER", Tier::Bulk) => "5-12 hours",
+        ("DEEP_ARCHIVE", Tier::Standard) => "12 hours",
+        ("DEEP_ARCHIVE", Tier::Bulk) => "48 hours",
+        _ => "never: this tier does not apply to this storage class",
+    }
+}
+
+/// What a restore would do.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Plan {
+    pub objects: usize,
+    /// Archived objects with no restored copy and no restore running: the requests to make.
+    pub to_request: Vec<Object>,
+    pub in_progress: usize,
+    pub restored: usize,
+    /// Per storage class: (objects, bytes) to request.
+    pub by_class: Vec<(String, usize, i64)>,
+}
+
+impl Plan {
+    pub fn of(objects: &[Object]) -> Self {
+        let mut plan = Plan { objects: objects.len(), ..Plan::default() };
+        for o in objects.iter().filter(|o| o.is_archived()) {
+            match &o.restore {
+                Some(Restore::InProgress) => plan.in_progress += 1,
+                Some(Restore::Restored { .. }) => plan.restored += 1,
+                _ => {
+                    match plan.by_class.iter_mut().find(|(c, _, _)| *c == o.storage_class) {
+                        Some(entry) => {
+                            entry.1 += 1;
+                            entry.2 += o.size;
+                        }
+                        None => plan.by_class.push((o.storage_class.clone(), 1, o.size)),
+                    }
+                    plan.to_request.push(o.clone());
+                }
+            }
+        }
+        plan
+    }
+
+    /// Approximate cost of the requests in USD; `None` if the tier does not apply to a class.
+    pub fn cost(&self, tier: Tier) -> Option<f64> {
+        self.by_class.iter().try_fold(0.0, |sum, (class, n, bytes)| {
+            let (per_gb, per_thousand) = price(class, tier)?;
+            Some(sum + per_gb * (*bytes as f64 / 1e9) + per_thousand * (*n as f64 / 1000.0))
+        })
+    }
+
+    /// The lines to show before anything is requested.
+    pub fn describe(&self, tier: Tier, days: i32) -> Vec<String> {
+        let mut out = vec![format!(
+            "{} objects: {} archived to request, {} restoring already, {} restored already",
+            self.objects,
+            self.to_request.len(),
+            self.in_progress,
+            self.restored
+        )];
+        for (class, n, bytes) in &self.by_class {
+            out.push(format!(
+                "  {class}: {n} objects, {:.3} GB; ready within {} ({tier:?})",
+                *bytes as f64 / 1e9,
+                ready_within(class, tier)
+            ));
+        }
+        for t in [Tier::Bulk, Tier::Standard, Tier::Expedited] {
+            let cost = self.cost(t).map_or_else(|| "not available".to_owned(), |c| format!("about ${c:.2}"));
+            out.push(format!("  {t:?}: {cost}"));
+        }
+        out.push(format!("  approximate: {PRICES_AS_OF}; the copies stay readable for {days} days"));
+        out
+    }
+}
+
+/// What the requests gave.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub requested: usize,
+    /// S3 said a restore was already running.
+    pub already_restoring: usize,
+    /// S3 said the object is not archived (any more).
+    pub not_archived: usize,
+    pub failed: Vec<String>,
+}
+
+/// Finds each unknown restore state with HeadObject: S3 lists it only when asked and emulators
+/// never do.
+pub async fn fill_restore_states(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    objects: &mut [Object],
+) -> Result<(), AwsError> {
+    for o in objects.iter_mut().filter(|o| o.is_archived() && o.restore.is_none()) {
+        o.restore = Some(objects::head(s3, bucket, &o.key).await?.restore);
+    }
+    Ok(())
+}
+
+pub async fn request(s3: &aws_sdk_s3::Client, bucket: &str, plan: &Plan, tier: Tier, days: i32) -> Outcome {
+    let bar = progress::bar(plan.to_request.len() as u64, "restore requests");
+    let results = stream::iter(plan.to_request.iter().map(|o| {
+        let bar = bar.clone();
+        async move {
+            let request = aws_sdk_s3::types::RestoreRequest::builder()
+                .days(days)
+                .glacier_job_parameters(
+                    aws_sdk_s3::types::GlacierJobParameters::builder()
+                        .tier(tier.sdk())
+                        .build()
+                        .map_err(|e| e.to_string())?,
+                )
+                .build();
+            let sent = s3.restore_object().bucket(bucket).key(&o.key).restore_request(request).send().await;
+            bar.inc(1);
+            Ok::<_, String>((o.key.clone(), sent.map(|_| ()).map_err(|e| s3exports_cli::sdk_error_text(&e))))
+        }
+    }))
+    .buffer_unordered(CONCURRENCY)
+    .collect::<Vec<_>>()
+    .await;
+    bar.finish_and_clear();
+    let mut out = Outcome::default();
+    for r in results {
+        match r {
+            Ok((_, Ok(()))) => out.requested += 1,
+            Ok((_, Err(e))) if e.contains("RestoreAlreadyInProgress") => out.already_restoring += 1,
+            Ok((_, Err(e))) if e.contains("ObjectAlreadyInActiveTierError") || e.contains("InvalidObjectState") => {
+                out.not_archived += 1;
+            }
+            Ok((key, Err(e))) => out.failed.push(format!("{key}: {e}")),
+            Err(e) => out.failed.push(e),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(class: &str, size: i64, restore: Option<Restore>) -> Object {
+        Object { key: format!("k-{class}-{size}.parquet"), size, storage_class: class.into(), restore }
+    }
+
+    #[test]
+    fn the_plan_counts_what_is_done_and_prices_the_rest() {
+        let objects = [
+            object("STANDARD", 10, None),
+            object("DEEP_ARCHIVE", 2_000_000_000, Some(Restore::None)),
+            object("DEEP_ARCHIVE", 1_000_000_000, Some(Restore::InProgress)),
+            object("GLACIER", 1_000_000_000, Some(Restore::Restored { until: None })),
+            object("GLACIER", 4_000_000_000, Some(Restore::None)),
+        ];
+        let plan = Plan::of(&objects);
+        assert_eq!((plan.to_request.len(), plan.in_progress, plan.restored), (2, 1, 1));
+        // Deep Archive bulk: 2 GB x $0.0025 + 1 request; Glacier bulk is free.
+        let bulk = plan.cost(Tier::Bulk).unwrap();
+        assert!((bulk - (2.0 * 0.0025 + 0.025 / 1000.0)).abs() < 1e-9, "{bulk}");
+        assert!(plan.cost(Tier::Expedited).is_none(), "Deep Archive has no expedited retrieval");
+        let lines = plan.describe(Tier::Standard, 7).join("\n");
+        assert!(lines.contains("DEEP_ARCHIVE: 1 objects, 2.000 GB; ready within 12 hours"), "{lines}");
+        assert!(lines.contains("approximate"), "{lines}");
+    }
+}

@@ -1,0 +1,233 @@
+//! `verify` and `restore` end to end against moto: a real export task, its files uploaded with
+//! SSE-KMS, a bucket set up as the database stack sets it, Glue partitions as the cataloguer
+//! writes them. Verify passes on the whole export and fails on a deleted part file and on an
+//! object not encrypted with the database's key; archived parts warn; restore runs twice.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter,
+    PublicAccessBlockConfiguration, ServerSideEncryption, StorageClass, Transition, TransitionStorageClass,
+};
+use s3exports_config::names;
+use s3exports_testkit::Moto;
+use s3exports_testkit::sample::{SampleSpec, SnapshotFacts, write_sample};
+use serde_json::Value;
+
+const BUCKET: &str = "pams-db-snapshots-export";
+const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/pams-export-key";
+
+struct Fixture {
+    moto: Moto,
+    s3: aws_sdk_s3::Client,
+    export_id: String,
+    /// Keys of the uploaded files, part files first.
+    keys: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() { stack.push(path) } else { out.push(path) }
+        }
+    }
+    out.sort();
+    out
+}
+
+async fn upload(s3: &aws_sdk_s3::Client, key: &str, body: Vec<u8>, class: StorageClass, sse: ServerSideEncryption) {
+    let mut put = s3.put_object().bucket(BUCKET).key(key).body(ByteStream::from(body)).storage_class(class);
+    put = put.server_side_encryption(sse.clone());
+    if sse == ServerSideEncryption::AwsKms {
+        put = put.ssekms_key_id(KEY);
+    }
+    put.send().await.unwrap();
+}
+
+async fn fixture(class: StorageClass) -> Fixture {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let dir = tempfile::tempdir().unwrap();
+    let facts: Vec<SnapshotFacts> = write_sample(dir.path(), SampleSpec { orders: 200, customers: 20 }).unwrap();
+    let export_id = facts[1].export_id.clone();
+
+    // The bucket as the database stack makes it.
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
+    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+    let block = PublicAccessBlockConfiguration::builder()
+        .block_public_acls(true)
+        .ignore_public_acls(true)
+        .block_public_policy(true)
+        .restrict_public_buckets(true)
+        .build();
+    s3.put_public_access_block().bucket(BUCKET).public_access_block_configuration(block).send().await.unwrap();
+    let transition =
+        |class: TransitionStorageClass, days| Transition::builder().storage_class(class).days(days).build();
+    let rule = LifecycleRule::builder()
+        .id("ArchiveThenExpire")
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("").build())
+        .transitions(transition(TransitionStorageClass::Glacier, 7))
+        .transitions(transition(TransitionStorageClass::DeepArchive, 97))
+        .expiration(LifecycleExpiration::builder().days(365).build())
+        .build()
+        .unwrap();
+    let lifecycle = BucketLifecycleConfiguration::builder().rules(rule).build().unwrap();
+    s3.put_bucket_lifecycle_configuration().bucket(BUCKET).lifecycle_configuration(lifecycle).send().await.unwrap();
+
+    // The export task, under the sample's export id, and its files.
+    let rds = aws_sdk_rds::Client::new(&sdk);
+    s3exports_testkit::create_db_instance(&rds, "pams-stack-prod", "postgres").await;
+    let snap = rds
+        .create_db_snapshot()
+        .db_instance_identifier("pams-stack-prod")
+        .db_snapshot_identifier("s1")
+        .send()
+        .await
+        .unwrap();
+    rds.start_export_task()
+        .export_task_identifier(&export_id)
+        .source_arn(snap.db_snapshot().unwrap().db_snapshot_arn().unwrap())
+        .s3_bucket_name(BUCKET)
+        .iam_role_arn("arn:aws:iam::123456789012:role/rds-snapshot-s3exports/prod/export")
+        .kms_key_id(KEY)
+        .send()
+        .await
+        .unwrap();
+    let folder = dir.path().join(&export_id);
+    let mut keys = Vec::new();
+    for path in files_below(&folder) {
+        let key = format!("{export_id}/{}", path.strip_prefix(&folder).unwrap().to_string_lossy());
+        let part = key.ends_with(".parquet");
+        let class = if part { class.clone() } else { StorageClass::Standard };
+        upload(&s3, &key, std::fs::read(&path).unwrap(), class, ServerSideEncryption::AwsKms).await;
+        keys.push(key);
+    }
+    keys.sort_by_key(|k| !k.ends_with(".parquet"));
+
+    // The catalogue, as the cataloguer writes it: a table per source table, a partition per export.
+    let glue = aws_sdk_glue::Client::new(&sdk);
+    let database = names::glue_database("pams-stack-prod");
+    glue.create_database()
+        .database_input(aws_sdk_glue::types::DatabaseInput::builder().name(&database).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    for table in ["customers", "orders", "order_items", "events"] {
+        let name = names::glue_table("pams", Some("public"), table);
+        let key = |n: &str| aws_sdk_glue::types::Column::builder().name(n).r#type("string").build().unwrap();
+        let input = aws_sdk_glue::types::TableInput::builder()
+            .name(&name)
+            .partition_keys(key("snapshot_date"))
+            .partition_keys(key("export_id"))
+            .build()
+            .unwrap();
+        glue.create_table().database_name(&database).table_input(input).send().await.unwrap();
+        let partition =
+            aws_sdk_glue::types::PartitionInput::builder().values(&facts[1].snapshot_date).values(&export_id).build();
+        glue.create_partition()
+            .database_name(&database)
+            .table_name(&name)
+            .partition_input(partition)
+            .send()
+            .await
+            .unwrap();
+    }
+    Fixture { moto, s3, export_id, keys, _dir: dir }
+}
+
+fn athenaq(moto: &Moto, args: &[&str]) -> (Vec<Value>, String, Option<i32>) {
+    let out = Command::new(env!("CARGO_BIN_EXE_athenaq"))
+        .args(args)
+        .envs(moto.env())
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    let rows = String::from_utf8(out.stdout).unwrap().lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    (rows, String::from_utf8(out.stderr).unwrap(), out.status.code())
+}
+
+fn status_of<'a>(rows: &'a [Value], check: &str) -> (&'a str, &'a str) {
+    let row = rows.iter().find(|r| r["check"] == check).unwrap_or_else(|| panic!("no {check} row: {rows:?}"));
+    (row["status"].as_str().unwrap(), row["detail"].as_str().unwrap())
+}
+
+#[tokio::test]
+async fn verify_passes_on_a_whole_export_and_fails_on_a_missing_part_or_a_foreign_key() {
+    let f = fixture(StorageClass::Standard).await;
+    let verify = ["--env", "prod", "verify", f.export_id.as_str(), "--format", "json"];
+    let (rows, stderr, code) = athenaq(&f.moto, &verify);
+    assert_eq!(code, Some(0), "{rows:?}\n{stderr}");
+    for check in ["task", "tables", "part files", "footers", "encryption", "lifecycle", "public access", "catalogue"] {
+        assert_eq!(status_of(&rows, check).0, "pass", "{check}: {rows:?}");
+    }
+    let (_, deep_err, code) = athenaq(&f.moto, &[&verify[..], &["--deep"]].concat());
+    assert_eq!(code, Some(0), "{deep_err}");
+
+    // An object written with S3's own key instead of the database's.
+    let part = &f.keys[0];
+    let body = f.s3.get_object().bucket(BUCKET).key(part).send().await.unwrap().body.collect().await.unwrap().to_vec();
+    upload(&f.s3, part, body, StorageClass::Standard, ServerSideEncryption::Aes256).await;
+    let (rows, _, code) = athenaq(&f.moto, &[&verify[..], &["--deep"]].concat());
+    assert_eq!(code, Some(1));
+    let (status, detail) = status_of(&rows, "encryption");
+    assert_eq!(status, "fail");
+    assert!(detail.contains(part.as_str()) && detail.contains("AES256"), "{detail}");
+
+    // Every part file of one table gone.
+    let table_folder = part.rsplit_once('/').unwrap().0.to_owned();
+    for key in f.keys.iter().filter(|k| k.starts_with(&format!("{table_folder}/"))) {
+        f.s3.delete_object().bucket(BUCKET).key(key).send().await.unwrap();
+    }
+    let (rows, _, code) = athenaq(&f.moto, &verify);
+    assert_eq!(code, Some(1));
+    let (status, detail) = status_of(&rows, "part files");
+    assert_eq!(status, "fail");
+    assert!(detail.starts_with("no part files for pams.public."), "{detail}");
+
+    // Not an export of this environment, and no export at all.
+    let (_, err, code) = athenaq(&f.moto, &["--env", "prod", "verify", "no-such-export"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no export task `no-such-export`"), "{err}");
+}
+
+#[tokio::test]
+async fn archived_parts_warn_until_restored_and_restore_requests_each_object_once() {
+    let f = fixture(StorageClass::DeepArchive).await;
+    let (rows, stderr, code) = athenaq(&f.moto, &["--env", "prod", "verify", f.export_id.as_str(), "--format", "json"]);
+    assert_eq!(code, Some(0), "archived objects are a warning, not a failure: {stderr}");
+    let (status, detail) = status_of(&rows, "footers");
+    assert_eq!(status, "warn");
+    assert!(detail.contains("athenaq restore"), "{detail}");
+
+    let parts = f.keys.iter().filter(|k| k.ends_with(".parquet")).count();
+    let restore = ["--env", "prod", "restore", f.export_id.as_str()];
+    let (_, plan, code) = athenaq(&f.moto, &restore);
+    assert_eq!(code, Some(0), "{plan}");
+    assert!(plan.contains(&format!("{parts} archived to request")) && plan.contains("add --yes"), "{plan}");
+    assert!(
+        plan.contains("DEEP_ARCHIVE") && plan.contains("ready within 48 hours") && plan.contains("approximate"),
+        "{plan}"
+    );
+    let (_, err, code) = athenaq(&f.moto, &[&restore[..], &["--tier", "expedited", "--yes"]].concat());
+    assert_eq!(code, Some(1), "expedited does not apply to Deep Archive: {err}");
+
+    let (_, first, code) = athenaq(&f.moto, &[&restore[..], &["--yes"]].concat());
+    assert_eq!(code, Some(0), "{first}");
+    assert!(first.contains(&format!("{parts} restore(s) requested")), "{first}");
+    // Again: every object is restored or restoring, so nothing is requested twice.
+    let (_, second, code) = athenaq(&f.moto, &[&restore[..], &["--yes"]].concat());
+    assert_eq!(code, Some(0), "{second}");
+    assert!(second.contains("0 archived to request") && second.contains("nothing to request"), "{second}");
+
+    // One table only, and a table that is not there.
+    let (_, err, code) = athenaq(&f.moto, &[&restore[..], &["--table", "public.nosuch"]].concat());
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no table folder `public.nosuch`") && err.contains("public.orders"), "{err}");
+}
