@@ -22,6 +22,24 @@ pub struct ExportRow {
     /// When the data was written (export end), which the lifecycle counts from.
     pub written: Option<DateTime<Utc>>,
     pub lifecycle: Lifecycle,
+    /// What S3 holds for the export's part files; `None` when not looked at.
+    pub storage: Option<Storage>,
+}
+
+/// The storage class and restore state of an export's part files, as S3 lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Storage {
+    pub class: String,
+    pub restore: String,
+}
+
+impl Storage {
+    /// From the export's objects: its data, the part files (S3 keeps files under 128 KB, such as
+    /// the JSON ones, out of the lifecycle's transitions).
+    pub fn of(objects: &[crate::objects::Object]) -> Self {
+        let parts: Vec<crate::objects::Object> = objects.iter().filter(|o| o.is_part_file()).cloned().collect();
+        Self { class: crate::objects::storage_class_summary(&parts), restore: crate::objects::restore_summary(&parts) }
+    }
 }
 
 /// automated (`rds:...`), awsbackup (`awsbackup:...`) or manual, from the snapshot ARN's id.
@@ -57,6 +75,7 @@ pub fn from_task(task: &ExportTask, config: &Config) -> ExportRow {
         kms_key: task.kms_key_id.clone(),
         written: task.task_end_time,
         lifecycle: db.map_or(config.defaults.lifecycle, |d| d.lifecycle),
+        storage: None,
     }
 }
 
@@ -119,6 +138,9 @@ pub fn to_rows(rows: &[ExportRow], as_of: NaiveDate) -> Rows {
         ("storage_tier", false),
         ("athena_readable", false),
         ("expires_on", false),
+        ("storage_class", false),
+        ("restore", false),
+        ("tier_as_expected", false),
     ]);
     for r in rows {
         // Only a complete export has data on a lifecycle.
@@ -139,7 +161,46 @@ pub fn to_rows(rows: &[ExportRow], as_of: NaiveDate) -> Rows {
             written
                 .and_then(|w| w.checked_add_signed(chrono::Duration::days(i64::from(r.lifecycle.expire_days))))
                 .map(|d| d.to_string()),
+            r.storage.as_ref().map(|s| s.class.clone()),
+            r.storage.as_ref().map(|s| s.restore.clone()),
+            // The lifecycle's tier against where the data really is.
+            r.storage.as_ref().zip(tier).filter(|(s, _)| !s.class.is_empty()).map(|(s, t)| {
+                if s.class == t.as_str() { "yes".to_owned() } else { format!("no: expected {}", t.as_str()) }
+            }),
         ]);
     }
     out
+}
+
+/// Fills in what S3 holds for each complete export: one listing per export, eight at a time. A
+/// listing that fails leaves the row's storage empty with a warning naming the export.
+pub async fn read_storage(s3: &aws_sdk_s3::Client, rows: &mut [ExportRow]) {
+    use futures::{StreamExt, stream};
+    let bar = crate::progress::bar(rows.len() as u64, "listing exports");
+    let found: Vec<(usize, Option<Storage>)> = stream::iter(rows.iter().enumerate().map(|(i, r)| {
+        let bar = bar.clone();
+        let location = r.s3_location.clone();
+        let complete = r.status == "COMPLETE";
+        async move {
+            let storage = match location.strip_prefix("s3://").and_then(|l| l.split_once('/')) {
+                Some((bucket, folder)) if complete => match crate::objects::list(s3, bucket, folder).await {
+                    Ok(objects) => Some(Storage::of(&objects)),
+                    Err(e) => {
+                        eprintln!("warning: listing {location}: {e}");
+                        None
+                    }
+                },
+                _ => None,
+            };
+            bar.inc(1);
+            (i, storage)
+        }
+    }))
+    .buffer_unordered(8)
+    .collect()
+    .await;
+    bar.finish_and_clear();
+    for (i, storage) in found {
+        rows[i].storage = storage;
+    }
 }

@@ -57,6 +57,9 @@ enum Command {
         /// Read a local copy of exports instead of AWS.
         #[arg(long, conflicts_with = "missing")]
         local: Option<PathBuf>,
+        /// Skip the S3 listing of each export (storage_class, restore), when speed matters more.
+        #[arg(long)]
+        no_storage: bool,
         /// List instead the snapshots that have no export (none, or only failed ones), as the
         /// exporter's reconcile finds them; exit status 1 when there is any.
         #[arg(long, conflicts_with_all = ["status", "as_of"])]
@@ -161,7 +164,7 @@ async fn run() -> Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
-        Command::ListExports { db, status, since, as_of, local, missing: false } => {
+        Command::ListExports { db, status, since, as_of, local, missing: false, no_storage } => {
             check_db(&config, db.as_deref(), local.is_some())?;
             let filter = exports::Filter {
                 db,
@@ -183,6 +186,9 @@ async fn run() -> Result<ExitCode> {
                         .await
                         .with_context(|| format!("listing the exports of {}", d.db_name))?;
                         all.extend(tasks.iter().map(|t| exports::from_task(t, &config)));
+                    }
+                    if !no_storage {
+                        exports::read_storage(&s3_client(&sdk), &mut all).await;
                     }
                     all
                 }

@@ -206,6 +206,13 @@ async fn archived_parts_warn_until_restored_and_restore_requests_each_object_onc
     assert_eq!(status, "warn");
     assert!(detail.contains("athenaq restore"), "{detail}");
 
+    // list-exports shows where the data really is.
+    let (rows, _, code) = athenaq(&f.moto, &["--env", "prod", "list-exports", "--format", "json"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(rows[0]["storage_class"], "DEEP_ARCHIVE", "{rows:?}");
+    let (rows, _, _) = athenaq(&f.moto, &["--env", "prod", "list-exports", "--format", "json", "--no-storage"]);
+    assert!(rows[0]["storage_class"].is_null(), "{rows:?}");
+
     let parts = f.keys.iter().filter(|k| k.ends_with(".parquet")).count();
     let restore = ["--env", "prod", "restore", f.export_id.as_str()];
     let (_, plan, code) = athenaq(&f.moto, &restore);
