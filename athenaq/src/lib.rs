@@ -9,6 +9,8 @@ pub mod missing;
 pub mod objects;
 pub mod output;
 pub mod progress;
+pub mod pull;
 pub mod restore;
 pub mod text_decimal;
+pub mod tiers;
 pub mod verify;

@@ -96,6 +96,18 @@ enum Command {
         #[arg(long, conflicts_with = "yes")]
         dry_run: bool,
     },
+    /// Download an export (or one table) into DIR in the layout `query --local` reads:
+    /// concurrent, resumable (files already there whole are skipped); archived objects are
+    /// refused with a pointer to `restore`.
+    Pull {
+        /// The export task identifier.
+        export_id: String,
+        /// The folder to download into (the export lands in DIR/<export id>/).
+        dir: PathBuf,
+        /// Only this table's folder (`schema.table` as RDS names it, e.g. `public.orders`).
+        #[arg(long)]
+        table: Option<String>,
+    },
     /// Catalogued tables with their snapshots.
     Tables {
         /// Only this database's tables (RDS instance or cluster id).
@@ -213,31 +225,25 @@ async fn run() -> Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
+        Command::Pull { export_id, dir, table } => {
+            let sdk = cli.aws.sdk_config().await;
+            let s3 = s3_client(&sdk);
+            let (task, mut objects) = export_objects(&sdk, &s3, &config, &export_id, table.as_deref()).await?;
+            athenaq::restore::fill_restore_states(&s3, &task.s3_bucket, &mut objects).await?;
+            let pulled = athenaq::pull::pull(&s3, &task.s3_bucket, &task.s3_prefix, &export_id, &objects, &dir).await?;
+            eprintln!(
+                "{}: {} file(s) downloaded ({:.1} MB), {} already there; `athenaq query --local {}` reads it",
+                dir.display(),
+                pulled.downloaded,
+                pulled.bytes as f64 / 1e6,
+                pulled.skipped,
+                dir.display()
+            );
+        }
         Command::Restore { export_id, table, days, tier, yes, dry_run } => {
             let sdk = cli.aws.sdk_config().await;
             let s3 = s3_client(&sdk);
-            let (task, _) = verify::find_export(&aws_sdk_rds::Client::new(&sdk), &config, &export_id).await?;
-            let folder = athenaq::objects::export_folder(&task);
-            let mut objects = athenaq::objects::list(&s3, &task.s3_bucket, &folder)
-                .await
-                .with_context(|| format!("listing s3://{}/{folder}", task.s3_bucket))?;
-            if let Some(table) = &table {
-                let all = std::mem::take(&mut objects);
-                objects = all.iter().filter(|o| o.key.split('/').any(|segment| segment == table)).cloned().collect();
-                if objects.is_empty() {
-                    let mut folders: Vec<&str> = all
-                        .iter()
-                        .filter_map(|o| {
-                            o.key
-                                .split('/')
-                                .find(|s| s.contains('.') && !s.ends_with(".json") && !s.ends_with(".parquet"))
-                        })
-                        .collect();
-                    folders.sort_unstable();
-                    folders.dedup();
-                    bail!("export {export_id} has no table folder `{table}`; it has: {}", folders.join(", "));
-                }
-            }
+            let (task, mut objects) = export_objects(&sdk, &s3, &config, &export_id, table.as_deref()).await?;
             athenaq::restore::fill_restore_states(&s3, &task.s3_bucket, &mut objects).await?;
             let plan = athenaq::restore::Plan::of(&objects);
             for line in plan.describe(tier, days) {
@@ -331,6 +337,7 @@ async fn run() -> Result<ExitCode> {
                 None if config.databases.len() == 1 => Some(names::glue_database(&config.databases[0].db_name)),
                 None => None,
             };
+            warn_of_archived_snapshots(&config, &sql, database.as_deref(), &cli.aws).await;
             let target = AthenaTarget { database, output_location, results };
             return run_athena(&config, target, &sql, cli.format, &cli.aws, &mut stdout).await;
         }
@@ -486,4 +493,57 @@ async fn warn_if_enforced(athena: &aws_sdk_athena::Client, workgroup: &str, loca
             "warning: --output-location {location} has no effect: workgroup {workgroup} enforces its own result location"
         );
     }
+}
+
+/// Before an Athena query: a warning for each database it reads whose older snapshots the
+/// lifecycle has archived, since Athena skips those objects without an error.
+async fn warn_of_archived_snapshots(config: &Config, sql: &str, database: Option<&str>, aws: &AwsArgs) {
+    let read = athenaq::tiers::databases_read(config, sql, database);
+    if read.is_empty() {
+        return;
+    }
+    let rds = aws_sdk_rds::Client::new(&aws.sdk_config().await);
+    let today = Utc::now().date_naive();
+    for d in read {
+        match describe_export_tasks(&rds, &TaskFilter::bucket(&d.s3_bucket_name)).await {
+            Ok(tasks) => {
+                if let Some((count, newest, example)) = athenaq::tiers::archived(&tasks, &d.lifecycle, today) {
+                    eprintln!("{}", athenaq::tiers::warning(&d.db_name, count, newest, &example));
+                }
+            }
+            Err(e) => eprintln!("warning: could not check which snapshots of {} are archived: {e}", d.db_name),
+        }
+    }
+}
+
+/// An export's task and objects, or one table's (`schema.table`, its folder name).
+async fn export_objects(
+    sdk: &aws_config::SdkConfig,
+    s3: &aws_sdk_s3::Client,
+    config: &Config,
+    export_id: &str,
+    table: Option<&str>,
+) -> Result<(s3exports_rds::ExportTask, Vec<athenaq::objects::Object>)> {
+    let (task, _) = verify::find_export(&aws_sdk_rds::Client::new(sdk), config, export_id).await?;
+    let folder = athenaq::objects::export_folder(&task);
+    let objects = athenaq::objects::list(s3, &task.s3_bucket, &folder)
+        .await
+        .with_context(|| format!("listing s3://{}/{folder}", task.s3_bucket))?;
+    let Some(table) = table else { return Ok((task, objects)) };
+    let in_table = |o: &&athenaq::objects::Object| o.key.split('/').any(|segment| segment == table);
+    if !objects.iter().any(|o| in_table(&o)) {
+        let mut folders: Vec<&str> = objects
+            .iter()
+            .filter_map(|o| {
+                o.key.split('/').find(|s| s.contains('.') && !s.ends_with(".json") && !s.ends_with(".parquet"))
+            })
+            .collect();
+        folders.sort_unstable();
+        folders.dedup();
+        bail!("export {export_id} has no table folder `{table}`; it has: {}", folders.join(", "));
+    }
+    // The table's files, and the export's JSON files that say what it is (so `query --local`
+    // finds it; they are small, never archived).
+    let of_table = objects.iter().filter(|o| in_table(o) || o.key.ends_with(".json")).cloned().collect();
+    Ok((task, of_table))
 }

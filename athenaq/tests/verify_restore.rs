@@ -238,3 +238,58 @@ async fn archived_parts_warn_until_restored_and_restore_requests_each_object_onc
     assert_eq!(code, Some(1));
     assert!(err.contains("no table folder `public.nosuch`") && err.contains("public.orders"), "{err}");
 }
+
+#[tokio::test]
+async fn pull_downloads_an_export_that_query_local_reads_and_resumes() {
+    let f = fixture(StorageClass::Standard).await;
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().to_string_lossy().into_owned();
+    let pull = ["--env", "prod", "pull", f.export_id.as_str(), target.as_str()];
+    let (_, first, code) = athenaq(&f.moto, &pull);
+    assert_eq!(code, Some(0), "{first}");
+    assert!(first.contains(&format!("{} file(s) downloaded", f.keys.len())), "{first}");
+    let (rows, err, code) = athenaq(
+        &f.moto,
+        &["query", "--local", target.as_str(), "--format", "json", "SELECT count(*) AS n FROM pams_public_orders"],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(rows[0]["n"], 200, "{rows:?}");
+
+    // Interrupted half way: a file cut short is fetched again, whole ones are skipped.
+    let part = dir.path().join(&f.keys[0]);
+    std::fs::write(&part, b"PAR1").unwrap();
+    let (_, second, code) = athenaq(&f.moto, &pull);
+    assert_eq!(code, Some(0), "{second}");
+    assert!(
+        second.contains(&format!("1 file(s) downloaded"))
+            && second.contains(&format!("{} already there", f.keys.len() - 1)),
+        "{second}"
+    );
+
+    // One table: its files and the export's JSON files, so the copy is still an export.
+    let only = tempfile::tempdir().unwrap();
+    let only_dir = only.path().to_string_lossy().into_owned();
+    let (_, out, code) = athenaq(
+        &f.moto,
+        &["--env", "prod", "pull", f.export_id.as_str(), only_dir.as_str(), "--table", "public.orders"],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let (rows, err, _) = athenaq(
+        &f.moto,
+        &["query", "--local", only_dir.as_str(), "--format", "json", "SELECT count(*) AS n FROM pams_public_orders"],
+    );
+    assert_eq!(rows[0]["n"], 200, "{err}");
+}
+
+#[tokio::test]
+async fn pull_refuses_archived_objects_and_points_to_restore() {
+    let f = fixture(StorageClass::DeepArchive).await;
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().to_string_lossy().into_owned();
+    let (_, err, code) = athenaq(&f.moto, &["--env", "prod", "pull", f.export_id.as_str(), target.as_str()]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("archived and not restored") && err.contains(&format!("athenaq restore {}", f.export_id)),
+        "{err}"
+    );
+}

@@ -1,0 +1,89 @@
+//! Tier-aware Athena queries: Athena skips objects in Glacier Flexible Retrieval and Deep
+//! Archive without an error, so a query over old snapshots returns fewer rows and says nothing.
+//! Before a query runs, the databases it reads are checked for exports the lifecycle has
+//! archived by now.
+
+use chrono::NaiveDate;
+use s3exports_config::{Config, Database, Lifecycle, StorageTier, names};
+use s3exports_rds::{ExportStatus, ExportTask};
+
+/// The databases a query reads: those whose Glue database it names, else the default one.
+pub fn databases_read<'c>(config: &'c Config, sql: &str, default: Option<&str>) -> Vec<&'c Database> {
+    let sql = sql.to_ascii_lowercase();
+    let named: Vec<&Database> =
+        config.databases.iter().filter(|d| sql.contains(&names::glue_database(&d.db_name))).collect();
+    if !named.is_empty() {
+        return named;
+    }
+    config.databases.iter().filter(|d| default.is_some_and(|db| names::glue_database(&d.db_name) == db)).collect()
+}
+
+/// Complete exports the lifecycle has moved to Glacier or Deep Archive by `today`, and the
+/// snapshot date of the newest of them.
+pub fn archived(tasks: &[ExportTask], lifecycle: &Lifecycle, today: NaiveDate) -> Option<(usize, NaiveDate, String)> {
+    let archived: Vec<&ExportTask> = tasks
+        .iter()
+        .filter(|t| t.status == ExportStatus::Complete)
+        .filter(|t| {
+            let Some(written) = t.task_end_time.or(t.snapshot_time) else { return false };
+            matches!(
+                lifecycle.tier_at_age((today - written.date_naive()).num_days()),
+                StorageTier::Glacier | StorageTier::DeepArchive
+            )
+        })
+        .collect();
+    let newest = archived.iter().max_by_key(|t| t.snapshot_time.or(t.task_end_time))?;
+    let date = newest.snapshot_time.or(newest.task_end_time)?.date_naive();
+    Some((archived.len(), date, newest.id.clone()))
+}
+
+pub fn warning(db: &str, count: usize, newest: NaiveDate, example: &str) -> String {
+    format!(
+        "warning: {count} snapshot export(s) of {db}, up to the one of {newest}, are in Glacier/Deep Archive by the \
+         lifecycle: Athena skips archived objects without an error unless they are restored. `athenaq list-exports \
+         --db {db}` shows which are restored; `athenaq restore {example}` restores one"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn task(id: &str, day: u32, status: ExportStatus) -> ExportTask {
+        let at = Utc.with_ymd_and_hms(2026, 11, day, 4, 0, 0).single();
+        ExportTask {
+            id: id.into(),
+            source_arn: String::new(),
+            status,
+            snapshot_time: at,
+            task_start_time: None,
+            task_end_time: at,
+            s3_bucket: String::new(),
+            s3_prefix: String::new(),
+            kms_key_id: String::new(),
+            iam_role_arn: String::new(),
+            percent_progress: 100,
+            total_extracted_data_in_gb: 0,
+            failure_cause: None,
+            warning_message: None,
+            export_only: vec![],
+            cluster: false,
+        }
+    }
+
+    #[test]
+    fn exports_past_the_glacier_day_are_archived() {
+        let lifecycle = Lifecycle { glacier_days: 7, deep_archive_days: 97, expire_days: 365 };
+        let today = NaiveDate::from_ymd_opt(2026, 11, 29).unwrap();
+        let tasks = [
+            task("a", 20, ExportStatus::Complete),
+            task("b", 21, ExportStatus::Complete),
+            task("c", 25, ExportStatus::Complete),
+            task("d", 1, ExportStatus::Failed),
+        ];
+        let (count, newest, example) = archived(&tasks, &lifecycle, today).unwrap();
+        assert_eq!((count, newest.to_string(), example.as_str()), (2, "2026-11-21".to_owned(), "b"));
+        assert!(archived(&tasks[2..], &lifecycle, today).is_none());
+    }
+}
