@@ -1,6 +1,7 @@
 //! athenaq: list, audit and query RDS snapshot exports — on Athena, or locally with no AWS.
 
 pub mod athena;
+pub mod cost;
 pub mod exports;
 pub mod glue;
 pub mod layout;

@@ -108,6 +108,13 @@ enum Command {
         #[arg(long)]
         table: Option<String>,
     },
+    /// Per database: the export charge of the last 30 days (by snapshot size) and the monthly
+    /// storage of what its bucket holds, by storage class; restores in progress. Approximate.
+    Cost {
+        /// Only this database (RDS instance or cluster id).
+        #[arg(long)]
+        db: Option<String>,
+    },
     /// Catalogued tables with their snapshots.
     Tables {
         /// Only this database's tables (RDS instance or cluster id).
@@ -273,6 +280,26 @@ async fn run() -> Result<ExitCode> {
                 if !outcome.failed.is_empty() {
                     return Ok(ExitCode::FAILURE);
                 }
+            }
+        }
+        Command::Cost { db } => {
+            check_db(&config, db.as_deref(), false)?;
+            let sdk = cli.aws.sdk_config().await;
+            let (rds, s3) = (aws_sdk_rds::Client::new(&sdk), s3_client(&sdk));
+            let (mut costs, mut failed) = (Vec::new(), 0);
+            for d in config.databases.iter().filter(|d| db.as_ref().is_none_or(|n| n == &d.db_name)) {
+                match athenaq::cost::database_cost(&rds, &s3, d, Utc::now()).await {
+                    Ok(cost) => costs.push(cost),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        failed += 1;
+                    }
+                }
+            }
+            athenaq::cost::to_rows(&costs).render(cli.format, &mut stdout)?;
+            eprintln!("approximate: {}", athenaq::cost::PRICES_AS_OF);
+            if failed > 0 {
+                return Ok(ExitCode::FAILURE);
             }
         }
         Command::Tables { db, local } => {

@@ -293,3 +293,19 @@ async fn pull_refuses_archived_objects_and_points_to_restore() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn cost_adds_up_what_the_bucket_stores_by_class() {
+    let f = fixture(StorageClass::DeepArchive).await;
+    let (rows, err, code) = athenaq(&f.moto, &["--env", "prod", "cost", "--db", "pams-stack-prod", "--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(rows.len(), 1);
+    let stored = rows[0]["stored_gb"].as_str().unwrap();
+    assert!(stored.contains("DEEP_ARCHIVE") && stored.contains("STANDARD"), "{stored}");
+    assert!(err.contains("approximate: AWS list prices"), "{err}");
+    // A database whose bucket is not there is an error naming it; the others are still shown.
+    let (rows, err, code) = athenaq(&f.moto, &["--env", "prod", "cost", "--format", "json"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(err.contains("maxonevams-db-snapshots-export"), "{err}");
+}
