@@ -163,22 +163,9 @@ mod tests {
 
     fn task(arn: &str, days_ago: i64, gb: i32, now: DateTime<Utc>) -> ExportTask {
         ExportTask {
-            id: arn.into(),
-            source_arn: arn.into(),
-            status: ExportStatus::Complete,
-            snapshot_time: None,
-            task_start_time: None,
             task_end_time: Some(now - Duration::days(days_ago)),
-            s3_bucket: String::new(),
-            s3_prefix: String::new(),
-            kms_key_id: String::new(),
-            iam_role_arn: String::new(),
-            percent_progress: 100,
             total_extracted_data_in_gb: gb,
-            failure_cause: None,
-            warning_message: None,
-            export_only: vec![],
-            cluster: false,
+            ..ExportTask::new(arn, arn, ExportStatus::Complete)
         }
     }
 

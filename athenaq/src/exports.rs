@@ -175,13 +175,11 @@ pub fn to_rows(rows: &[ExportRow], as_of: NaiveDate) -> Rows {
 /// Fills in what S3 holds for each complete export: one listing per export, eight at a time. A
 /// listing that fails leaves the row's storage empty with a warning naming the export.
 pub async fn read_storage(s3: &aws_sdk_s3::Client, rows: &mut [ExportRow]) {
-    use futures::{StreamExt, stream};
-    let bar = crate::progress::bar(rows.len() as u64, "listing exports");
-    let found: Vec<(usize, Option<Storage>)> = stream::iter(rows.iter().enumerate().map(|(i, r)| {
-        let bar = bar.clone();
-        let location = r.s3_location.clone();
-        let complete = r.status == "COMPLETE";
-        async move {
+    let wanted: Vec<(usize, String, bool)> =
+        rows.iter().enumerate().map(|(i, r)| (i, r.s3_location.clone(), r.status == "COMPLETE")).collect();
+    let found =
+        crate::progress::each_concurrently(&wanted, "listing exports", 8, |(i, location, complete)| async move {
+            let complete = *complete;
             let storage = match location.strip_prefix("s3://").and_then(|l| l.split_once('/')) {
                 Some((bucket, folder)) if complete => match crate::objects::list(s3, bucket, folder).await {
                     Ok(objects) => Some(Storage::of(&objects)),
@@ -192,14 +190,9 @@ pub async fn read_storage(s3: &aws_sdk_s3::Client, rows: &mut [ExportRow]) {
                 },
                 _ => None,
             };
-            bar.inc(1);
-            (i, storage)
-        }
-    }))
-    .buffer_unordered(8)
-    .collect()
-    .await;
-    bar.finish_and_clear();
+            (*i, storage)
+        })
+        .await;
     for (i, storage) in found {
         rows[i].storage = storage;
     }

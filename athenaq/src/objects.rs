@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use aws_sdk_s3::types::OptionalObjectAttributes;
 use chrono::{DateTime, Utc};
-use s3exports_rds::error::error_text;
 use s3exports_rds::{AwsError, ExportTask, classify};
 
 /// Where an object's data can be read from now.
@@ -124,15 +123,7 @@ pub fn parse_restore_header(header: &str) -> Restore {
     Restore::Restored { until }
 }
 
-pub async fn get(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, range: Option<String>) -> Result<Vec<u8>, AwsError> {
-    let out = s3.get_object().bucket(bucket).key(key).set_range(range).send().await.map_err(|e| classify(&e))?;
-    let bytes = out
-        .body
-        .collect()
-        .await
-        .map_err(|e| AwsError::Transient(format!("reading s3://{bucket}/{key}: {}", error_text(e))))?;
-    Ok(bytes.into_bytes().to_vec())
-}
+pub use s3exports_cli::get_object as get;
 
 /// One storage class, or `mixed (GLACIER 3, STANDARD 2)`; empty for no objects.
 pub fn storage_class_summary(objects: &[Object]) -> String {

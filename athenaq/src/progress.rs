@@ -1,7 +1,9 @@
 //! Progress bars on stderr (indicatif), drawn only on a terminal so that logs and pipes stay clean.
 
+use std::future::Future;
 use std::io::IsTerminal;
 
+use futures::{StreamExt, stream};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// A bar of `len` steps labelled `what`; hidden when stderr is not a terminal.
@@ -24,4 +26,27 @@ pub fn bytes_bar(len: u64, what: &str) -> ProgressBar {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
+}
+
+/// `f` on every item, `limit` at a time, counted on a bar labelled `what`; the results in the
+/// order they finish.
+pub async fn each_concurrently<'a, T, R, F, Fut>(items: &'a [T], what: &str, limit: usize, f: F) -> Vec<R>
+where
+    F: Fn(&'a T) -> Fut,
+    Fut: Future<Output = R>,
+{
+    let bar = bar(items.len() as u64, what);
+    let results = stream::iter(items.iter().map(|item| {
+        let (bar, work) = (bar.clone(), f(item));
+        async move {
+            let result = work.await;
+            bar.inc(1);
+            result
+        }
+    }))
+    .buffer_unordered(limit)
+    .collect()
+    .await;
+    bar.finish_and_clear();
+    results
 }

@@ -3,7 +3,6 @@
 //! then RestoreObject for each archived object, concurrently. Idempotent: objects restored or
 //! restoring are counted, never requested again.
 
-use futures::{StreamExt, stream};
 use s3exports_rds::AwsError;
 
 use crate::objects::{self, Object, Restore};
@@ -149,28 +148,20 @@ pub async fn fill_restore_states(
 }
 
 pub async fn request(s3: &aws_sdk_s3::Client, bucket: &str, plan: &Plan, tier: Tier, days: i32) -> Outcome {
-    let bar = progress::bar(plan.to_request.len() as u64, "restore requests");
-    let results = stream::iter(plan.to_request.iter().map(|o| {
-        let bar = bar.clone();
-        async move {
-            let request = aws_sdk_s3::types::RestoreRequest::builder()
-                .days(days)
-                .glacier_job_parameters(
-                    aws_sdk_s3::types::GlacierJobParameters::builder()
-                        .tier(tier.sdk())
-                        .build()
-                        .map_err(|e| e.to_string())?,
-                )
-                .build();
-            let sent = s3.restore_object().bucket(bucket).key(&o.key).restore_request(request).send().await;
-            bar.inc(1);
-            Ok::<_, String>((o.key.clone(), sent.map(|_| ()).map_err(|e| s3exports_cli::sdk_error_text(&e))))
-        }
-    }))
-    .buffer_unordered(CONCURRENCY)
-    .collect::<Vec<_>>()
+    let results = progress::each_concurrently(&plan.to_request, "restore requests", CONCURRENCY, |o| async move {
+        let request = aws_sdk_s3::types::RestoreRequest::builder()
+            .days(days)
+            .glacier_job_parameters(
+                aws_sdk_s3::types::GlacierJobParameters::builder()
+                    .tier(tier.sdk())
+                    .build()
+                    .map_err(|e| e.to_string())?,
+            )
+            .build();
+        let sent = s3.restore_object().bucket(bucket).key(&o.key).restore_request(request).send().await;
+        Ok::<_, String>((o.key.clone(), sent.map(|_| ()).map_err(|e| s3exports_cli::sdk_error_text(&e))))
+    })
     .await;
-    bar.finish_and_clear();
     let mut out = Outcome::default();
     for r in results {
         match r {

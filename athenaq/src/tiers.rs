@@ -52,24 +52,7 @@ mod tests {
 
     fn task(id: &str, day: u32, status: ExportStatus) -> ExportTask {
         let at = Utc.with_ymd_and_hms(2026, 11, day, 4, 0, 0).single();
-        ExportTask {
-            id: id.into(),
-            source_arn: String::new(),
-            status,
-            snapshot_time: at,
-            task_start_time: None,
-            task_end_time: at,
-            s3_bucket: String::new(),
-            s3_prefix: String::new(),
-            kms_key_id: String::new(),
-            iam_role_arn: String::new(),
-            percent_progress: 100,
-            total_extracted_data_in_gb: 0,
-            failure_cause: None,
-            warning_message: None,
-            export_only: vec![],
-            cluster: false,
-        }
+        ExportTask { snapshot_time: at, task_end_time: at, ..ExportTask::new(id, "", status) }
     }
 
     #[test]

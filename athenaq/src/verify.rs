@@ -1,7 +1,6 @@
 //! `verify`: the evidence that one export is whole, one row per check. The checks are plain
 //! functions over what was read; [`verify`] reads it (RDS, S3, Glue) and runs them.
 
-use futures::{StreamExt, stream};
 use s3exports_config::{Config, Database, Lifecycle, names};
 use s3exports_rds::layout::{ExportInfo, TableRef, TableStatus, TablesInfo};
 use s3exports_rds::{AwsError, ExportStatus, ExportTask, TaskFilter, footer};
@@ -340,20 +339,11 @@ async fn read_tables_info(
 }
 
 async fn read_footers(c: &Clients, bucket: &str, parts: &[&Object]) -> Vec<(String, FooterRead)> {
-    let bar = progress::bar(parts.len() as u64, "footers");
-    let reads = stream::iter(parts.iter().map(|o| {
-        let bar = bar.clone();
-        async move {
-            let read = if o.unreadable() { FooterRead::Archived } else { read_footer(&c.s3, bucket, &o.key).await };
-            bar.inc(1);
-            (o.key.clone(), read)
-        }
-    }))
-    .buffer_unordered(CONCURRENCY)
-    .collect::<Vec<_>>()
-    .await;
-    bar.finish_and_clear();
-    reads
+    progress::each_concurrently(parts, "footers", CONCURRENCY, |o| async move {
+        let read = if o.unreadable() { FooterRead::Archived } else { read_footer(&c.s3, bucket, &o.key).await };
+        (o.key.clone(), read)
+    })
+    .await
 }
 
 async fn read_footer(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> FooterRead {
@@ -376,20 +366,10 @@ async fn read_footer(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Footer
 }
 
 async fn read_heads(c: &Clients, bucket: &str, sampled: &[&Object]) -> Vec<(String, Result<objects::Head, String>)> {
-    let bar = progress::bar(sampled.len() as u64, "encryption");
-    let heads = stream::iter(sampled.iter().map(|o| {
-        let bar = bar.clone();
-        async move {
-            let head = objects::head(&c.s3, bucket, &o.key).await.map_err(|e| e.to_string());
-            bar.inc(1);
-            (o.key.clone(), head)
-        }
-    }))
-    .buffer_unordered(CONCURRENCY)
-    .collect::<Vec<_>>()
-    .await;
-    bar.finish_and_clear();
-    heads
+    progress::each_concurrently(sampled, "encryption", CONCURRENCY, |o| async move {
+        (o.key.clone(), objects::head(&c.s3, bucket, &o.key).await.map_err(|e| e.to_string()))
+    })
+    .await
 }
 
 async fn bucket_lifecycle(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<Vec<LifecycleRule>, String> {

@@ -261,8 +261,7 @@ async fn pull_downloads_an_export_that_query_local_reads_and_resumes() {
     let (_, second, code) = athenaq(&f.moto, &pull);
     assert_eq!(code, Some(0), "{second}");
     assert!(
-        second.contains("1 file(s) downloaded")
-            && second.contains(&format!("{} already there", f.keys.len() - 1)),
+        second.contains("1 file(s) downloaded") && second.contains(&format!("{} already there", f.keys.len() - 1)),
         "{second}"
     );
 

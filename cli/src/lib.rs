@@ -87,3 +87,25 @@ pub fn since_time(
         .and_then(|d| now.checked_sub_signed(d))
         .with_context(|| format!("--since {}: too long ago to be a date", humantime::format_duration(since)))
 }
+
+/// An object's bytes, or the range asked for (`bytes=-8`: the last eight).
+pub async fn get_object(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    range: Option<String>,
+) -> Result<Vec<u8>, s3exports_rds::AwsError> {
+    let out = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .set_range(range)
+        .send()
+        .await
+        .map_err(|e| s3exports_rds::classify(&e))?;
+    let bytes =
+        out.body.collect().await.map_err(|e| {
+            s3exports_rds::AwsError::Transient(format!("reading s3://{bucket}/{key}: {}", error_text(e)))
+        })?;
+    Ok(bytes.into_bytes().to_vec())
+}

@@ -75,6 +75,29 @@ pub struct ExportTask {
 }
 
 impl ExportTask {
+    /// A task of `source_arn` with this status and nothing else known yet; callers fill in the
+    /// rest (the SDK conversion, the reconciler's planned exports, tests).
+    pub fn new(id: &str, source_arn: &str, status: ExportStatus) -> Self {
+        Self {
+            id: id.to_owned(),
+            source_arn: source_arn.to_owned(),
+            status,
+            snapshot_time: None,
+            task_start_time: None,
+            task_end_time: None,
+            s3_bucket: String::new(),
+            s3_prefix: String::new(),
+            kms_key_id: String::new(),
+            iam_role_arn: String::new(),
+            percent_progress: 0,
+            total_extracted_data_in_gb: 0,
+            failure_cause: None,
+            warning_message: None,
+            export_only: Vec::new(),
+            cluster: false,
+        }
+    }
+
     /// Where RDS writes this export: `s3://<bucket>/<prefix>/<export id>/`.
     pub fn s3_location(&self) -> String {
         let prefix = self.s3_prefix.trim_matches('/');

@@ -65,24 +65,8 @@ mod tests {
     }
 
     fn task(id: &str, status: ExportStatus, hour: u32) -> ExportTask {
-        ExportTask {
-            id: id.into(),
-            source_arn: String::new(),
-            status,
-            snapshot_time: Utc.with_ymd_and_hms(2026, 11, 24, hour, 0, 0).single(),
-            task_start_time: None,
-            task_end_time: None,
-            s3_bucket: "b".into(),
-            s3_prefix: String::new(),
-            kms_key_id: String::new(),
-            iam_role_arn: String::new(),
-            percent_progress: 0,
-            total_extracted_data_in_gb: 0,
-            failure_cause: None,
-            warning_message: None,
-            export_only: vec![],
-            cluster: false,
-        }
+        let snapshot_time = Utc.with_ymd_and_hms(2026, 11, 24, hour, 0, 0).single();
+        ExportTask { snapshot_time, s3_bucket: "b".into(), ..ExportTask::new(id, "", status) }
     }
 
     #[test]

@@ -137,22 +137,9 @@ fn verdict(snapshot: &Snapshot, tasks: &[ExportTask], covering: &[ExportTask], w
 
 fn planned_task(id: &str, snapshot: &Snapshot, created: DateTime<Utc>) -> ExportTask {
     ExportTask {
-        id: id.to_owned(),
-        source_arn: snapshot.arn.clone(),
-        status: ExportStatus::Starting,
         snapshot_time: Some(created),
-        task_start_time: None,
-        task_end_time: None,
-        s3_bucket: String::new(),
-        s3_prefix: String::new(),
-        kms_key_id: String::new(),
-        iam_role_arn: String::new(),
-        percent_progress: 0,
-        total_extracted_data_in_gb: 0,
-        failure_cause: None,
-        warning_message: None,
-        export_only: Vec::new(),
         cluster: snapshot.cluster,
+        ..ExportTask::new(id, &snapshot.arn, ExportStatus::Starting)
     }
 }
 

@@ -150,52 +150,32 @@ async fn instance_snapshots(
     db_id: &str,
     snapshot_type: Option<&str>,
 ) -> Result<Vec<Snapshot>, AwsError> {
+    let request =
+        rds.describe_db_snapshots().db_instance_identifier(db_id).set_snapshot_type(snapshot_type.map(str::to_owned));
+    let mut pages = request.max_records(100).into_paginator().send();
     let mut out = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let page = rds
-            .describe_db_snapshots()
-            .db_instance_identifier(db_id)
-            .set_snapshot_type(snapshot_type.map(str::to_owned))
-            .set_marker(marker.take())
-            .max_records(100)
-            .send()
-            .await;
-        let page = match page {
-            Ok(page) => page,
-            Err(e) if is_not_found(&e) => return Ok(out),
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(page) => out.extend(page.db_snapshots().iter().map(snapshot_from_sdk)),
+            Err(e) if is_not_found(&e) => break,
             Err(e) => return Err(classify(&e)),
-        };
-        out.extend(page.db_snapshots().iter().map(snapshot_from_sdk));
-        marker = page.marker().filter(|m| !m.is_empty()).map(str::to_owned);
-        if marker.is_none() {
-            return Ok(out);
         }
     }
+    Ok(out)
 }
 
 async fn cluster_snapshots(rds: &aws_sdk_rds::Client, db_id: &str) -> Result<Vec<Snapshot>, AwsError> {
+    let mut pages =
+        rds.describe_db_cluster_snapshots().db_cluster_identifier(db_id).max_records(100).into_paginator().send();
     let mut out = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let page = rds
-            .describe_db_cluster_snapshots()
-            .db_cluster_identifier(db_id)
-            .set_marker(marker.take())
-            .max_records(100)
-            .send()
-            .await;
-        let page = match page {
-            Ok(page) => page,
-            Err(e) if is_not_found(&e) => return Ok(out),
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(page) => out.extend(page.db_cluster_snapshots().iter().map(cluster_snapshot_from_sdk)),
+            Err(e) if is_not_found(&e) => break,
             Err(e) => return Err(classify(&e)),
-        };
-        out.extend(page.db_cluster_snapshots().iter().map(cluster_snapshot_from_sdk));
-        marker = page.marker().filter(|m| !m.is_empty()).map(str::to_owned);
-        if marker.is_none() {
-            return Ok(out);
         }
     }
+    Ok(out)
 }
 
 /// The "no such database / snapshot" answers, modelled or not, which mean "nothing to list".

@@ -1,7 +1,6 @@
 //! What cataloguing reads from the export's bucket: the tables info files, one footer per
 //! table, the export info file; listing and ranged GETs.
 
-use s3exports_rds::error::error_text;
 use s3exports_rds::layout::{ExportInfo, TableStatus, TablesInfo};
 use s3exports_rds::{AwsError, ExportTask, classify};
 
@@ -109,14 +108,7 @@ impl Cataloguer {
     }
 
     pub(super) async fn get(&self, bucket: &str, key: &str, range: Option<String>) -> Result<Vec<u8>, AwsError> {
-        let out =
-            self.s3.get_object().bucket(bucket).key(key).set_range(range).send().await.map_err(|e| classify(&e))?;
-        let bytes = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| AwsError::Transient(format!("reading s3://{bucket}/{key}: {}", error_text(e))))?;
-        Ok(bytes.into_bytes().to_vec())
+        s3exports_cli::get_object(&self.s3, bucket, key, range).await
     }
 }
 
