@@ -141,8 +141,15 @@ pub async fn fill_restore_states(
     bucket: &str,
     objects: &mut [Object],
 ) -> Result<(), AwsError> {
-    for o in objects.iter_mut().filter(|o| o.is_archived() && o.restore.is_none()) {
-        o.restore = Some(objects::head(s3, bucket, &o.key).await?.restore);
+    let unknown: Vec<usize> =
+        (0..objects.len()).filter(|i| objects[*i].is_archived() && objects[*i].restore.is_none()).collect();
+    let keys: Vec<(usize, String)> = unknown.into_iter().map(|i| (i, objects[i].key.clone())).collect();
+    let heads = progress::each_concurrently(&keys, "restore states", CONCURRENCY, |(i, key)| async move {
+        (*i, objects::head(s3, bucket, key).await)
+    })
+    .await;
+    for (i, head) in heads {
+        objects[i].restore = Some(head?.restore);
     }
     Ok(())
 }
