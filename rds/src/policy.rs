@@ -52,16 +52,7 @@ mod tests {
     use s3exports_config::SnapshotType;
 
     fn snapshot(kind: &str, id: &str) -> Snapshot {
-        Snapshot {
-            arn: format!("arn:aws:rds:eu-west-1:1:snapshot:{id}"),
-            id: id.into(),
-            db_id: "orders".into(),
-            cluster: false,
-            snapshot_type: kind.into(),
-            engine: "postgres".into(),
-            created: None,
-            status: "available".into(),
-        }
+        crate::snapshot::orders_snapshot(id, kind, None)
     }
 
     fn task(id: &str, status: ExportStatus, hour: u32) -> ExportTask {

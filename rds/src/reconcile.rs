@@ -154,16 +154,7 @@ mod tests {
     }
 
     fn snapshot(id: &str, kind: &str, day: u32) -> Snapshot {
-        Snapshot {
-            arn: format!("arn:aws:rds:eu-west-1:1:snapshot:{id}"),
-            id: id.into(),
-            db_id: "orders".into(),
-            cluster: false,
-            snapshot_type: kind.into(),
-            engine: "postgres".into(),
-            created: Some(at(day)),
-            status: "available".into(),
-        }
+        crate::snapshot::orders_snapshot(id, kind, Some(at(day)))
     }
 
     fn task(id: &str, of: &Snapshot, status: ExportStatus) -> ExportTask {

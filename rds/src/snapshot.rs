@@ -38,6 +38,21 @@ impl Snapshot {
     }
 }
 
+/// An available snapshot of the `orders` instance, for the crate's tests.
+#[cfg(test)]
+pub(crate) fn orders_snapshot(id: &str, kind: &str, created: Option<DateTime<Utc>>) -> Snapshot {
+    Snapshot {
+        arn: format!("arn:aws:rds:eu-west-1:1:snapshot:{id}"),
+        id: id.into(),
+        db_id: "orders".into(),
+        cluster: false,
+        snapshot_type: kind.into(),
+        engine: "postgres".into(),
+        created,
+        status: "available".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
