@@ -36,15 +36,7 @@ async fn list_exports_over_real_export_tasks() {
         ("pams-two", "pams-db-snapshots-export"),
         ("elsewhere", "someone-elses-bucket"),
     ] {
-        rds.start_export_task()
-            .export_task_identifier(id)
-            .source_arn(&arn)
-            .s3_bucket_name(bucket)
-            .iam_role_arn("arn:aws:iam::123456789012:role/rds-snapshot-s3exports/prod/export")
-            .kms_key_id("arn:aws:kms:us-east-1:123456789012:key/k")
-            .send()
-            .await
-            .unwrap();
+        s3exports_testkit::start_export(&rds, id, &arn, bucket, "arn:aws:kms:us-east-1:123456789012:key/k").await;
     }
     let out = athenaq(&moto, &["--env", "prod", "list-exports", "--format", "json"]);
     let rows: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -144,15 +136,7 @@ async fn missing_lists_the_snapshots_without_an_export_and_fails() {
     for (id, arn, bucket) in
         [("by-hand", &arns[0], "pams-db-snapshots-export"), ("elsewhere", &arns[1], "someone-elses-bucket")]
     {
-        rds.start_export_task()
-            .export_task_identifier(id)
-            .source_arn(arn)
-            .s3_bucket_name(bucket)
-            .iam_role_arn("arn:aws:iam::123456789012:role/rds-snapshot-s3exports/prod/export")
-            .kms_key_id("arn:aws:kms:us-east-1:123456789012:key/k")
-            .send()
-            .await
-            .unwrap();
+        s3exports_testkit::start_export(&rds, id, arn, bucket, "arn:aws:kms:us-east-1:123456789012:key/k").await;
     }
     let out = Command::new(env!("CARGO_BIN_EXE_athenaq"))
         .args(["--env", "prod", "list-exports", "--missing", "--format", "json"])

@@ -91,15 +91,14 @@ async fn fixture(class: StorageClass) -> Fixture {
         .send()
         .await
         .unwrap();
-    rds.start_export_task()
-        .export_task_identifier(&export_id)
-        .source_arn(snap.db_snapshot().unwrap().db_snapshot_arn().unwrap())
-        .s3_bucket_name(BUCKET)
-        .iam_role_arn("arn:aws:iam::123456789012:role/rds-snapshot-s3exports/prod/export")
-        .kms_key_id(KEY)
-        .send()
-        .await
-        .unwrap();
+    s3exports_testkit::start_export(
+        &rds,
+        &export_id,
+        snap.db_snapshot().unwrap().db_snapshot_arn().unwrap(),
+        BUCKET,
+        KEY,
+    )
+    .await;
     let folder = dir.path().join(&export_id);
     let mut keys = Vec::new();
     for path in files_below(&folder) {

@@ -355,15 +355,7 @@ async fn reconcile_queues_snapshots_whose_events_were_lost_and_dispatch_exports_
     // One snapshot was exported by hand, under an id of its own: it counts as exported.
     let manual_arn = format!("arn:aws:rds:{REGION}:{ACCOUNT}:snapshot:orders-manual-1");
     let t = target("orders-exports");
-    rds.start_export_task()
-        .export_task_identifier("exported-by-hand")
-        .source_arn(&manual_arn)
-        .s3_bucket_name("orders-exports")
-        .iam_role_arn(&t.iam_role_arn)
-        .kms_key_id(&t.kms_key_arn)
-        .send()
-        .await
-        .unwrap();
+    s3exports_testkit::start_export(&rds, "exported-by-hand", &manual_arn, "orders-exports", &t.kms_key_arn).await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let reconcile = ["reconcile", "--env", "prod", "--since", "3650d"];
 

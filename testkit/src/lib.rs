@@ -7,4 +7,4 @@ pub mod moto;
 #[cfg(feature = "sample")]
 pub mod sample;
 
-pub use moto::{ACCOUNT, Moto, REGION, create_db_instance};
+pub use moto::{ACCOUNT, Moto, REGION, create_db_instance, start_export};

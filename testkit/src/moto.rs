@@ -120,6 +120,20 @@ pub async fn create_db_instance(rds: &aws_sdk_rds::Client, id: &str, engine: &st
         .unwrap_or_else(|e| panic!("creating DB instance {id} in moto: {e:?}"));
 }
 
+/// An export task started by hand in moto (the emulator completes it at once unless
+/// `MOTO_RDS_EXPORT_SECONDS` is set), with the prod export role.
+pub async fn start_export(rds: &aws_sdk_rds::Client, id: &str, source_arn: &str, bucket: &str, kms_key: &str) {
+    rds.start_export_task()
+        .export_task_identifier(id)
+        .source_arn(source_arn)
+        .s3_bucket_name(bucket)
+        .iam_role_arn(format!("arn:aws:iam::{ACCOUNT}:role/rds-snapshot-s3exports/prod/export"))
+        .kms_key_id(kms_key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("starting export {id} in moto: {e:?}"));
+}
+
 pub const REGION: &str = "us-east-1";
 pub const ACCOUNT: &str = "123456789012";
 
