@@ -61,9 +61,18 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LayoutError + '_ {
     move |source| LayoutError::Io { path: path.to_owned(), source }
 }
 
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, LayoutError> {
-    let text = std::fs::read_to_string(path).map_err(io(path))?;
-    serde_json::from_str(&text).map_err(|source| LayoutError::Json { path: path.to_owned(), source })
+/// Reads one of the export's JSON files: from the folder, or from what was fetched from S3.
+pub type ReadFile<'a> = dyn Fn(&Path) -> Result<Vec<u8>, LayoutError> + 'a;
+
+fn read_json<T: for<'de> Deserialize<'de>>(read: &ReadFile, path: &Path) -> Result<T, LayoutError> {
+    let bytes = read(path)?;
+    serde_json::from_slice(&bytes).map_err(|source| LayoutError::Json { path: path.to_owned(), source })
+}
+
+/// `export_info_*.json` and `export_tables_info_*.json`: the files that say what an export is.
+pub fn is_info_file(path: &Path) -> bool {
+    let name = file_name(path);
+    name.starts_with("export_") && name.ends_with(".json")
 }
 
 /// Something under the folder that discovery left out, and why.
@@ -123,18 +132,29 @@ const PARQUET_TAIL: u64 = 8;
 /// error naming the file, not a panic deep inside the reader.
 pub fn check_part_file(path: &Path) -> Result<(), LayoutError> {
     use std::io::{Read, Seek, SeekFrom};
-    let bad = |why: String| LayoutError::BadPart { path: path.to_owned(), why };
     let mut file = std::fs::File::open(path).map_err(io(path))?;
     let len = file.metadata().map_err(io(path))?.len();
-    if len < 4 + PARQUET_TAIL {
-        return Err(bad(format!("{len} bytes, too short for a Parquet file")));
+    if len < PART_FILE_MIN {
+        return check_part_framing(path, len, &[], &[]);
     }
     let mut head = [0u8; 4];
     file.read_exact(&mut head).map_err(io(path))?;
     let mut tail = [0u8; 8];
     file.seek(SeekFrom::End(-(PARQUET_TAIL as i64))).map_err(io(path))?;
     file.read_exact(&mut tail).map_err(io(path))?;
-    if &head != b"PAR1" || &tail[4..] != b"PAR1" {
+    check_part_framing(path, len, &head, &tail)
+}
+
+/// The smallest a Parquet file can be: `PAR1`, then the 8-byte tail.
+pub const PART_FILE_MIN: u64 = 4 + PARQUET_TAIL;
+
+/// The check of [`check_part_file`] on a file's first 4 and last 8 bytes, wherever they were read.
+pub fn check_part_framing(path: &Path, len: u64, head: &[u8], tail: &[u8]) -> Result<(), LayoutError> {
+    let bad = |why: String| LayoutError::BadPart { path: path.to_owned(), why };
+    if len < PART_FILE_MIN || head.len() != 4 || tail.len() != 8 {
+        return Err(bad(format!("{len} bytes, too short for a Parquet file")));
+    }
+    if head != b"PAR1" || &tail[4..] != b"PAR1" {
         return Err(bad("not a Parquet file (no PAR1 magic at both ends)".into()));
     }
     let metadata_len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
@@ -155,12 +175,28 @@ fn file_name(path: &Path) -> &str {
 pub fn discover(dir: &Path) -> Result<Discovered, LayoutError> {
     let mut skipped = Vec::new();
     let files = walk(dir, &mut skipped)?;
+    let read = |path: &Path| std::fs::read(path).map_err(io(path));
+    let found = assemble(dir, &files, &read, skipped)?;
+    for file in found.exports.iter().flat_map(|e| &e.tables).flat_map(|t| &t.files) {
+        check_part_file(file)?;
+    }
+    if found.exports.is_empty() {
+        return Err(LayoutError::Empty(dir.to_owned()));
+    }
+    Ok(found)
+}
+
+/// The exports among `files` (every file below `dir`, sorted), their JSON files read with
+/// `read`; the part files are listed, not read. Empty when there are none.
+pub fn assemble(
+    dir: &Path,
+    files: &[PathBuf],
+    read: &ReadFile,
+    mut skipped: Vec<Skipped>,
+) -> Result<Discovered, LayoutError> {
     let mut exports: Vec<LocalExport> = Vec::new();
-    for info_path in files.iter().filter(|p| {
-        let name = file_name(p);
-        name.starts_with("export_info_") && name.ends_with(".json")
-    }) {
-        let mut info: ExportInfo = read_json(info_path)?;
+    for info_path in files.iter().filter(|p| file_name(p).starts_with("export_info_") && is_info_file(p)) {
+        let mut info: ExportInfo = read_json(read, info_path)?;
         let id_from_name = file_name(info_path).trim_start_matches("export_info_").trim_end_matches(".json").to_owned();
         if info.export_task_identifier.is_empty() {
             info.export_task_identifier = id_from_name.clone();
@@ -186,19 +222,13 @@ pub fn discover(dir: &Path) -> Result<Discovered, LayoutError> {
         for p in files.iter().filter(|p| {
             p.parent() == Some(parent) && file_name(p).starts_with(&format!("export_tables_info_{id_from_name}_"))
         }) {
-            statuses.extend(read_json::<TablesInfo>(p)?.per_table_status);
+            statuses.extend(read_json::<TablesInfo>(read, p)?.per_table_status);
         }
-        let tables = tables_of(&root, &files, &statuses, &mut skipped);
-        for file in tables.iter().flat_map(|t| &t.files) {
-            check_part_file(file)?;
-        }
+        let tables = tables_of(&root, files, &statuses, &mut skipped);
         let Some(snapshot_date) = export_snapshot_date(&info) else {
             return Err(LayoutError::NoSnapshotDate { path: info_path.clone(), time: info.snapshot_time.clone() });
         };
         exports.push(LocalExport { info, snapshot_date, root, tables });
-    }
-    if exports.is_empty() {
-        return Err(LayoutError::Empty(dir.to_owned()));
     }
     exports.sort_by(|a, b| {
         (&a.snapshot_date, &a.info.export_task_identifier).cmp(&(&b.snapshot_date, &b.info.export_task_identifier))

@@ -4,6 +4,7 @@ pub mod athena;
 pub mod cost;
 pub mod exports;
 pub mod glue;
+pub mod in_place;
 pub mod layout;
 pub mod local;
 pub mod missing;

@@ -2,16 +2,25 @@
 //! partition columns as the Glue catalogue, so a query written for Athena runs unchanged.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::MemorySchemaProvider;
 use datafusion::common::{Column, ScalarValue, TableReference};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl, PartitionedFile,
+};
+use datafusion::datasource::physical_plan::parquet::{DefaultParquetFileReaderFactory, ParquetFileReaderFactory};
 use datafusion::execution::context::SQLOptions;
+use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion::prelude::{DataFrame, Expr, SessionContext, cast, lit};
+use futures::StreamExt;
+use object_store::ObjectStoreExt;
+use parquet::arrow::ParquetRecordBatchStreamBuilder;
+use parquet::arrow::arrow_reader::ArrowReaderMetadata;
+use parquet::arrow::async_reader::AsyncFileReader;
 use s3exports_config::{Config, names};
 
 use crate::layout::LocalExport;
@@ -107,11 +116,22 @@ fn merged_schema(schemas: &[Arc<Schema>]) -> Schema {
     Schema::new(fields)
 }
 
-/// A session where every catalogue table is registered by name, in its Glue database's schema
-/// and unqualified.
-pub async fn session(tables: &[CatalogTable]) -> Result<SessionContext, LocalError> {
+/// A session with Athena's casts and no tables yet; register an object store on it before
+/// [`session_in`] when the exports are on S3.
+pub fn context() -> SessionContext {
     let ctx = SessionContext::new();
     ctx.add_analyzer_rule(Arc::new(TextDecimalCasts));
+    ctx
+}
+
+/// A session over exports in a local folder: see [`session_in`].
+pub async fn session(tables: &[CatalogTable]) -> Result<SessionContext, LocalError> {
+    session_in(context(), tables).await
+}
+
+/// `ctx` with every catalogue table registered by name, in its Glue database's schema and
+/// unqualified.
+pub async fn session_in(ctx: SessionContext, tables: &[CatalogTable]) -> Result<SessionContext, LocalError> {
     let catalog = ctx
         .catalog("datafusion")
         .ok_or_else(|| datafusion::error::DataFusionError::Plan("no default catalog".into()))?;
@@ -169,7 +189,7 @@ pub async fn session(tables: &[CatalogTable]) -> Result<SessionContext, LocalErr
 /// A table over exactly these part files (batch folders and flat layouts alike), its schema
 /// merged from their footers.
 async fn part_files_table(ctx: &SessionContext, files: &[PathBuf]) -> Result<Arc<ListingTable>, LocalError> {
-    let urls = files.iter().map(|f| ListingTableUrl::parse(f.to_string_lossy())).collect::<Result<Vec<_>, _>>()?;
+    let urls = files.iter().map(|f| part_url(f)).collect::<Result<Vec<_>, _>>()?;
     let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     let config =
         ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options).infer_schema(&ctx.state()).await?;
@@ -200,14 +220,41 @@ pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Rows, LocalError> 
     Ok(Rows::from_batches(&schema, &batches).map_err(datafusion::error::DataFusionError::from)?)
 }
 
+/// A part file's URL: `s3://bucket/key` for an export read in place (the key escaped, as a
+/// table folder may hold any character), else a local path.
+fn part_url(file: &Path) -> Result<ListingTableUrl, LocalError> {
+    let text = file.to_string_lossy();
+    let Some(rest) = text.strip_prefix("s3://") else { return Ok(ListingTableUrl::parse(text)?) };
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut url = url::Url::parse(&format!("s3://{bucket}"))
+        .map_err(|e| LocalError::DataFusion(format!("{text}: not an S3 URL: {e}")))?;
+    url.set_path(key);
+    Ok(ListingTableUrl::try_new(url, None)?)
+}
+
+/// A part file through the session's object store (the local file system or S3), read the
+/// way DataFusion reads it.
+async fn part_reader(ctx: &SessionContext, file: &Path) -> Result<Box<dyn AsyncFileReader>, LocalError> {
+    let url = part_url(file)?;
+    let store = ctx.runtime_env().object_store(url.object_store())?;
+    let meta = store.head(url.prefix()).await.map_err(datafusion::error::DataFusionError::from)?;
+    let reader = DefaultParquetFileReaderFactory::new(store).create_reader(
+        0,
+        PartitionedFile::from(meta),
+        None,
+        &ExecutionPlanMetricsSet::new(),
+    )?;
+    Ok(reader)
+}
+
 /// After a query failed while reading data: the first part file of a table the SQL names that
 /// cannot be decoded, so the error can say which file to copy again. Reads every such file in
 /// full, which is fine on the error path only.
-pub fn find_damaged_part(tables: &[CatalogTable], sql: &str) -> Option<LocalError> {
+pub async fn find_damaged_part(ctx: &SessionContext, tables: &[CatalogTable], sql: &str) -> Option<LocalError> {
     let sql = sql.to_ascii_lowercase();
     for table in tables.iter().filter(|t| sql.contains(&t.name.to_ascii_lowercase())) {
         for path in table.parts.iter().flat_map(|(_, _, _, files)| files) {
-            if let Err(message) = decode_all(path) {
+            if let Err(message) = decode_all(ctx, path).await {
                 return Some(LocalError::DamagedPart { table: table.name.clone(), path: path.clone(), message });
             }
         }
@@ -215,27 +262,30 @@ pub fn find_damaged_part(tables: &[CatalogTable], sql: &str) -> Option<LocalErro
     None
 }
 
-fn decode_all(path: &std::path::Path) -> Result<(), String> {
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.build())
-        .map_err(|e| e.to_string())?;
-    for batch in reader {
+async fn decode_all(ctx: &SessionContext, path: &Path) -> Result<(), String> {
+    let reader = part_reader(ctx, path).await.map_err(|e| e.to_string())?;
+    let mut batches =
+        ParquetRecordBatchStreamBuilder::new(reader).await.and_then(|b| b.build()).map_err(|e| e.to_string())?;
+    while let Some(batch) = batches.next().await {
         batch.map_err(|e| e.to_string())?;
     }
     Ok(())
 }
 
 /// Row count (from the Parquet footers, no data read) and columns of each table.
-pub fn footer_stats(table: &CatalogTable) -> Result<(u64, Vec<(String, String)>), LocalError> {
+pub async fn footer_stats(
+    ctx: &SessionContext,
+    table: &CatalogTable,
+) -> Result<(u64, Vec<(String, String)>), LocalError> {
     let mut rows = 0u64;
     let mut schemas = Vec::new();
     for (_, _, _, files) in &table.parts {
         for path in files {
-            let file = std::fs::File::open(path)
-                .map_err(|e| LocalError::Parquet { path: path.clone(), message: e.to_string() })?;
-            let meta = parquet::arrow::arrow_reader::ArrowReaderMetadata::load(&file, Default::default())
-                .map_err(|e| LocalError::Parquet { path: path.clone(), message: e.to_string() })?;
+            let parquet = |message: String| LocalError::Parquet { path: path.clone(), message };
+            let mut reader = part_reader(ctx, path).await?;
+            let meta = ArrowReaderMetadata::load_async(&mut reader, Default::default())
+                .await
+                .map_err(|e| parquet(e.to_string()))?;
             rows += meta.metadata().file_metadata().num_rows() as u64;
             schemas.push(meta.schema().clone());
         }

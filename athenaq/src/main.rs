@@ -1,14 +1,15 @@
 //! athenaq: list, audit and query RDS snapshot exports — on Athena, or locally with no AWS.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use athenaq::athena::{Athena, QueryError, ResultMode, ResultSource, approximate_cost_usd};
+use athenaq::in_place::{self, Opened, Purpose, Source};
 use athenaq::output::{Format, Rows};
-use athenaq::{exports, glue, layout, local, missing, verify};
+use athenaq::{exports, glue, local, missing, verify};
 use chrono::{NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 use s3exports_cli::{AwsArgs, s3_client};
@@ -54,9 +55,10 @@ enum Command {
         /// The day the storage tier is computed for (default today).
         #[arg(long)]
         as_of: Option<NaiveDate>,
-        /// Read a local copy of exports instead of AWS.
-        #[arg(long, conflicts_with = "missing")]
-        local: Option<PathBuf>,
+        /// Read exports from a folder of copies (no AWS needed), or in place from
+        /// s3://BUCKET/PREFIX, instead of asking RDS.
+        #[arg(long, conflicts_with = "missing", value_name = "DIR|s3://BUCKET/PREFIX")]
+        local: Option<Source>,
         /// Skip the S3 listing of each export (storage_class, restore), when speed matters more.
         #[arg(long)]
         no_storage: bool,
@@ -120,9 +122,10 @@ enum Command {
         /// Only this database's tables (RDS instance or cluster id).
         #[arg(long)]
         db: Option<String>,
-        /// Read a local copy of exports (a folder of export folders) instead of Glue.
-        #[arg(long)]
-        local: Option<PathBuf>,
+        /// Read exports from a folder of copies (no AWS needed), or in place from
+        /// s3://BUCKET/PREFIX, instead of Glue.
+        #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+        local: Option<Source>,
     },
     /// Run SQL on the environment's Athena workgroup, or on a local copy.
     Query {
@@ -130,9 +133,10 @@ enum Command {
         /// Glue database for unqualified table names.
         #[arg(long)]
         db: Option<String>,
-        /// Run the SQL locally on a copy of exports (a folder of export folders): no AWS needed.
-        #[arg(long)]
-        local: Option<PathBuf>,
+        /// Run the SQL here with DataFusion instead of Athena: on a folder of copied exports (no
+        /// AWS needed), or on exports read in place from s3://BUCKET/PREFIX.
+        #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+        local: Option<Source>,
         /// Read the SQL from a file.
         #[arg(long, conflicts_with = "sql")]
         file: Option<PathBuf>,
@@ -192,7 +196,13 @@ async fn run() -> Result<ExitCode> {
             };
             let as_of = as_of.unwrap_or_else(|| Utc::now().date_naive());
             let mut rows: Vec<exports::ExportRow> = match &local {
-                Some(dir) => discover(dir)?.iter().map(|e| exports::from_local(e, &config)).collect(),
+                Some(source) => open(source, Purpose::List, &cli.aws)
+                    .await?
+                    .found
+                    .exports
+                    .iter()
+                    .map(|e| exports::from_local(e, &config))
+                    .collect(),
                 None => {
                     let sdk = cli.aws.sdk_config().await;
                     let rds = aws_sdk_rds::Client::new(&sdk);
@@ -305,7 +315,9 @@ async fn run() -> Result<ExitCode> {
         Command::Tables { db, local } => {
             check_db(&config, db.as_deref(), local.is_some())?;
             let rows = match &local {
-                Some(dir) => local_tables(dir, &config, db.as_deref())?,
+                Some(source) => {
+                    local_tables(open(source, Purpose::ReadData, &cli.aws).await?, &config, db.as_deref()).await?
+                }
                 None => {
                     let sdk = cli.aws.sdk_config().await;
                     let client = aws_sdk_glue::Client::new(&sdk);
@@ -337,21 +349,23 @@ async fn run() -> Result<ExitCode> {
                 (None, None) => bail!("give the SQL as an argument or with --file FILE"),
             };
             let started = Instant::now();
-            if let Some(dir) = &local {
-                let exports = discover(dir)?;
-                let tables = local::catalog_tables(&exports, Some(&config), db.as_deref());
-                let ctx = local::session(&tables).await?;
+            if let Some(source) = &local {
+                let opened = open(source, Purpose::ReadData, &cli.aws).await?;
+                let exports = &opened.found.exports;
+                let tables = local::catalog_tables(exports, Some(&config), db.as_deref());
+                let ctx = local::session_in(opened.ctx, &tables).await?;
                 let rows = match local::query(&ctx, &sql).await {
                     Ok(rows) => rows,
                     // A failure while reading data is most often a damaged copy: name the file.
                     Err(e @ local::LocalError::DataFusion(_)) => {
-                        return Err(local::find_damaged_part(&tables, &sql).unwrap_or(e).into());
+                        return Err(local::find_damaged_part(&ctx, &tables, &sql).await.unwrap_or(e).into());
                     }
                     Err(e) => return Err(e.into()),
                 };
                 rows.render(cli.format, &mut stdout)?;
+                let place = if matches!(source, Source::S3 { .. }) { "in place" } else { "locally" };
                 eprintln!(
-                    "{} row(s) in {:.3} s, locally over {} export(s)",
+                    "{} row(s) in {:.3} s, {place} over {} export(s)",
                     rows.rows.len(),
                     started.elapsed().as_secs_f64(),
                     exports.len()
@@ -454,9 +468,8 @@ fn human_bytes(bytes: i64) -> String {
     }
 }
 
-fn local_tables(dir: &Path, config: &Config, db: Option<&str>) -> Result<Rows> {
-    let exports = discover(dir)?;
-    let tables = local::catalog_tables(&exports, Some(config), db);
+async fn local_tables(opened: Opened, config: &Config, db: Option<&str>) -> Result<Rows> {
+    let tables = local::catalog_tables(&opened.found.exports, Some(config), db);
     let mut rows = Rows::new(&[
         ("database", false),
         ("table", false),
@@ -467,7 +480,7 @@ fn local_tables(dir: &Path, config: &Config, db: Option<&str>) -> Result<Rows> {
         ("schema", false),
     ]);
     for t in &tables {
-        let (count, columns) = local::footer_stats(t)?;
+        let (count, columns) = local::footer_stats(&opened.ctx, t).await?;
         let schema: Vec<String> = columns.iter().map(|(n, ty)| format!("{n} {ty}")).collect();
         rows.rows.push(vec![
             t.glue_database.clone(),
@@ -496,13 +509,13 @@ fn check_db(config: &Config, db: Option<&str>, local: bool) -> Result<()> {
     Ok(())
 }
 
-/// The exports under a local folder; what discovery left out is said on stderr.
-fn discover(dir: &Path) -> Result<Vec<layout::LocalExport>> {
-    let found = layout::discover(dir)?;
-    for skipped in &found.skipped {
+/// The exports a `--local` argument holds; what discovery left out is said on stderr.
+async fn open(source: &Source, purpose: Purpose, aws: &AwsArgs) -> Result<Opened> {
+    let opened = in_place::open(source, purpose, || aws.sdk_config()).await?;
+    for skipped in &opened.found.skipped {
         eprintln!("warning: skipped {skipped}");
     }
-    Ok(found.exports)
+    Ok(opened)
 }
 
 /// `--output-location` has no effect when the workgroup enforces its own configuration (ours

@@ -208,7 +208,7 @@ async fn a_damaged_data_page_names_its_table_and_file() {
     let ctx = local::session(&tables).await.unwrap();
     let sql = "SELECT sum(CAST(total AS DOUBLE)) FROM pams_public_orders";
     assert!(matches!(local::query(&ctx, sql).await, Err(LocalError::DataFusion(_))));
-    let damaged = local::find_damaged_part(&tables, sql).expect("the damaged file is found");
+    let damaged = local::find_damaged_part(&ctx, &tables, sql).await.expect("the damaged file is found");
     let text = damaged.to_string();
     assert!(text.contains("pams_public_orders") && text.matches(&*part.display().to_string()).count() == 1, "{text}");
 }

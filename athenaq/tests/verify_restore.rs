@@ -1,7 +1,8 @@
 //! `verify` and `restore` end to end against moto: a real export task, its files uploaded with
 //! SSE-KMS, a bucket set up as the database stack sets it, Glue partitions as the cataloguer
 //! writes them. Verify passes on the whole export and fails on a deleted part file and on an
-//! object not encrypted with the database's key; archived parts warn; restore runs twice.
+//! object not encrypted with the database's key; archived parts warn; restore runs twice;
+//! `--local s3://...` reads the export in place as it reads a pulled copy.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,7 +26,9 @@ struct Fixture {
     export_id: String,
     /// Keys of the uploaded files, part files first.
     keys: Vec<String>,
-    _dir: tempfile::TempDir,
+    /// The sample: this export and an earlier one, not uploaded.
+    sample: tempfile::TempDir,
+    earlier_export_id: String,
 }
 
 fn files_below(dir: &Path) -> Vec<PathBuf> {
@@ -48,6 +51,21 @@ async fn upload(s3: &aws_sdk_s3::Client, key: &str, body: Vec<u8>, class: Storag
         put = put.ssekms_key_id(KEY);
     }
     put.send().await.unwrap();
+}
+
+/// The export's files under `<export id>/`, part files in `class`; their keys, part files first.
+async fn upload_export(s3: &aws_sdk_s3::Client, sample: &Path, export_id: &str, class: StorageClass) -> Vec<String> {
+    let folder = sample.join(export_id);
+    let mut keys = Vec::new();
+    for path in files_below(&folder) {
+        let key = format!("{export_id}/{}", path.strip_prefix(&folder).unwrap().to_string_lossy());
+        let part = key.ends_with(".parquet");
+        let class = if part { class.clone() } else { StorageClass::Standard };
+        upload(s3, &key, std::fs::read(&path).unwrap(), class, ServerSideEncryption::AwsKms).await;
+        keys.push(key);
+    }
+    keys.sort_by_key(|k| !k.ends_with(".parquet"));
+    keys
 }
 
 async fn fixture(class: StorageClass) -> Fixture {
@@ -99,16 +117,7 @@ async fn fixture(class: StorageClass) -> Fixture {
         KEY,
     )
     .await;
-    let folder = dir.path().join(&export_id);
-    let mut keys = Vec::new();
-    for path in files_below(&folder) {
-        let key = format!("{export_id}/{}", path.strip_prefix(&folder).unwrap().to_string_lossy());
-        let part = key.ends_with(".parquet");
-        let class = if part { class.clone() } else { StorageClass::Standard };
-        upload(&s3, &key, std::fs::read(&path).unwrap(), class, ServerSideEncryption::AwsKms).await;
-        keys.push(key);
-    }
-    keys.sort_by_key(|k| !k.ends_with(".parquet"));
+    let keys = upload_export(&s3, dir.path(), &export_id, class).await;
 
     // The catalogue, as the cataloguer writes it: a table per source table, a partition per export.
     let glue = aws_sdk_glue::Client::new(&sdk);
@@ -138,7 +147,8 @@ async fn fixture(class: StorageClass) -> Fixture {
             .await
             .unwrap();
     }
-    Fixture { moto, s3, export_id, keys, _dir: dir }
+    let earlier_export_id = facts[0].export_id.clone();
+    Fixture { moto, s3, export_id, keys, sample: dir, earlier_export_id }
 }
 
 fn athenaq(moto: &Moto, args: &[&str]) -> (Vec<Value>, String, Option<i32>) {
@@ -290,6 +300,18 @@ async fn pull_refuses_archived_objects_and_points_to_restore() {
         err.contains("archived and not restored") && err.contains(&format!("athenaq restore {}", f.export_id)),
         "{err}"
     );
+    // Read in place, the archived export is left out, and said so with the command that helps.
+    let sql = "SELECT count(*) FROM pams_public_orders";
+    let (_, err, code) = athenaq(&f.moto, &["--env", "prod", "query", "--local", &format!("s3://{BUCKET}"), sql]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("no export under s3://")
+            && err.contains(&format!(
+                "part files in DEEP_ARCHIVE, which S3 serves only once restored: `athenaq restore {}`",
+                f.export_id
+            )),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -306,4 +328,68 @@ async fn cost_adds_up_what_the_bucket_stores_by_class() {
     assert_eq!(code, Some(1));
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert!(err.contains("maxonevams-db-snapshots-export"), "{err}");
+}
+
+#[tokio::test]
+async fn local_s3_reads_the_export_in_place_as_a_pulled_copy_is_read() {
+    let f = fixture(StorageClass::Standard).await;
+    let copy = tempfile::tempdir().unwrap();
+    let copy_dir = copy.path().to_string_lossy().into_owned();
+    let (_, err, code) = athenaq(&f.moto, &["--env", "prod", "pull", f.export_id.as_str(), copy_dir.as_str()]);
+    assert_eq!(code, Some(0), "{err}");
+    // An earlier export beside it, archived: left out, and said so.
+    upload_export(&f.s3, f.sample.path(), &f.earlier_export_id, StorageClass::DeepArchive).await;
+    let bucket = format!("s3://{BUCKET}");
+    let sql = format!(
+        "SELECT snapshot_date, export_id, count(*) AS n, min(total) AS low, max(total) AS high \
+         FROM {}.pams_public_orders GROUP BY snapshot_date, export_id",
+        names::glue_database("pams-stack-prod")
+    );
+    let query = |place: &str| athenaq(&f.moto, &["--env", "prod", "query", "--local", place, "--format", "json", &sql]);
+    let (in_place, err, code) = query(&bucket);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("in place over 1 export(s)"), "{err}");
+    assert!(
+        err.contains(&format!("export {0} has part files in DEEP_ARCHIVE", f.earlier_export_id))
+            && err.contains(&format!("`athenaq restore {}`", f.earlier_export_id)),
+        "{err}"
+    );
+    assert_eq!(
+        (in_place.len(), &in_place[0]["n"], &in_place[0]["export_id"]),
+        (1, &Value::from(200), &Value::from(f.export_id.as_str()))
+    );
+    let (copied, err, _) = query(&copy_dir);
+    assert_eq!(in_place, copied, "{err}");
+
+    // The other readers of --local take the same place.
+    let (tables, err, code) =
+        athenaq(&f.moto, &["--env", "prod", "tables", "--local", &format!("{bucket}/"), "--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let orders = tables.iter().find(|t| t["table"] == "pams_public_orders").unwrap_or_else(|| panic!("{tables:?}"));
+    assert_eq!((tables.len(), &orders["rows"]), (4, &Value::from(200)), "{tables:?}");
+    let (exports, err, code) =
+        athenaq(&f.moto, &["--env", "prod", "list-exports", "--local", &bucket, "--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    // Listing reads only the JSON files: the archived export is listed.
+    let listed: Vec<&Value> = exports.iter().map(|e| &e["export_id"]).collect();
+    assert_eq!(listed, [f.earlier_export_id.as_str(), f.export_id.as_str()], "{exports:?}");
+
+    // Nothing there, no such bucket, a damaged object: each named, exit 1.
+    let (_, err, code) = query(&format!("{bucket}/not-an-export-prefix"));
+    assert_eq!(code, Some(1));
+    assert!(err.contains(&format!("no export found under {bucket}/not-an-export-prefix")), "{err}");
+    let (_, err, code) = query("s3://no-such-bucket-here");
+    assert_eq!(code, Some(1));
+    assert!(err.contains("cannot read s3://no-such-bucket-here") && err.contains("s3:ListBucket"), "{err}");
+    upload(
+        &f.s3,
+        &f.keys[0],
+        b"PAR1 not a parquet file".to_vec(),
+        StorageClass::Standard,
+        ServerSideEncryption::AwsKms,
+    )
+    .await;
+    let (_, err, code) = query(&bucket);
+    assert_eq!(code, Some(1));
+    assert!(err.contains(&format!("{bucket}/{}: damaged part file", f.keys[0])), "{err}");
 }

@@ -1,0 +1,392 @@
+//! Where `--local` reads exports: a folder, or `s3://bucket/prefix` read in place through
+//! DataFusion's object store. On S3 the requests are signed with the AWS SDK's credentials
+//! (environment, profiles, SSO, instance and container roles) and go to `AWS_ENDPOINT_URL` when
+//! it is set. Discovery lists the prefix once and reads only the exports' JSON files and the
+//! first and last bytes of each part file; queries then read just the row groups they need.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use datafusion::prelude::SessionContext;
+use futures::{StreamExt, TryStreamExt, stream};
+use object_store::aws::{AmazonS3Builder, AwsCredential};
+use object_store::path::Path as ObjectPath;
+use object_store::{CredentialProvider, ObjectMeta, ObjectStore, ObjectStoreExt};
+
+use crate::layout::{self, Discovered, LayoutError, Skipped, check_part_framing};
+use crate::local;
+use crate::progress;
+
+/// Requests in flight at once while discovering an export on S3.
+const CONCURRENT_READS: usize = 16;
+
+/// A `--local` argument: a folder holding copies of exports, or an S3 prefix holding exports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Folder(PathBuf),
+    S3 { bucket: String, prefix: String },
+}
+
+impl FromStr for Source {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let Some(rest) = s.strip_prefix("s3://").or_else(|| s.strip_prefix("S3://")) else {
+            return Ok(Self::Folder(PathBuf::from(s)));
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        // Today's rules are 3-63 lowercase letters, digits, dots and hyphens; older buckets in
+        // us-east-1 may also have capitals and underscores.
+        let valid =
+            !bucket.is_empty() && bucket.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+        if !valid {
+            return Err(format!(
+                "{s}: `{bucket}` is not an S3 bucket name (letters, digits, dots, hyphens); \
+                 give s3://BUCKET/PREFIX, the bucket and prefix the exports were written to"
+            ));
+        }
+        Ok(Self::S3 { bucket: bucket.to_owned(), prefix: prefix.trim_matches('/').to_owned() })
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Folder(dir) => write!(f, "{}", dir.display()),
+            Self::S3 { bucket, prefix } if prefix.is_empty() => write!(f, "s3://{bucket}"),
+            Self::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    #[error(transparent)]
+    Local(#[from] local::LocalError),
+    #[error(
+        "cannot read {location}: {message}; check the bucket and prefix, the bucket's region (--region), and \
+         that your AWS credentials (--profile) allow s3:ListBucket, s3:GetObject and kms:Decrypt on it"
+    )]
+    Store { location: String, message: String },
+    #[error(
+        "no export found under {0}: expected export_info_<export-id>.json files beside the export folders RDS \
+         writes; give the S3 prefix the export tasks were started with"
+    )]
+    Empty(String),
+    #[error("no export under {location} can be read: {}", reasons.join("; "))]
+    AllArchived { location: String, reasons: Vec<String> },
+}
+
+/// The exports a `--local` argument holds, and a session whose object stores can read them.
+pub struct Opened {
+    pub found: Discovered,
+    pub ctx: SessionContext,
+}
+
+impl fmt::Debug for Opened {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Opened").field("found", &self.found).finish_non_exhaustive()
+    }
+}
+
+/// What the exports are opened for: on S3, listing them reads only their JSON files, and
+/// archived exports are listed; reading their data checks every part object first, and leaves
+/// archived exports out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    List,
+    ReadData,
+}
+
+/// Discovers the exports of `source`; AWS is configured (by `sdk`) only for an S3 prefix.
+pub async fn open<F, Fut>(source: &Source, purpose: Purpose, sdk: F) -> Result<Opened, SourceError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = aws_config::SdkConfig>,
+{
+    match source {
+        Source::Folder(dir) => Ok(Opened { found: layout::discover(dir)?, ctx: local::context() }),
+        Source::S3 { bucket, prefix } => {
+            let store: Arc<dyn ObjectStore> = Arc::new(
+                s3_store(&sdk().await, bucket)
+                    .map_err(|e| SourceError::Store { location: source.to_string(), message: e.to_string() })?,
+            );
+            let found = discover(store.clone(), bucket, prefix, &source.to_string(), purpose).await?;
+            let ctx = local::context();
+            let url = url::Url::parse(&format!("s3://{bucket}"))
+                .map_err(|e| SourceError::Store { location: source.to_string(), message: e.to_string() })?;
+            ctx.register_object_store(&url, store);
+            Ok(Opened { found, ctx })
+        }
+    }
+}
+
+/// An object store for `bucket`, signed with the SDK's credentials in the SDK's region, at
+/// `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` when set (path-style, as an emulator needs).
+pub fn s3_store(sdk: &aws_config::SdkConfig, bucket: &str) -> object_store::Result<object_store::aws::AmazonS3> {
+    let region = sdk.region().map_or("us-east-1", |r| r.as_ref());
+    let mut builder = AmazonS3Builder::new().with_bucket_name(bucket).with_region(region);
+    if let Some(provider) = sdk.credentials_provider() {
+        builder = builder.with_credentials(Arc::new(SdkCredentials::new(provider)));
+    }
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_S3").ok().or_else(|| sdk.endpoint_url().map(str::to_owned));
+    if let Some(endpoint) = endpoint {
+        builder = builder.with_allow_http(endpoint.starts_with("http://")).with_endpoint(endpoint);
+    }
+    builder.build()
+}
+
+/// The SDK's credential chain as object_store's provider. The SDK's own cache sits in its
+/// clients, not in the provider, so credentials are kept here until five minutes before they
+/// expire: an SSO or role session is not asked again for every request.
+#[derive(Debug)]
+pub struct SdkCredentials {
+    provider: SharedCredentialsProvider,
+    cached: tokio::sync::Mutex<Option<(Arc<AwsCredential>, Option<SystemTime>)>>,
+}
+
+impl SdkCredentials {
+    pub fn new(provider: SharedCredentialsProvider) -> Self {
+        Self { provider, cached: tokio::sync::Mutex::new(None) }
+    }
+}
+
+const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
+
+#[async_trait::async_trait]
+impl CredentialProvider for SdkCredentials {
+    type Credential = AwsCredential;
+
+    async fn get_credential(&self) -> object_store::Result<Arc<AwsCredential>> {
+        let mut cached = self.cached.lock().await;
+        if let Some((credential, expiry)) = cached.as_ref() {
+            if expiry.is_none_or(|at| at > SystemTime::now() + REFRESH_BEFORE_EXPIRY) {
+                return Ok(credential.clone());
+            }
+        }
+        let fresh = self
+            .provider
+            .provide_credentials()
+            .await
+            .map_err(|e| object_store::Error::Generic { store: "S3", source: Box::new(e) })?;
+        let credential = Arc::new(AwsCredential {
+            key_id: fresh.access_key_id().to_owned(),
+            secret_key: fresh.secret_access_key().to_owned(),
+            token: fresh.session_token().map(str::to_owned),
+        });
+        *cached = Some((credential.clone(), fresh.expiry()));
+        Ok(credential)
+    }
+}
+
+/// The exports under `prefix` in `bucket`: one listing, the JSON files read; to read data, each
+/// part file's framing checked too (so a damaged object is named before a reader meets it).
+async fn discover(
+    store: Arc<dyn ObjectStore>,
+    bucket: &str,
+    prefix: &str,
+    location: &str,
+    purpose: Purpose,
+) -> Result<Discovered, SourceError> {
+    let failed = |message: String| SourceError::Store { location: location.to_owned(), message };
+    let listed: Vec<ObjectMeta> =
+        store.list(Some(&ObjectPath::from(prefix))).try_collect().await.map_err(|e| failed(e.to_string()))?;
+    let url_of = |meta: &ObjectMeta| PathBuf::from(format!("s3://{bucket}/{}", meta.location));
+    let mut objects: HashMap<PathBuf, ObjectMeta> = listed.into_iter().map(|m| (url_of(&m), m)).collect();
+    let mut files: Vec<PathBuf> = objects.keys().cloned().collect();
+    files.sort();
+
+    let info_files: Vec<&PathBuf> = files.iter().filter(|f| layout::is_info_file(f)).collect();
+    let fetched: HashMap<PathBuf, Vec<u8>> = stream::iter(info_files.into_iter().map(|file| {
+        let (store, meta) = (store.clone(), &objects[file]);
+        async move {
+            let body = store.get(&meta.location).await?.bytes().await?;
+            Ok::<_, object_store::Error>((file.clone(), body.to_vec()))
+        }
+    }))
+    .buffer_unordered(CONCURRENT_READS)
+    .try_collect()
+    .await
+    .map_err(|e| failed(e.to_string()))?;
+    let read = |path: &Path| {
+        fetched.get(path).cloned().ok_or_else(|| LayoutError::Io {
+            path: path.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "not in the listing"),
+        })
+    };
+    let root = PathBuf::from(location);
+    let found = layout::assemble(&root, &files, &read, Vec::new())?;
+    if found.exports.is_empty() {
+        return Err(SourceError::Empty(location.to_owned()));
+    }
+    if purpose == Purpose::List {
+        return Ok(found);
+    }
+
+    // Every part file, with the export it belongs to.
+    let parts: Vec<(usize, PathBuf, ObjectMeta)> = found
+        .exports
+        .iter()
+        .enumerate()
+        .flat_map(|(i, e)| e.tables.iter().flat_map(|t| &t.files).map(move |f| (i, f)))
+        .filter_map(|(i, f)| objects.remove_entry(f).map(|(f, meta)| (i, f, meta)))
+        .collect();
+    let checked = progress::each_concurrently(&parts, "checking part files", CONCURRENT_READS, |(i, file, meta)| {
+        let store = store.clone();
+        async move { (*i, check_object(store.as_ref(), file, meta).await) }
+    })
+    .await;
+    let mut archived: BTreeMap<usize, String> = BTreeMap::new();
+    for (i, result) in checked {
+        match result {
+            Ok(()) => {}
+            Err(PartProblem::Archived(class)) => {
+                archived.insert(i, class);
+            }
+            Err(PartProblem::Failed(e)) => return Err(e),
+        }
+    }
+    let found = without_archived(found, &archived);
+    if found.exports.is_empty() {
+        let reasons = found.skipped.iter().map(|s| s.reason.clone()).collect();
+        return Err(SourceError::AllArchived { location: location.to_owned(), reasons });
+    }
+    Ok(found)
+}
+
+/// Exports with archived part files left out, each said in `skipped` with the restore to run:
+/// S3 refuses to read them, and a query over the rest must not pass for one over all.
+fn without_archived(found: Discovered, archived: &BTreeMap<usize, String>) -> Discovered {
+    let Discovered { exports, mut skipped } = found;
+    let mut kept = Vec::new();
+    for (i, export) in exports.into_iter().enumerate() {
+        match archived.get(&i) {
+            None => kept.push(export),
+            Some(class) => {
+                let id = &export.info.export_task_identifier;
+                let reason = format!(
+                    "export {id} has part files in {class}, which S3 serves only once restored: \
+                     `athenaq restore {id}`, then query again"
+                );
+                skipped.push(Skipped { path: export.root, reason });
+            }
+        }
+    }
+    Discovered { exports: kept, skipped }
+}
+
+/// Why a part object failed its check.
+#[derive(Debug)]
+enum PartProblem {
+    /// In Glacier or Deep Archive and not restored (S3's `InvalidObjectState`): the class.
+    Archived(String),
+    Failed(SourceError),
+}
+
+/// [`check_part_framing`] on an object: its first 4 and last 8 bytes, in one or two ranged GETs.
+async fn check_object(store: &dyn ObjectStore, file: &Path, meta: &ObjectMeta) -> Result<(), PartProblem> {
+    let len = meta.size;
+    let framing = |head: &[u8], tail: &[u8]| {
+        check_part_framing(file, len, head, tail).map_err(|e| PartProblem::Failed(SourceError::Layout(e)))
+    };
+    if len < layout::PART_FILE_MIN {
+        return framing(&[], &[]);
+    }
+    match store.get_ranges(&meta.location, &[0..4, len - 8..len]).await {
+        Ok(ranges) => framing(&ranges[0][..], &ranges[1][..]),
+        Err(e) => {
+            let message = e.to_string();
+            Err(match archived_class(&message) {
+                Some(class) => PartProblem::Archived(class),
+                None => PartProblem::Failed(SourceError::Store { location: file.display().to_string(), message }),
+            })
+        }
+    }
+}
+
+/// The storage class S3 names when it refuses to read an archived object, from the error's
+/// XML body (`<Code>InvalidObjectState</Code> ... <StorageClass>DEEP_ARCHIVE</StorageClass>`).
+fn archived_class(error: &str) -> Option<String> {
+    if !error.contains("InvalidObjectState") {
+        return None;
+    }
+    let class = error.split_once("<StorageClass>").and_then(|(_, rest)| rest.split_once("</StorageClass>"));
+    Some(class.map_or_else(|| "an archive storage class".to_owned(), |(class, _)| class.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_s3_url_is_a_bucket_and_prefix_and_anything_else_a_folder() {
+        let s3 = |b: &str, p: &str| Source::S3 { bucket: b.into(), prefix: p.into() };
+        assert_eq!("s3://pams-db-snapshots-export".parse(), Ok(s3("pams-db-snapshots-export", "")));
+        assert_eq!("s3://my.bucket/exports/2026/".parse(), Ok(s3("my.bucket", "exports/2026")));
+        assert_eq!("./exports".parse(), Ok(Source::Folder("./exports".into())));
+        assert_eq!(s3("b12", "a/b").to_string(), "s3://b12/a/b");
+        for bad in ["s3://", "s3:///prefix", "s3://a b/x", "s3://bucket:443/x"] {
+            let err = bad.parse::<Source>().unwrap_err();
+            assert!(err.starts_with(bad) && err.contains("not an S3 bucket name"), "{bad}: {err}");
+        }
+    }
+
+    /// Counts how often the chain is asked; its credentials expire `lifetime` from now.
+    #[derive(Debug)]
+    struct Chain {
+        asked: std::sync::atomic::AtomicUsize,
+        lifetime: Option<Duration>,
+    }
+
+    impl ProvideCredentials for Chain {
+        fn provide_credentials<'a>(&'a self) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            let n = self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let expiry = self.lifetime.map(|l| SystemTime::now() + l);
+            let credentials = aws_credential_types::Credentials::new(
+                format!("AKIA{n}"),
+                "secret",
+                Some("token".into()),
+                expiry,
+                "test",
+            );
+            aws_credential_types::provider::future::ProvideCredentials::ready(Ok(credentials))
+        }
+    }
+
+    async fn keys_handed_out(lifetime: Option<Duration>) -> Vec<String> {
+        let bridge = SdkCredentials::new(SharedCredentialsProvider::new(Chain { asked: 0.into(), lifetime }));
+        let mut keys = Vec::new();
+        for _ in 0..3 {
+            let credential = bridge.get_credential().await.unwrap();
+            assert_eq!((credential.secret_key.as_str(), credential.token.as_deref()), ("secret", Some("token")));
+            keys.push(credential.key_id.clone());
+        }
+        keys
+    }
+
+    #[tokio::test]
+    async fn credentials_are_kept_until_five_minutes_before_they_expire() {
+        assert_eq!(keys_handed_out(None).await, ["AKIA0", "AKIA0", "AKIA0"]);
+        assert_eq!(keys_handed_out(Some(Duration::from_secs(3600))).await, ["AKIA0", "AKIA0", "AKIA0"]);
+        assert_eq!(keys_handed_out(Some(Duration::from_secs(120))).await, ["AKIA0", "AKIA1", "AKIA2"]);
+    }
+
+    #[test]
+    fn s3_names_the_class_of_an_object_it_will_not_serve() {
+        let refused = "403 Forbidden: <Error><Code>InvalidObjectState</Code><Message>The operation is not valid \
+                       for the object's storage class</Message><StorageClass>DEEP_ARCHIVE</StorageClass></Error>";
+        assert_eq!(archived_class(refused).as_deref(), Some("DEEP_ARCHIVE"));
+        assert_eq!(archived_class("<Code>InvalidObjectState</Code>").as_deref(), Some("an archive storage class"));
+        assert_eq!(archived_class("<Code>AccessDenied</Code>"), None);
+    }
+}
