@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_types::service_config::ServiceConfigKey;
 use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt, stream};
 use object_store::aws::{AmazonS3Builder, AwsCredential};
@@ -116,7 +117,7 @@ where
         Source::S3 { bucket, prefix } => {
             let store: Arc<dyn ObjectStore> = Arc::new(
                 s3_store(&sdk().await, bucket)
-                    .map_err(|e| SourceError::Store { location: source.to_string(), message: e.to_string() })?,
+                    .map_err(|message| SourceError::Store { location: source.to_string(), message })?,
             );
             let found = discover(store.clone(), bucket, prefix, &source.to_string(), purpose).await?;
             let ctx = local::context();
@@ -128,19 +129,27 @@ where
     }
 }
 
-/// An object store for `bucket`, signed with the SDK's credentials in the SDK's region, at
-/// `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` when set (path-style, as an emulator needs).
-pub fn s3_store(sdk: &aws_config::SdkConfig, bucket: &str) -> object_store::Result<object_store::aws::AmazonS3> {
-    let region = sdk.region().map_or("us-east-1", |r| r.as_ref());
-    let mut builder = AmazonS3Builder::new().with_bucket_name(bucket).with_region(region);
+/// An object store for `bucket`, signed with the SDK's credentials in the SDK's region, at the
+/// endpoint the SDK's S3 client would use (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, or the
+/// profile's), path-style as an emulator needs.
+pub fn s3_store(sdk: &aws_config::SdkConfig, bucket: &str) -> Result<object_store::aws::AmazonS3, String> {
+    let region = sdk.region().ok_or("no AWS region: pass --region or set AWS_REGION (or the profile's region)")?;
+    let mut builder = AmazonS3Builder::new().with_bucket_name(bucket).with_region(region.as_ref());
     if let Some(provider) = sdk.credentials_provider() {
         builder = builder.with_credentials(Arc::new(SdkCredentials::new(provider)));
     }
-    let endpoint = std::env::var("AWS_ENDPOINT_URL_S3").ok().or_else(|| sdk.endpoint_url().map(str::to_owned));
-    if let Some(endpoint) = endpoint {
+    if let Some(endpoint) = s3_endpoint(sdk) {
         builder = builder.with_allow_http(endpoint.starts_with("http://")).with_endpoint(endpoint);
     }
-    builder.build()
+    builder.build().map_err(|e| e.to_string())
+}
+
+/// The endpoint override the SDK gives its S3 clients: the service's own setting first, as
+/// the generated client resolves it.
+fn s3_endpoint(sdk: &aws_config::SdkConfig) -> Option<String> {
+    let key =
+        ServiceConfigKey::builder().service_id("S3").env("AWS_ENDPOINT_URL").profile("endpoint_url").build().ok()?;
+    sdk.service_config().and_then(|config| config.load_config(key)).or_else(|| sdk.endpoint_url().map(str::to_owned))
 }
 
 /// The SDK's credential chain as object_store's provider. The SDK's own cache sits in its

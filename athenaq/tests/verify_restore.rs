@@ -378,6 +378,17 @@ async fn local_s3_reads_the_export_in_place_as_a_pulled_copy_is_read() {
     let (_, err, code) = query(&format!("{bucket}/not-an-export-prefix"));
     assert_eq!(code, Some(1));
     assert!(err.contains(&format!("no export found under {bucket}/not-an-export-prefix")), "{err}");
+    let no_region = Command::new(env!("CARGO_BIN_EXE_athenaq"))
+        .args(["query", "--local", &bucket, "SELECT 1"])
+        .envs(f.moto.env())
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&no_region.stderr);
+    assert_eq!(no_region.status.code(), Some(1));
+    assert!(err.contains("no AWS region: pass --region"), "{err}");
     let (_, err, code) = query("s3://no-such-bucket-here");
     assert_eq!(code, Some(1));
     assert!(err.contains("cannot read s3://no-such-bucket-here") && err.contains("s3:ListBucket"), "{err}");
