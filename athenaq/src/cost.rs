@@ -1,6 +1,8 @@
 //! `cost`: per database, what the exports cost: the export charge of the last 30 days (RDS bills
 //! per GB of snapshot size) and the monthly storage of what the bucket holds, by storage class.
-//! Prices come from one table here, approximate, with the date they were taken.
+//! Prices come from [`crate::prices`], approximate, with their region and date. Aurora cluster
+//! snapshots report no size (`AllocatedStorage` 0), so their exports are estimated from the
+//! data the export extracted, and the row says so.
 
 use std::collections::HashMap;
 
@@ -8,33 +10,23 @@ use chrono::{DateTime, Duration, Utc};
 use s3exports_config::Database;
 use s3exports_rds::{AwsError, ExportStatus, ExportTask, TaskFilter, classify};
 
-use crate::objects::{self, Object, Restore};
+use crate::objects::{self, Object, Restore, RestoreListing};
 use crate::output::Rows;
 
-/// Where the prices come from.
-pub const PRICES_AS_OF: &str =
-    "AWS list prices, us-east-1, as of 2026-11 (aws.amazon.com/rds/pricing, aws.amazon.com/s3/pricing)";
-/// USD per GB of snapshot size exported.
-pub const EXPORT_PER_GB: f64 = 0.010;
-
-/// USD per GB-month, by storage class.
-pub fn storage_per_gb_month(class: &str) -> f64 {
-    match class {
-        "GLACIER" => 0.0036,
-        "DEEP_ARCHIVE" => 0.00099,
-        "GLACIER_IR" => 0.004,
-        "STANDARD_IA" => 0.0125,
-        _ => 0.023,
-    }
-}
+use crate::prices::{EXPORT_PER_GB, archive_overhead_month, storage_per_gb_month, usd};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DatabaseCost {
     pub db: String,
     pub exports_30d: usize,
     pub snapshot_gb_30d: f64,
+    /// Exports of the 30 days sized by the data they extracted, as their snapshot's size is
+    /// unknown (an Aurora cluster snapshot, or a snapshot since deleted): an estimate.
+    pub estimated_exports: usize,
     /// GB per storage class, in the order first seen.
     pub stored_gb: Vec<(String, f64)>,
+    /// Objects per storage class: each archived one carries S3's per-object overhead.
+    pub objects_by_class: Vec<(String, usize)>,
     pub restores_in_progress: usize,
 }
 
@@ -44,12 +36,24 @@ impl DatabaseCost {
     }
 
     pub fn storage_usd_month(&self) -> f64 {
-        self.stored_gb.iter().map(|(class, gb)| gb * storage_per_gb_month(class)).sum()
+        let data: f64 = self.stored_gb.iter().map(|(class, gb)| gb * storage_per_gb_month(class)).sum();
+        let overhead: f64 = self.objects_by_class.iter().map(|(class, n)| archive_overhead_month(class, *n)).sum();
+        data + overhead
+    }
+
+    /// How the export charge was sized.
+    pub fn export_basis(&self) -> String {
+        match self.estimated_exports {
+            0 => "snapshot size".to_owned(),
+            n if n == self.exports_30d => "estimate: data extracted (no snapshot size)".to_owned(),
+            n => format!("estimate: {n} of {} by data extracted (no snapshot size)", self.exports_30d),
+        }
     }
 }
 
 /// The plain arithmetic: exports that completed in the 30 days before `now` (sized by their
-/// snapshots, or by the data extracted when the snapshot is gone), and the bucket's objects.
+/// snapshots, or by the data extracted where no snapshot size is known: the snapshot is gone,
+/// or it is an Aurora cluster snapshot, which reports 0), and the bucket's objects.
 pub fn of(
     db: &str,
     tasks: &[ExportTask],
@@ -65,21 +69,26 @@ pub fn of(
         })
         .collect();
     let mut stored: Vec<(String, f64)> = Vec::new();
+    let mut counted: Vec<(String, usize)> = Vec::new();
     for o in objects {
         let gb = o.size as f64 / 1e9;
         match stored.iter_mut().find(|(c, _)| *c == o.storage_class) {
             Some(entry) => entry.1 += gb,
             None => stored.push((o.storage_class.clone(), gb)),
         }
+        match counted.iter_mut().find(|(c, _)| *c == o.storage_class) {
+            Some(entry) => entry.1 += 1,
+            None => counted.push((o.storage_class.clone(), 1)),
+        }
     }
+    let size = |t: &ExportTask| snapshot_gb.get(&t.source_arn).copied().filter(|gb| *gb > 0.0);
     DatabaseCost {
         db: db.to_owned(),
         exports_30d: recent.len(),
-        snapshot_gb_30d: recent
-            .iter()
-            .map(|t| snapshot_gb.get(&t.source_arn).copied().unwrap_or(f64::from(t.total_extracted_data_in_gb)))
-            .sum(),
+        snapshot_gb_30d: recent.iter().map(|t| size(t).unwrap_or(f64::from(t.total_extracted_data_in_gb))).sum(),
+        estimated_exports: recent.iter().filter(|t| size(t).is_none()).count(),
         stored_gb: stored,
+        objects_by_class: counted,
         restores_in_progress: objects.iter().filter(|o| o.restore == Some(Restore::InProgress)).count(),
     }
 }
@@ -90,6 +99,7 @@ pub fn to_rows(costs: &[DatabaseCost]) -> Rows {
         ("exports_30d", true),
         ("snapshot_gb_30d", true),
         ("export_usd_30d", true),
+        ("export_basis", false),
         ("stored_gb", false),
         ("storage_usd_month", true),
         ("restores_in_progress", true),
@@ -100,16 +110,18 @@ pub fn to_rows(costs: &[DatabaseCost]) -> Rows {
             Some(c.db.clone()),
             Some(c.exports_30d.to_string()),
             Some(format!("{:.1}", c.snapshot_gb_30d)),
-            Some(format!("{:.2}", c.export_usd())),
+            Some(usd(c.export_usd())),
+            Some(c.export_basis()),
             Some(stored.join(", ")),
-            Some(format!("{:.2}", c.storage_usd_month())),
+            Some(usd(c.storage_usd_month())),
             Some(c.restores_in_progress.to_string()),
         ]);
     }
     rows
 }
 
-/// Snapshot sizes (allocated GB) of one database by ARN: instances, then clusters.
+/// Snapshot sizes (allocated GB) of one database by ARN: instances, then clusters (whose 0
+/// means "not reported", see [`of`]).
 async fn snapshot_sizes(rds: &aws_sdk_rds::Client, db: &str) -> Result<HashMap<String, f64>, AwsError> {
     let mut sizes = HashMap::new();
     let mut pages = rds.describe_db_snapshots().db_instance_identifier(db).into_paginator().send();
@@ -144,6 +156,7 @@ pub async fn database_cost(
     s3: &aws_sdk_s3::Client,
     d: &Database,
     now: DateTime<Utc>,
+    listing: RestoreListing,
 ) -> Result<DatabaseCost, String> {
     let tasks = s3exports_rds::sdk::describe_export_tasks(rds, &TaskFilter::bucket(&d.s3_bucket_name))
         .await
@@ -151,7 +164,7 @@ pub async fn database_cost(
     let sizes =
         snapshot_sizes(rds, &d.db_name).await.map_err(|e| format!("listing the snapshots of {}: {e}", d.db_name))?;
     let prefix = if d.s3_prefix.is_empty() { String::new() } else { format!("{}/", d.s3_prefix) };
-    let objects = objects::list(s3, &d.s3_bucket_name, &prefix)
+    let objects = objects::list(s3, &d.s3_bucket_name, &prefix, listing)
         .await
         .map_err(|e| format!("listing s3://{}/{prefix}: {e}", d.s3_bucket_name))?;
     Ok(of(&d.db_name, &tasks, &sizes, &objects, now))
@@ -169,21 +182,40 @@ mod tests {
         }
     }
 
+    fn object(class: &str, gb: f64) -> Object {
+        Object {
+            key: "k".into(),
+            size: (gb * 1e9) as i64,
+            etag: "e".into(),
+            storage_class: class.into(),
+            restore: None,
+        }
+    }
+
     #[test]
     fn exports_are_billed_by_snapshot_size_and_storage_by_class() {
         let now = Utc::now();
         let tasks = [task("a", 3, 2, now), task("b", 10, 5, now), task("old", 40, 9, now)];
         let sizes = HashMap::from([("a".to_owned(), 100.0)]);
-        let object = |class: &str, gb: f64| Object {
-            key: "k".into(),
-            size: (gb * 1e9) as i64,
-            storage_class: class.into(),
-            restore: None,
-        };
         let c = of("orders", &tasks, &sizes, &[object("STANDARD", 10.0), object("DEEP_ARCHIVE", 1000.0)], now);
         // a: its snapshot's 100 GB; b: its snapshot is gone, so the 5 GB extracted; old: outside 30 days.
-        assert_eq!((c.exports_30d, c.snapshot_gb_30d), (2, 105.0));
+        assert_eq!((c.exports_30d, c.snapshot_gb_30d, c.estimated_exports), (2, 105.0, 1));
         assert!((c.export_usd() - 1.05).abs() < 1e-9);
-        assert!((c.storage_usd_month() - (10.0 * 0.023 + 1000.0 * 0.00099)).abs() < 1e-6);
+        let overhead = archive_overhead_month("DEEP_ARCHIVE", 1);
+        assert!((c.storage_usd_month() - (10.0 * 0.023 + 1000.0 * 0.00099 + overhead)).abs() < 1e-6);
+        assert_eq!(c.export_basis(), "estimate: 1 of 2 by data extracted (no snapshot size)");
+    }
+
+    #[test]
+    fn aurora_snapshots_report_no_size_so_the_extracted_data_is_the_estimate() {
+        let now = Utc::now();
+        let arn = "arn:aws:rds:us-east-1:1:cluster-snapshot:rds:lams-2026-11-30-03-00";
+        let tasks = [ExportTask { total_extracted_data_in_gb: 40, ..task(arn, 1, 0, now) }];
+        let sizes = HashMap::from([(arn.to_owned(), 0.0)]);
+        let c = of("lams", &tasks, &sizes, &[], now);
+        assert_eq!(c.snapshot_gb_30d, 40.0);
+        assert!((c.export_usd() - 0.40).abs() < 1e-9, "not $0: {}", c.export_usd());
+        assert_eq!(c.export_basis(), "estimate: data extracted (no snapshot size)");
+        assert_eq!(to_rows(&[c]).rows[0][3].as_deref(), Some("0.40"));
     }
 }

@@ -2,7 +2,7 @@
 //! (from the lifecycle in config), whether Athena can read it, and when it expires.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use s3exports_config::{Config, Lifecycle};
+use s3exports_config::{Config, Lifecycle, StorageTier};
 use s3exports_rds::{ExportStatus, ExportTask};
 
 use crate::layout::LocalExport;
@@ -34,8 +34,9 @@ pub struct Storage {
 }
 
 impl Storage {
-    /// From the export's objects: its data, the part files (S3 keeps files under 128 KB, such as
-    /// the JSON ones, out of the lifecycle's transitions).
+    /// From the export's objects: its data, the part files (the JSON files are small and S3
+    /// keeps files under 128 KB out of the lifecycle's transitions by default, but a large
+    /// database's `export_tables_info` can pass that and be archived too: it is not data).
     pub fn of(objects: &[crate::objects::Object]) -> Self {
         let parts: Vec<crate::objects::Object> = objects.iter().filter(|o| o.is_part_file()).cloned().collect();
         Self { class: crate::objects::storage_class_summary(&parts), restore: crate::objects::restore_summary(&parts) }
@@ -143,9 +144,10 @@ pub fn to_rows(rows: &[ExportRow], as_of: NaiveDate) -> Rows {
         ("tier_as_expected", false),
     ]);
     for r in rows {
-        // Only a complete export has data on a lifecycle.
-        let written = r.written.filter(|_| r.status == "COMPLETE").map(|t| t.date_naive());
-        let tier = written.map(|w| r.lifecycle.tier_at_age((as_of - w).num_days()));
+        // Only a complete export has data on a lifecycle, counted from when it was written.
+        let schedule = r.written.filter(|_| r.status == "COMPLETE").map(|w| r.lifecycle.schedule(w));
+        let due = schedule.map(|s| s.tier_on(as_of));
+        let tier = due.map(|(t, _)| t);
         out.rows.push(vec![
             Some(r.export_id.clone()),
             r.database.clone(),
@@ -158,30 +160,50 @@ pub fn to_rows(rows: &[ExportRow], as_of: NaiveDate) -> Rows {
             Some(r.kms_key.clone()),
             tier.map(|t| t.as_str().to_owned()),
             tier.map(|t| if t.athena_readable() { "yes".to_owned() } else { "no (restore first)".to_owned() }),
-            written
-                .and_then(|w| w.checked_add_signed(chrono::Duration::days(i64::from(r.lifecycle.expire_days))))
-                .map(|d| d.to_string()),
+            schedule.map(|s| s.expires.to_string()),
             r.storage.as_ref().map(|s| s.class.clone()),
             r.storage.as_ref().map(|s| s.restore.clone()),
             // The lifecycle's tier against where the data really is.
-            r.storage.as_ref().zip(tier).filter(|(s, _)| !s.class.is_empty()).map(|(s, t)| {
-                if s.class == t.as_str() { "yes".to_owned() } else { format!("no: expected {}", t.as_str()) }
-            }),
+            r.storage
+                .as_ref()
+                .zip(due)
+                .filter(|(s, _)| !s.class.is_empty())
+                .map(|(s, (t, since))| tier_as_expected(&s.class, t, since, as_of)),
         ]);
     }
     out
 }
 
+/// `yes`, `pending: ...` while S3 may still be applying a transition that fell due within
+/// [`Lifecycle::TRANSITION_GRACE_DAYS`], or `no: expected ...`.
+pub fn tier_as_expected(class: &str, expected: StorageTier, due: Option<NaiveDate>, as_of: NaiveDate) -> String {
+    if class == expected.as_str() {
+        return "yes".to_owned();
+    }
+    let previous = match expected {
+        StorageTier::Glacier => Some(StorageTier::Standard),
+        StorageTier::DeepArchive => Some(StorageTier::Glacier),
+        StorageTier::Expired => Some(StorageTier::DeepArchive),
+        StorageTier::Standard => None,
+    };
+    if let (Some(previous), Some(due)) = (previous, due) {
+        if class == previous.as_str() && (as_of - due).num_days() < Lifecycle::TRANSITION_GRACE_DAYS {
+            return format!("pending: {} due from {due}; S3 applies lifecycle rules asynchronously", expected.as_str());
+        }
+    }
+    format!("no: expected {}", expected.as_str())
+}
+
 /// Fills in what S3 holds for each complete export: one listing per export, eight at a time. A
 /// listing that fails leaves the row's storage empty with a warning naming the export.
-pub async fn read_storage(s3: &aws_sdk_s3::Client, rows: &mut [ExportRow]) {
+pub async fn read_storage(s3: &aws_sdk_s3::Client, rows: &mut [ExportRow], listing: crate::objects::RestoreListing) {
     let wanted: Vec<(usize, String, bool)> =
         rows.iter().enumerate().map(|(i, r)| (i, r.s3_location.clone(), r.status == "COMPLETE")).collect();
     let found =
         crate::progress::each_concurrently(&wanted, "listing exports", 8, |(i, location, complete)| async move {
             let complete = *complete;
             let storage = match location.strip_prefix("s3://").and_then(|l| l.split_once('/')) {
-                Some((bucket, folder)) if complete => match crate::objects::list(s3, bucket, folder).await {
+                Some((bucket, folder)) if complete => match crate::objects::list(s3, bucket, folder, listing).await {
                     Ok(objects) => Some(Storage::of(&objects)),
                     Err(e) => {
                         eprintln!("warning: listing {location}: {e}");
@@ -195,5 +217,37 @@ pub async fn read_storage(s3: &aws_sdk_s3::Client, rows: &mut [ExportRow]) {
         .await;
     for (i, storage) in found {
         rows[i].storage = storage;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transition_s3_has_not_applied_yet_is_pending_for_a_grace_period() {
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let due = Some(day("2026-11-09"));
+        assert_eq!(tier_as_expected("GLACIER", StorageTier::Glacier, due, day("2026-11-09")), "yes");
+        let pending = tier_as_expected("STANDARD", StorageTier::Glacier, due, day("2026-11-10"));
+        assert!(pending.starts_with("pending: GLACIER due from 2026-11-09"), "{pending}");
+        assert_eq!(tier_as_expected("STANDARD", StorageTier::Glacier, due, day("2026-11-11")), "no: expected GLACIER");
+        assert_eq!(
+            tier_as_expected("DEEP_ARCHIVE", StorageTier::Glacier, due, day("2026-11-10")),
+            "no: expected GLACIER"
+        );
+    }
+
+    #[test]
+    fn the_tier_counts_from_the_next_midnight_after_the_write() {
+        let mut config = s3exports_config::parse("t.toml", "environment = \"t\"\ngit_branch = \"t\"\n").unwrap().config;
+        config.databases.clear();
+        let mut task =
+            ExportTask::new("e1", "arn:aws:rds:us-east-1:1:snapshot:rds:x-2026-11-01-10-00", ExportStatus::Complete);
+        task.task_end_time = chrono::DateTime::parse_from_rfc3339("2026-11-01T10:00:00Z").ok().map(|t| t.to_utc());
+        let rows = to_rows(&[from_task(&task, &config)], NaiveDate::from_ymd_opt(2026, 11, 8).unwrap());
+        // 7 days after 10:00 on the 1st is the 8th at 10:00, which S3 rounds up to the 9th.
+        assert_eq!(rows.rows[0][9].as_deref(), Some("STANDARD"));
+        assert_eq!(rows.rows[0][11].as_deref(), Some("2027-11-02"));
     }
 }

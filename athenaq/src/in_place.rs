@@ -12,12 +12,11 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-use aws_types::service_config::ServiceConfigKey;
 use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt, stream};
 use object_store::aws::{AmazonS3Builder, AwsCredential};
 use object_store::path::Path as ObjectPath;
-use object_store::{CredentialProvider, ObjectMeta, ObjectStore, ObjectStoreExt};
+use object_store::{CredentialProvider, ObjectStore, ObjectStoreExt};
 
 use crate::layout::{self, Discovered, LayoutError, Skipped, check_part_framing};
 use crate::local;
@@ -115,41 +114,88 @@ where
     match source {
         Source::Folder(dir) => Ok(Opened { found: layout::discover(dir)?, ctx: local::context() }),
         Source::S3 { bucket, prefix } => {
+            let sdk = sdk().await;
+            let location = source.to_string();
             let store: Arc<dyn ObjectStore> = Arc::new(
-                s3_store(&sdk().await, bucket)
-                    .map_err(|message| SourceError::Store { location: source.to_string(), message })?,
+                s3_store(&sdk, bucket)
+                    .await
+                    .map_err(|message| SourceError::Store { location: location.clone(), message })?,
             );
-            let found = discover(store.clone(), bucket, prefix, &source.to_string(), purpose).await?;
+            let listed = list(&sdk, bucket, prefix)
+                .await
+                .map_err(|message| SourceError::Store { location: location.clone(), message })?;
+            let found = discover(store.clone(), bucket, listed, &location, purpose).await?;
             let ctx = local::context();
             let url = url::Url::parse(&format!("s3://{bucket}"))
-                .map_err(|e| SourceError::Store { location: source.to_string(), message: e.to_string() })?;
+                .map_err(|e| SourceError::Store { location: location.clone(), message: e.to_string() })?;
             ctx.register_object_store(&url, store);
             Ok(Opened { found, ctx })
         }
     }
 }
 
+/// One object under the prefix, its key exactly as S3 lists it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub key: String,
+    pub size: u64,
+    pub archived: Option<String>,
+}
+
+/// Every object under `prefix`, through the SDK (one ListObjectsV2 a page, `RestoreStatus`
+/// asked for): keys as S3 has them, whatever characters they hold. An archived object that is
+/// not restored carries its storage class.
+async fn list(sdk: &aws_config::SdkConfig, bucket: &str, prefix: &str) -> Result<Vec<Listed>, String> {
+    let s3 = s3exports_cli::s3_client(sdk);
+    let folder = if prefix.is_empty() { String::new() } else { format!("{prefix}/") };
+    let mut objects = crate::objects::list(&s3, bucket, &folder, crate::objects::RestoreListing::for_sdk(sdk))
+        .await
+        .map_err(|e| e.to_string())?;
+    objects.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(objects
+        .into_iter()
+        .map(|o| Listed {
+            archived: o.unreadable().then(|| o.storage_class.clone()).filter(|_| o.restore.is_some()),
+            size: u64::try_from(o.size).unwrap_or(0),
+            key: o.key,
+        })
+        .collect())
+}
+
+/// A listed key the object store (and so the query engine) can address: no empty segment
+/// (`a//b`), no `.` or `..` segment, no control character. Anything else is left out, said in
+/// `skipped`, and never spoils the other exports of the bucket.
+fn addressable(bucket: &str, listed: Vec<Listed>, skipped: &mut Vec<Skipped>) -> Vec<(Listed, ObjectPath)> {
+    let mut out = Vec::with_capacity(listed.len());
+    for l in listed {
+        match ObjectPath::parse(&l.key) {
+            Ok(path) if path.as_ref() == l.key => out.push((l, path)),
+            _ => skipped.push(Skipped {
+                path: PathBuf::from(format!("s3://{bucket}/{}", l.key)),
+                reason: "a key with an empty, `.` or `..` segment (or a control character), which the query engine \
+                         cannot address; not read"
+                    .to_owned(),
+            }),
+        }
+    }
+    out
+}
+
 /// An object store for `bucket`, signed with the SDK's credentials in the SDK's region, at the
-/// endpoint the SDK's S3 client would use (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, or the
-/// profile's), path-style as an emulator needs.
-pub fn s3_store(sdk: &aws_config::SdkConfig, bucket: &str) -> Result<object_store::aws::AmazonS3, String> {
+/// endpoint the SDK's S3 client would use (the override when one is set, else AWS's endpoint for
+/// the region's partition, FIPS and dual-stack settings), path-style as an emulator needs.
+pub async fn s3_store(sdk: &aws_config::SdkConfig, bucket: &str) -> Result<object_store::aws::AmazonS3, String> {
     let region = sdk.region().ok_or("no AWS region: pass --region or set AWS_REGION (or the profile's region)")?;
-    let mut builder = AmazonS3Builder::new().with_bucket_name(bucket).with_region(region.as_ref());
+    let endpoint = s3exports_cli::resolve_s3_endpoint(sdk, None, false).await?;
+    let mut builder = AmazonS3Builder::new()
+        .with_bucket_name(bucket)
+        .with_region(region.as_ref())
+        .with_allow_http(endpoint.starts_with("http://"))
+        .with_endpoint(endpoint);
     if let Some(provider) = sdk.credentials_provider() {
         builder = builder.with_credentials(Arc::new(SdkCredentials::new(provider)));
     }
-    if let Some(endpoint) = s3_endpoint(sdk) {
-        builder = builder.with_allow_http(endpoint.starts_with("http://")).with_endpoint(endpoint);
-    }
     builder.build().map_err(|e| e.to_string())
-}
-
-/// The endpoint override the SDK gives its S3 clients: the service's own setting first, as
-/// the generated client resolves it.
-fn s3_endpoint(sdk: &aws_config::SdkConfig) -> Option<String> {
-    let key =
-        ServiceConfigKey::builder().service_id("S3").env("AWS_ENDPOINT_URL").profile("endpoint_url").build().ok()?;
-    sdk.service_config().and_then(|config| config.load_config(key)).or_else(|| sdk.endpoint_url().map(str::to_owned))
 }
 
 /// The SDK's credential chain as object_store's provider. The SDK's own cache sits in its
@@ -195,44 +241,60 @@ impl CredentialProvider for SdkCredentials {
     }
 }
 
-/// The exports under `prefix` in `bucket`: one listing, the JSON files read; to read data, each
-/// part file's framing checked too (so a damaged object is named before a reader meets it).
+/// The exports among the listed objects: their JSON files read; to read data, each part file's
+/// framing checked too (so a damaged object is named before a reader meets it). An export
+/// whose JSON files are archived is left out of a listing with the restore to run; one whose
+/// part files are archived is left out of a query the same way.
 async fn discover(
     store: Arc<dyn ObjectStore>,
     bucket: &str,
-    prefix: &str,
+    listed: Vec<Listed>,
     location: &str,
     purpose: Purpose,
 ) -> Result<Discovered, SourceError> {
     let failed = |message: String| SourceError::Store { location: location.to_owned(), message };
-    let listed: Vec<ObjectMeta> =
-        store.list(Some(&ObjectPath::from(prefix))).try_collect().await.map_err(|e| failed(e.to_string()))?;
-    let url_of = |meta: &ObjectMeta| PathBuf::from(format!("s3://{bucket}/{}", meta.location));
-    let mut objects: HashMap<PathBuf, ObjectMeta> = listed.into_iter().map(|m| (url_of(&m), m)).collect();
+    let mut skipped = Vec::new();
+    let url_of = |key: &str| PathBuf::from(format!("s3://{bucket}/{key}"));
+    let mut objects: HashMap<PathBuf, (Listed, ObjectPath)> =
+        addressable(bucket, listed, &mut skipped).into_iter().map(|(l, p)| (url_of(&l.key), (l, p))).collect();
     let mut files: Vec<PathBuf> = objects.keys().cloned().collect();
     files.sort();
 
     let info_files: Vec<&PathBuf> = files.iter().filter(|f| layout::is_info_file(f)).collect();
-    let fetched: HashMap<PathBuf, Vec<u8>> = stream::iter(info_files.into_iter().map(|file| {
-        let (store, meta) = (store.clone(), &objects[file]);
+    let fetched: HashMap<PathBuf, Result<Vec<u8>, String>> = stream::iter(info_files.into_iter().map(|file| {
+        let (store, (l, path)) = (store.clone(), &objects[file]);
         async move {
-            let body = store.get(&meta.location).await?.bytes().await?;
-            Ok::<_, object_store::Error>((file.clone(), body.to_vec()))
+            if let Some(class) = &l.archived {
+                return Ok::<_, object_store::Error>((file.clone(), Err(class.clone())));
+            }
+            match store.get(path).await {
+                Ok(got) => Ok((file.clone(), Ok(got.bytes().await?.to_vec()))),
+                Err(e) => match archived_class(&e.to_string()) {
+                    Some(class) => Ok((file.clone(), Err(class))),
+                    None => Err(e),
+                },
+            }
         }
     }))
     .buffer_unordered(CONCURRENT_READS)
     .try_collect()
     .await
     .map_err(|e| failed(e.to_string()))?;
-    let read = |path: &Path| {
-        fetched.get(path).cloned().ok_or_else(|| LayoutError::Io {
+    let read = |path: &Path| match fetched.get(path) {
+        Some(Ok(bytes)) => Ok(bytes.clone()),
+        Some(Err(class)) => Err(LayoutError::Archived { path: path.to_owned(), class: class.clone() }),
+        None => Err(LayoutError::Io {
             path: path.to_owned(),
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "not in the listing"),
-        })
+        }),
     };
     let root = PathBuf::from(location);
-    let found = layout::assemble(&root, &files, &read, Vec::new())?;
+    let found = layout::assemble(&root, &files, &read, skipped)?;
     if found.exports.is_empty() {
+        if !found.skipped.is_empty() {
+            let reasons = found.skipped.iter().map(ToString::to_string).collect();
+            return Err(SourceError::AllArchived { location: location.to_owned(), reasons });
+        }
         return Err(SourceError::Empty(location.to_owned()));
     }
     if purpose == Purpose::List {
@@ -240,16 +302,16 @@ async fn discover(
     }
 
     // Every part file, with the export it belongs to.
-    let parts: Vec<(usize, PathBuf, ObjectMeta)> = found
+    let parts: Vec<(usize, PathBuf, Listed, ObjectPath)> = found
         .exports
         .iter()
         .enumerate()
         .flat_map(|(i, e)| e.tables.iter().flat_map(|t| &t.files).map(move |f| (i, f)))
-        .filter_map(|(i, f)| objects.remove_entry(f).map(|(f, meta)| (i, f, meta)))
+        .filter_map(|(i, f)| objects.remove_entry(f).map(|(f, (l, p))| (i, f, l, p)))
         .collect();
-    let checked = progress::each_concurrently(&parts, "checking part files", CONCURRENT_READS, |(i, file, meta)| {
+    let checked = progress::each_concurrently(&parts, "checking part files", CONCURRENT_READS, |(i, file, l, p)| {
         let store = store.clone();
-        async move { (*i, check_object(store.as_ref(), file, meta).await) }
+        async move { (*i, check_object(store.as_ref(), file, l, p).await) }
     })
     .await;
     let mut archived: BTreeMap<usize, String> = BTreeMap::new();
@@ -299,16 +361,25 @@ enum PartProblem {
     Failed(SourceError),
 }
 
-/// [`check_part_framing`] on an object: its first 4 and last 8 bytes, in one or two ranged GETs.
-async fn check_object(store: &dyn ObjectStore, file: &Path, meta: &ObjectMeta) -> Result<(), PartProblem> {
-    let len = meta.size;
+/// [`check_part_framing`] on an object: its first 4 and last 8 bytes, in one or two ranged GETs;
+/// an object the listing already shows archived is not read.
+async fn check_object(
+    store: &dyn ObjectStore,
+    file: &Path,
+    listed: &Listed,
+    path: &ObjectPath,
+) -> Result<(), PartProblem> {
+    if let Some(class) = &listed.archived {
+        return Err(PartProblem::Archived(class.clone()));
+    }
+    let len = listed.size;
     let framing = |head: &[u8], tail: &[u8]| {
         check_part_framing(file, len, head, tail).map_err(|e| PartProblem::Failed(SourceError::Layout(e)))
     };
     if len < layout::PART_FILE_MIN {
         return framing(&[], &[]);
     }
-    match store.get_ranges(&meta.location, &[0..4, len - 8..len]).await {
+    match store.get_ranges(path, &[0..4, len - 8..len]).await {
         Ok(ranges) => framing(&ranges[0][..], &ranges[1][..]),
         Err(e) => {
             let message = e.to_string();

@@ -48,6 +48,8 @@ pub enum LayoutError {
          and sourceArn names no automated snapshot; fix the file or remove the export from the folder"
     )]
     NoSnapshotDate { path: PathBuf, time: Option<String> },
+    #[error("{path} is in {class} and not restored, so S3 will not serve it")]
+    Archived { path: PathBuf, class: String },
     #[error("{path}: damaged part file: {why}; copy it again from S3 or remove its export from the folder")]
     BadPart { path: PathBuf, why: String },
     #[error(
@@ -196,8 +198,26 @@ pub fn assemble(
 ) -> Result<Discovered, LayoutError> {
     let mut exports: Vec<LocalExport> = Vec::new();
     for info_path in files.iter().filter(|p| file_name(p).starts_with("export_info_") && is_info_file(p)) {
-        let mut info: ExportInfo = read_json(read, info_path)?;
         let id_from_name = file_name(info_path).trim_start_matches("export_info_").trim_end_matches(".json").to_owned();
+        // An archived JSON file leaves its export out (with the restore to run), not the others.
+        let archived = |e: LayoutError, skipped: &mut Vec<Skipped>| match e {
+            LayoutError::Archived { path, class } => {
+                let reason = format!(
+                    "export {id_from_name}'s JSON file is in {class} and not restored: `athenaq restore {id_from_name}`, \
+                     then try again"
+                );
+                skipped.push(Skipped { path, reason });
+                Ok(())
+            }
+            other => Err(other),
+        };
+        let mut info: ExportInfo = match read_json(read, info_path) {
+            Ok(info) => info,
+            Err(e) => {
+                archived(e, &mut skipped)?;
+                continue;
+            }
+        };
         if info.export_task_identifier.is_empty() {
             info.export_task_identifier = id_from_name.clone();
         }
@@ -219,10 +239,21 @@ pub fn assemble(
         let root = if file_name(parent) == id_from_name { parent.to_owned() } else { parent.join(&id_from_name) };
 
         let mut statuses: Vec<TableStatus> = Vec::new();
+        let mut readable = true;
         for p in files.iter().filter(|p| {
             p.parent() == Some(parent) && file_name(p).starts_with(&format!("export_tables_info_{id_from_name}_"))
         }) {
-            statuses.extend(read_json::<TablesInfo>(read, p)?.per_table_status);
+            match read_json::<TablesInfo>(read, p) {
+                Ok(info) => statuses.extend(info.per_table_status),
+                Err(e) => {
+                    archived(e, &mut skipped)?;
+                    readable = false;
+                    break;
+                }
+            }
+        }
+        if !readable {
+            continue;
         }
         let tables = tables_of(&root, files, &statuses, &mut skipped);
         let Some(snapshot_date) = export_snapshot_date(&info) else {

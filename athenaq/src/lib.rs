@@ -1,6 +1,7 @@
 //! athenaq: list, audit and query RDS snapshot exports — on Athena, or locally with no AWS.
 
 pub mod athena;
+pub mod commands;
 pub mod cost;
 pub mod exports;
 pub mod glue;
@@ -10,9 +11,11 @@ pub mod local;
 pub mod missing;
 pub mod objects;
 pub mod output;
+pub mod prices;
 pub mod progress;
 pub mod pull;
 pub mod restore;
+pub mod runtime;
 pub mod text_decimal;
 pub mod tiers;
 pub mod verify;

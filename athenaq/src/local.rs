@@ -41,6 +41,10 @@ pub enum LocalError {
     NoSuchTable { message: String, known: Vec<String> },
     #[error("{0}: local queries read exports only (SELECT, EXPLAIN)")]
     NotReadOnly(String),
+    #[error(
+        "the SQL is {0} bytes, over the {MAX_SQL_BYTES} athenaq accepts; split the query or move long value lists into a table"
+    )]
+    TooLong(usize),
 }
 
 impl From<datafusion::error::DataFusionError> for LocalError {
@@ -202,9 +206,22 @@ pub fn read_only() -> SQLOptions {
     SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false)
 }
 
+/// The longest SQL text accepted: far beyond any hand-written query, and small enough that the
+/// deepest expression it can hold plans within [`crate::runtime::STACK_BYTES`] (a test runs it).
+pub const MAX_SQL_BYTES: usize = 64 * 1024;
+
+/// Refuses SQL longer than [`MAX_SQL_BYTES`], naming the limit.
+pub fn check_sql_size(sql: &str) -> Result<(), LocalError> {
+    if sql.len() > MAX_SQL_BYTES {
+        return Err(LocalError::TooLong(sql.len()));
+    }
+    Ok(())
+}
+
 /// Runs SQL (SELECT and EXPLAIN only) and returns the rows with NULLs kept distinct from empty
 /// strings. A missing table is named with the tables there are.
 pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Rows, LocalError> {
+    check_sql_size(sql)?;
     let df = match ctx.sql_with_options(sql, read_only()).await {
         Ok(df) => df,
         Err(e) if e.to_string().contains("not found") && e.to_string().contains("able") => {
@@ -220,15 +237,19 @@ pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Rows, LocalError> 
     Ok(Rows::from_batches(&schema, &batches).map_err(datafusion::error::DataFusionError::from)?)
 }
 
-/// A part file's URL: `s3://bucket/key` for an export read in place (the key escaped, as a
-/// table folder may hold any character), else a local path.
+/// A part file's URL: `s3://bucket/key` for an export read in place, else a local path. Each
+/// segment of the key is percent-encoded whole, so that the object store decodes it back to
+/// the key exactly as S3 lists it (`%`, `+`, spaces and non-ASCII letters included).
 fn part_url(file: &Path) -> Result<ListingTableUrl, LocalError> {
     let text = file.to_string_lossy();
     let Some(rest) = text.strip_prefix("s3://") else { return Ok(ListingTableUrl::parse(text)?) };
     let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
-    let mut url = url::Url::parse(&format!("s3://{bucket}"))
+    let encoded: Vec<String> = key
+        .split('/')
+        .map(|segment| percent_encoding::utf8_percent_encode(segment, percent_encoding::NON_ALPHANUMERIC).to_string())
+        .collect();
+    let url = url::Url::parse(&format!("s3://{bucket}/{}", encoded.join("/")))
         .map_err(|e| LocalError::DataFusion(format!("{text}: not an S3 URL: {e}")))?;
-    url.set_path(key);
     Ok(ListingTableUrl::try_new(url, None)?)
 }
 
@@ -293,4 +314,19 @@ pub async fn footer_stats(
     let merged = merged_schema(&schemas);
     let columns = merged.fields().iter().map(|f| (f.name().clone(), f.data_type().to_string())).collect();
     Ok((rows, columns))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_reaches_the_object_store_exactly_as_s3_lists_it() {
+        for key in
+            ["e1/pams/public.orders/1/part-0.parquet", "e1/db/public.100% sales/1/p+q r.parquet", "données/é/ü.parquet"]
+        {
+            let url = part_url(Path::new(&format!("s3://bucket/{key}"))).unwrap();
+            assert_eq!(url.prefix().as_ref(), key, "{key}");
+        }
+    }
 }

@@ -24,11 +24,35 @@ pub enum Restore {
 pub struct Object {
     pub key: String,
     pub size: i64,
+    /// S3's ETag, quotes removed.
+    pub etag: String,
     /// S3's storage class name (`STANDARD` when S3 omits it, as it does for Standard).
     pub storage_class: String,
-    /// `None` when the listing did not say (S3 answers it only when asked, emulators not at
-    /// all); HeadObject tells then.
+    /// `None` only where the endpoint may not say (see [`RestoreListing`]); HeadObject tells then.
     pub restore: Option<Restore>,
+}
+
+/// What a listing without `RestoreStatus` for an archived object means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestoreListing {
+    /// AWS's S3 answers `RestoreStatus` when asked and leaves it out for an object that was
+    /// never restored: absent means not restored.
+    Answered,
+    /// Another endpoint (an emulator, an S3-compatible store) may not answer it at all: absent
+    /// is unknown, unless the same listing answered it for another object.
+    MaybeUnanswered,
+}
+
+impl RestoreListing {
+    /// `Answered` for AWS's own endpoints, `MaybeUnanswered` when an endpoint is overridden.
+    pub fn for_sdk(sdk: &aws_config::SdkConfig) -> Self {
+        if s3exports_cli::s3_endpoint_override(sdk).is_some() { Self::MaybeUnanswered } else { Self::Answered }
+    }
+}
+
+/// A "folder" S3 consoles and tools create: an empty object whose key ends in `/`. Not data.
+pub fn is_folder_marker(key: &str, size: i64) -> bool {
+    key.ends_with('/') && size == 0
 }
 
 impl Object {
@@ -57,7 +81,13 @@ pub fn export_folder(task: &ExportTask) -> String {
     if prefix.is_empty() { format!("{}/", task.id) } else { format!("{prefix}/{}/", task.id) }
 }
 
-pub async fn list(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result<Vec<Object>, AwsError> {
+/// Every object under `prefix` (all pages, `RestoreStatus` asked for), folder markers left out.
+pub async fn list(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    listing: RestoreListing,
+) -> Result<Vec<Object>, AwsError> {
     let mut out = Vec::new();
     let mut token = None;
     loop {
@@ -70,23 +100,76 @@ pub async fn list(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result
             .send()
             .await
             .map_err(|e| classify(&e))?;
-        out.extend(page.contents().iter().map(|o| Object {
-            key: o.key().unwrap_or_default().to_owned(),
-            size: o.size().unwrap_or_default(),
-            storage_class: o.storage_class().map_or_else(|| "STANDARD".to_owned(), |c| c.as_str().to_owned()),
-            restore: o.restore_status().map(|r| {
-                if r.is_restore_in_progress().unwrap_or(false) {
-                    Restore::InProgress
-                } else {
-                    Restore::Restored { until: s3exports_rds::sdk::to_chrono(r.restore_expiry_date()) }
-                }
-            }),
-        }));
+        out.extend(
+            page.contents()
+                .iter()
+                .filter(|o| !is_folder_marker(o.key().unwrap_or_default(), o.size().unwrap_or_default()))
+                .map(|o| Object {
+                    key: o.key().unwrap_or_default().to_owned(),
+                    size: o.size().unwrap_or_default(),
+                    etag: o.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
+                    storage_class: o.storage_class().map_or_else(|| "STANDARD".to_owned(), |c| c.as_str().to_owned()),
+                    restore: o.restore_status().map(|r| {
+                        if r.is_restore_in_progress().unwrap_or(false) {
+                            Restore::InProgress
+                        } else {
+                            Restore::Restored { until: s3exports_rds::sdk::to_chrono(r.restore_expiry_date()) }
+                        }
+                    }),
+                }),
+        );
         token = page.next_continuation_token().map(str::to_owned);
         if token.is_none() {
+            settle_absent_restore_states(&mut out, listing);
             return Ok(out);
         }
     }
+}
+
+/// An archived object the listing gave no `RestoreStatus` for was never restored, where the
+/// endpoint is known to answer it: S3 itself, or one that answered it for another object.
+pub fn settle_absent_restore_states(objects: &mut [Object], listing: RestoreListing) {
+    let answered = listing == RestoreListing::Answered || objects.iter().any(|o| o.restore.is_some());
+    if answered {
+        for o in objects.iter_mut().filter(|o| o.is_archived() && o.restore.is_none()) {
+            o.restore = Some(Restore::None);
+        }
+    }
+}
+
+/// The table folders of an export (`<database>/<schema.table>/` under its folder) by name.
+pub fn table_folders(folder: &str, objects: &[Object]) -> Vec<String> {
+    let mut out: Vec<String> = objects
+        .iter()
+        .filter_map(|o| {
+            let mut parts = o.key.strip_prefix(folder)?.split('/');
+            let (_database, table, _file) = (parts.next()?, parts.next()?, parts.next()?);
+            Some(table.to_owned())
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// One table's objects (`schema.table`, the folder RDS writes it to) with the export's JSON
+/// files, which say what the export is (so `query --local` reads a pulled table). A name that is
+/// not a table folder of the export (a database folder, a file, a typo) gives the folders there are.
+pub fn of_table(folder: &str, objects: &[Object], table: &str) -> Result<Vec<Object>, Vec<String>> {
+    let in_table = |o: &Object| {
+        let mut parts = o.key.strip_prefix(folder).unwrap_or_default().split('/');
+        parts.next().is_some() && parts.next() == Some(table) && parts.next().is_some()
+    };
+    if !objects.iter().any(in_table) {
+        return Err(table_folders(folder, objects));
+    }
+    Ok(objects.iter().filter(|o| in_table(o) || is_export_json(&o.key)).cloned().collect())
+}
+
+/// `export_info_*.json` / `export_tables_info_*.json`, the files RDS writes beside the data.
+pub fn is_export_json(key: &str) -> bool {
+    let name = key.rsplit('/').next().unwrap_or_default();
+    name.starts_with("export_") && name.ends_with(".json")
 }
 
 /// What HeadObject says about one object.
@@ -173,7 +256,44 @@ mod tests {
     use super::*;
 
     fn object(class: &str, restore: Option<Restore>) -> Object {
-        Object { key: "k.parquet".into(), size: 1, storage_class: class.into(), restore }
+        Object { key: "k.parquet".into(), size: 1, etag: "e".into(), storage_class: class.into(), restore }
+    }
+
+    #[test]
+    fn an_absent_restore_status_means_not_restored_where_the_endpoint_answers_it() {
+        let mut from_s3 = vec![object("DEEP_ARCHIVE", None), object("STANDARD", None)];
+        settle_absent_restore_states(&mut from_s3, RestoreListing::Answered);
+        assert_eq!(from_s3[0].restore, Some(Restore::None));
+        assert_eq!(from_s3[1].restore, None, "not archived: nothing to restore");
+        assert_eq!(restore_summary(&from_s3), "none");
+
+        let mut emulator = vec![object("DEEP_ARCHIVE", None)];
+        settle_absent_restore_states(&mut emulator, RestoreListing::MaybeUnanswered);
+        assert_eq!(emulator[0].restore, None, "left for HeadObject");
+        let mut answered_once = vec![object("GLACIER", None), object("GLACIER", Some(Restore::InProgress))];
+        settle_absent_restore_states(&mut answered_once, RestoreListing::MaybeUnanswered);
+        assert_eq!(answered_once[0].restore, Some(Restore::None));
+    }
+
+    #[test]
+    fn a_table_is_its_folder_and_never_the_database_folder() {
+        let keyed = |k: &str| Object { key: k.into(), ..object("STANDARD", None) };
+        let all = [
+            keyed("x/e1/export_info_e1.json"),
+            keyed("x/e1/pams/public.orders/1/part-0.parquet"),
+            keyed("x/e1/pams/public.orders/2/part-0.parquet"),
+            keyed("x/e1/pams/public.events/1/part-0.parquet"),
+        ];
+        let orders = of_table("x/e1/", &all, "public.orders").unwrap();
+        assert_eq!(orders.len(), 3, "two parts and the export's JSON file");
+        assert_eq!(of_table("x/e1/", &all, "pams").unwrap_err(), ["public.events", "public.orders"]);
+        assert!(of_table("x/e1/", &all, "export_info_e1.json").is_err());
+    }
+
+    #[test]
+    fn folder_markers_are_not_objects() {
+        assert!(is_folder_marker("exports/e1/", 0));
+        assert!(!is_folder_marker("exports/e1/", 3) && !is_folder_marker("exports/e1/x.parquet", 0));
     }
 
     #[test]

@@ -244,6 +244,18 @@ fn take(field: &mut String, quoted: &mut bool) -> Option<String> {
     if value.is_empty() && !was_quoted { None } else { Some(value) }
 }
 
+/// Bytes for people: KB under a megabyte, MB under a gigabyte, else GB (powers of ten).
+pub fn human_bytes(bytes: i64) -> String {
+    let b = bytes as f64;
+    if bytes < 1_000_000 {
+        format!("{:.1} KB", b / 1e3)
+    } else if bytes < 1_000_000_000 {
+        format!("{:.1} MB", b / 1e6)
+    } else {
+        format!("{:.2} GB", b / 1e9)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,10 @@
 //! then RestoreObject for each archived object, concurrently. Idempotent: objects restored or
 //! restoring are counted, never requested again.
 
+use chrono::NaiveDate;
 use s3exports_rds::AwsError;
+
+use crate::prices::usd;
 
 use crate::objects::{self, Object, Restore};
 use crate::progress;
@@ -27,11 +30,9 @@ impl Tier {
     }
 }
 
-/// When the data was taken: the prices below are approximate, for planning only.
-pub const PRICES_AS_OF: &str = "S3 list prices, us-east-1, as of 2026-11 (aws.amazon.com/s3/pricing)";
-
-/// (USD per GB retrieved, USD per 1,000 requests) for a storage class and tier; `None` where
-/// the tier does not exist (Deep Archive has no expedited retrieval).
+/// (USD per GB retrieved, USD per 1,000 requests) for a storage class and tier, in
+/// [`crate::prices::REGION`]; `None` where the tier does not exist (Deep Archive has no
+/// expedited retrieval).
 pub fn price(class: &str, tier: Tier) -> Option<(f64, f64)> {
     match (class, tier) {
         ("GLACIER", Tier::Expedited) => Some((0.03, 10.0)),
@@ -98,8 +99,16 @@ impl Plan {
         })
     }
 
-    /// The lines to show before anything is requested.
-    pub fn describe(&self, tier: Tier, days: i32) -> Vec<String> {
+    /// The lines to show before anything is requested. `expires`: the day the lifecycle
+    /// removes the objects, which ends a restored copy too.
+    pub fn describe(
+        &self,
+        tier: Tier,
+        days: i32,
+        expires: Option<NaiveDate>,
+        today: NaiveDate,
+        region: Option<&str>,
+    ) -> Vec<String> {
         let mut out = vec![format!(
             "{} objects: {} archived to request, {} restoring already, {} restored already",
             self.objects,
@@ -115,11 +124,26 @@ impl Plan {
             ));
         }
         for t in [Tier::Bulk, Tier::Standard, Tier::Expedited] {
-            let cost = self.cost(t).map_or_else(|| "not available".to_owned(), |c| format!("about ${c:.2}"));
+            let cost = self.cost(t).map_or_else(|| "not available".to_owned(), |c| format!("about ${}", usd(c)));
             out.push(format!("  {t:?}: {cost}"));
         }
-        out.push(format!("  approximate: {PRICES_AS_OF}; the copies stay readable for {days} days"));
+        out.push(format!("  approximate: {}", crate::prices::SOURCE));
+        out.extend(crate::prices::region_warning(region).map(|w| format!("  {w}")));
+        out.push(readable_for(days, expires, today));
         out
+    }
+}
+
+/// How long the restored copies can be read: `days`, unless the lifecycle expires the objects
+/// first.
+pub fn readable_for(days: i32, expires: Option<NaiveDate>, today: NaiveDate) -> String {
+    let asked = today.checked_add_signed(chrono::Duration::days(i64::from(days)));
+    match (expires, asked) {
+        (Some(expires), Some(asked)) if expires <= asked => format!(
+            "  the copies stay readable until {expires} only (not {days} days): the lifecycle expires the \
+             objects that day, restored copies included"
+        ),
+        _ => format!("  the copies stay readable for {days} days"),
     }
 }
 
@@ -189,7 +213,13 @@ mod tests {
     use super::*;
 
     fn object(class: &str, size: i64, restore: Option<Restore>) -> Object {
-        Object { key: format!("k-{class}-{size}.parquet"), size, storage_class: class.into(), restore }
+        Object {
+            key: format!("k-{class}-{size}.parquet"),
+            size,
+            etag: "e".into(),
+            storage_class: class.into(),
+            restore,
+        }
     }
 
     #[test]
@@ -207,8 +237,19 @@ mod tests {
         let bulk = plan.cost(Tier::Bulk).unwrap();
         assert!((bulk - (2.0 * 0.0025 + 0.025 / 1000.0)).abs() < 1e-9, "{bulk}");
         assert!(plan.cost(Tier::Expedited).is_none(), "Deep Archive has no expedited retrieval");
-        let lines = plan.describe(Tier::Standard, 7).join("\n");
+        let today = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let lines = plan.describe(Tier::Standard, 7, None, today, Some("us-east-1")).join("\n");
         assert!(lines.contains("DEEP_ARCHIVE: 1 objects, 2.000 GB; ready within 12 hours"), "{lines}");
-        assert!(lines.contains("approximate"), "{lines}");
+        assert!(lines.contains("approximate") && lines.contains("readable for 7 days"), "{lines}");
+        let lines = plan.describe(Tier::Bulk, 7, None, today, Some("eu-central-1")).join("\n");
+        assert!(lines.contains("warning: the prices are us-east-1's; eu-central-1"), "{lines}");
+    }
+
+    #[test]
+    fn a_restore_is_readable_no_longer_than_the_objects_live() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let expires = NaiveDate::from_ymd_opt(2026, 12, 4);
+        assert!(readable_for(7, expires, today).contains("readable until 2026-12-04 only (not 7 days)"));
+        assert!(readable_for(2, expires, today).contains("readable for 2 days"));
     }
 }

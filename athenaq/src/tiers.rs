@@ -26,10 +26,7 @@ pub fn archived(tasks: &[ExportTask], lifecycle: &Lifecycle, today: NaiveDate) -
         .filter(|t| t.status == ExportStatus::Complete)
         .filter(|t| {
             let Some(written) = t.task_end_time.or(t.snapshot_time) else { return false };
-            matches!(
-                lifecycle.tier_at_age((today - written.date_naive()).num_days()),
-                StorageTier::Glacier | StorageTier::DeepArchive
-            )
+            matches!(lifecycle.schedule(written).tier_on(today).0, StorageTier::Glacier | StorageTier::DeepArchive)
         })
         .collect();
     let newest = archived.iter().max_by_key(|t| t.snapshot_time.or(t.task_end_time))?;

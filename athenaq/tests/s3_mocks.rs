@@ -3,7 +3,7 @@
 //! restoring or restored already.
 
 use athenaq::exports::Storage;
-use athenaq::objects::{self, Object, Restore};
+use athenaq::objects::{self, Object, Restore, RestoreListing};
 use athenaq::restore::{self, Plan, Tier};
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
@@ -55,14 +55,51 @@ async fn listing_pages_through_and_reads_storage_class_and_restore_status() {
                 .build()
         });
     let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&first, &second]);
-    let listed = objects::list(&s3, "bucket", "e/").await.unwrap();
+    let listed = objects::list(&s3, "bucket", "e/", RestoreListing::Answered).await.unwrap();
     assert_eq!(listed.len(), 4);
+    assert_eq!(listed[0].restore, Some(Restore::None), "archived, never restored: S3 says nothing");
     assert_eq!(listed[1].restore, Some(Restore::InProgress));
     let storage = Storage::of(&listed);
     assert_eq!(storage.class, "mixed (DEEP_ARCHIVE 2, GLACIER 1)", "the JSON file is not data");
     assert_eq!(storage.restore, "in progress 2/3");
     // Archived with the state known from the listing: nothing to ask HeadObject.
     assert_eq!(Plan::of(&listed).to_request.len(), 1);
+}
+
+fn archived_listing() -> aws_smithy_mocks::Rule {
+    mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
+        ListObjectsV2Output::builder()
+            .contents(object("e/pams/public.orders/1/part-0.parquet", ObjectStorageClass::DeepArchive, None))
+            .contents(object("e/pams/public.orders/1/part-1.parquet", ObjectStorageClass::Glacier, None))
+            .contents(aws_sdk_s3::types::Object::builder().key("e/pams/").size(0).build())
+            .build()
+    })
+}
+
+#[tokio::test]
+async fn s3_archived_objects_never_restored_are_none_without_a_head_per_object() {
+    // No HeadObject rule: a HEAD would fail the test.
+    let list = archived_listing();
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&list]);
+    let mut listed = objects::list(&s3, "bucket", "e/", RestoreListing::Answered).await.unwrap();
+    assert_eq!(listed.len(), 2, "the folder marker is not an object");
+    restore::fill_restore_states(&s3, "bucket", &mut listed).await.unwrap();
+    assert!(listed.iter().all(|o| o.restore == Some(Restore::None)));
+    assert_eq!(Storage::of(&listed).restore, "none");
+    assert_eq!(Plan::of(&listed).to_request.len(), 2);
+}
+
+#[tokio::test]
+async fn an_endpoint_that_may_not_answer_restore_status_gets_a_head_per_archived_object() {
+    let list = archived_listing();
+    let head = mock!(aws_sdk_s3::Client::head_object)
+        .then_output(|| HeadObjectOutput::builder().restore("ongoing-request=\"true\"").build());
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&list, &head]);
+    let mut listed = objects::list(&s3, "bucket", "e/", RestoreListing::MaybeUnanswered).await.unwrap();
+    assert!(listed.iter().all(|o| o.restore.is_none()));
+    restore::fill_restore_states(&s3, "bucket", &mut listed).await.unwrap();
+    assert_eq!(head.num_calls(), 2);
+    assert!(listed.iter().all(|o| o.restore == Some(Restore::InProgress)));
 }
 
 #[tokio::test]
@@ -111,6 +148,7 @@ async fn restore_counts_objects_restoring_or_not_archived_and_names_failures() {
     let archived = |key: &str| Object {
         key: key.into(),
         size: 5,
+        etag: "e".into(),
         storage_class: "DEEP_ARCHIVE".into(),
         restore: Some(Restore::None),
     };

@@ -14,7 +14,9 @@ use std::path::Path;
 pub use env::{EnvSelector, current_git_branch, environment_for_branch, select};
 pub use error::{ConfigError, Problem};
 pub use model::{CatalogMode, Config, Database, Defaults, Loaded, Vpc, parse};
-pub use policy::{ExportPolicy, Lifecycle, MinInterval, SnapshotType, StorageTier};
+pub use policy::{
+    ExportPolicy, Lifecycle, MinInterval, ObjectLock, Schedule, SnapshotType, StorageTier, lifecycle_action_day,
+};
 pub use target::ExportTarget;
 
 /// The environment files compiled into every binary, as `(file name, text)`.

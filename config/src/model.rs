@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ConfigError, Problem};
-use crate::policy::{ExportPolicy, Lifecycle, MinInterval, SnapshotType};
+use crate::policy::{ExportPolicy, Lifecycle, MinInterval, ObjectLock, SnapshotType};
 use crate::validate;
 
 /// How completed exports are catalogued in Glue.
@@ -43,6 +43,20 @@ pub struct Defaults {
     pub alert_emails: Vec<String>,
     #[serde(default)]
     pub catalog: CatalogMode,
+    /// Reserved concurrency of each function. Off by default: AWS refuses a reservation that
+    /// leaves the account fewer than its minimum unreserved executions (100, lower in some
+    /// accounts), and the queues' `MaximumConcurrency` and the pending queue's lock bound the
+    /// functions anyway. At least 3 when set (two pollers and a schedule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved_concurrency: Option<u32>,
+    /// Object Lock for completed exports (see [`ObjectLock`]); `None` in the file means
+    /// `governance` in prod and `off` elsewhere (applied by [`parse`]).
+    #[serde(default)]
+    pub object_lock: Option<ObjectLock>,
+    /// `verify` warns, and the cataloguer alerts once, when a table's rows fell by more than
+    /// this percentage against the previous snapshot.
+    #[serde(default = "default_row_drop_warn_pct")]
+    pub row_drop_warn_pct: u32,
 }
 
 impl Default for Defaults {
@@ -54,8 +68,15 @@ impl Default for Defaults {
             min_interval: MinInterval::NONE,
             alert_emails: Vec::new(),
             catalog: CatalogMode::Glue,
+            reserved_concurrency: None,
+            object_lock: None,
+            row_drop_warn_pct: default_row_drop_warn_pct(),
         }
     }
+}
+
+fn default_row_drop_warn_pct() -> u32 {
+    50
 }
 
 impl Defaults {
@@ -98,6 +119,8 @@ pub struct Database {
     pub s3_prefix: String,
     pub policy: ExportPolicy,
     pub lifecycle: Lifecycle,
+    /// Object Lock for this database's completed exports, defaults applied.
+    pub object_lock: ObjectLock,
 }
 
 impl Config {
@@ -128,6 +151,7 @@ struct RawDatabase {
     snapshot_types: Option<Vec<SnapshotType>>,
     min_interval: Option<MinInterval>,
     lifecycle: Option<LifecycleOverride>,
+    object_lock: Option<ObjectLock>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -165,7 +189,8 @@ pub fn parse(file: &str, text: &str) -> Result<Loaded, ConfigError> {
         invalid(vec![toml_problem(text, &path, e.inner())])
     })?;
 
-    let defaults = raw.defaults;
+    let mut defaults = raw.defaults;
+    let object_lock = *defaults.object_lock.get_or_insert(ObjectLock::default_for(&raw.environment));
     let databases: Vec<Database> = raw
         .databases
         .into_iter()
@@ -177,6 +202,7 @@ pub fn parse(file: &str, text: &str) -> Result<Loaded, ConfigError> {
                 export_only: d.export_only.unwrap_or_default(),
             },
             s3_prefix: d.s3_prefix.unwrap_or_default(),
+            object_lock: d.object_lock.unwrap_or(object_lock),
             db_name: d.db_name,
             s3_bucket_name: d.s3_bucket_name,
         })

@@ -12,6 +12,14 @@ pub const METRIC_EXPORT_FAILED: &str = "ExportFailed";
 pub const METRIC_EXPORT_EVENT_WITHOUT_TASK: &str = "ExportEventWithoutTask";
 /// Metric the scheduled reconcile records per database: eligible snapshots with no export.
 pub const METRIC_SNAPSHOTS_WITHOUT_EXPORT: &str = "SnapshotsWithoutExport";
+/// Metric the scheduled reconcile records per database: 1 when the database could not be
+/// reconciled (its listing failed, or the run's time ran out before it), else 0.
+pub const METRIC_RECONCILE_ERRORS: &str = "ReconcileErrors";
+/// Metric the cataloguer counts once per completed export it could not manifest and seal whole.
+pub const METRIC_EVIDENCE_INCOMPLETE: &str = "EvidenceIncomplete";
+/// Where a database's manifests live: `<prefix>/_evidence/<db>/<export id>.json`. Athena, Hive
+/// and the local discovery skip keys under a folder starting with `_`.
+pub const EVIDENCE_FOLDER: &str = "_evidence";
 
 /// The environment's core stack: topic, queue, Lambda, alarms, Athena workgroup.
 pub fn core_stack(env: &str) -> String {

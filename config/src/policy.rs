@@ -5,6 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// How a snapshot came to be, as RDS reports it in `SnapshotType`.
@@ -118,6 +119,53 @@ impl Default for Lifecycle {
     }
 }
 
+/// Whether and how a completed export is sealed with S3 Object Lock: a retention on every object
+/// of the export and on its manifest, until the snapshot day plus the lifecycle's `expire_days`.
+///
+/// - `off`: no seal. After a bucket had it on, `off` only stops sealing new exports: S3 never
+///   turns Object Lock (or versioning) off again on a bucket, and existing retentions stay.
+/// - `governance`: no one can delete or overwrite a sealed version before its date, except a
+///   principal holding `s3:BypassGovernanceRetention` who asks to bypass (no role here has it).
+/// - `compliance`: no one at all can, the account's root user included, and the date can never
+///   be shortened. Choose it knowingly: `infra` asks for `--yes` before deploying it first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ObjectLock {
+    Off,
+    Governance,
+    Compliance,
+}
+
+impl ObjectLock {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Governance => "governance",
+            Self::Compliance => "compliance",
+        }
+    }
+
+    /// S3's retention mode (`GOVERNANCE`, `COMPLIANCE`); `None` when off.
+    pub fn mode(self) -> Option<&'static str> {
+        match self {
+            Self::Off => None,
+            Self::Governance => Some("GOVERNANCE"),
+            Self::Compliance => Some("COMPLIANCE"),
+        }
+    }
+
+    /// The default for an environment: sealed in prod, not elsewhere.
+    pub fn default_for(environment: &str) -> Self {
+        if environment == "prod" { Self::Governance } else { Self::Off }
+    }
+}
+
+impl fmt::Display for ObjectLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Where an object of a given age lives under a lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -145,7 +193,52 @@ impl StorageTier {
     }
 }
 
+/// The days on which S3 applies a lifecycle's actions to one object, as S3 schedules them: the
+/// rule's days added to the object's creation time, rounded up to the next midnight UTC. S3
+/// applies actions asynchronously after that day, so an object may still be in the previous
+/// class for a while (see [`Lifecycle::TRANSITION_GRACE_DAYS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    pub glacier: NaiveDate,
+    pub deep_archive: NaiveDate,
+    pub expires: NaiveDate,
+}
+
+impl Schedule {
+    /// The tier due on `day`, and the day it became due (`None` while in Standard).
+    pub fn tier_on(&self, day: NaiveDate) -> (StorageTier, Option<NaiveDate>) {
+        if day >= self.expires {
+            (StorageTier::Expired, Some(self.expires))
+        } else if day >= self.deep_archive {
+            (StorageTier::DeepArchive, Some(self.deep_archive))
+        } else if day >= self.glacier {
+            (StorageTier::Glacier, Some(self.glacier))
+        } else {
+            (StorageTier::Standard, None)
+        }
+    }
+}
+
+/// `written + days`, rounded up to the next midnight UTC (S3's rule for lifecycle actions).
+pub fn lifecycle_action_day(written: DateTime<Utc>, days: u32) -> NaiveDate {
+    let due = written + chrono::Duration::days(i64::from(days));
+    let midnight = due.time() == chrono::NaiveTime::MIN;
+    let day = due.date_naive();
+    if midnight { day } else { day.succ_opt().unwrap_or(day) }
+}
+
 impl Lifecycle {
+    /// Days S3 may take after an action's due day before an object not yet moved is a finding.
+    pub const TRANSITION_GRACE_DAYS: i64 = 2;
+
+    pub fn schedule(&self, written: DateTime<Utc>) -> Schedule {
+        Schedule {
+            glacier: lifecycle_action_day(written, self.glacier_days),
+            deep_archive: lifecycle_action_day(written, self.deep_archive_days),
+            expires: lifecycle_action_day(written, self.expire_days),
+        }
+    }
+
     pub fn tier_at_age(&self, age_days: i64) -> StorageTier {
         if age_days >= i64::from(self.expire_days) {
             StorageTier::Expired
@@ -186,6 +279,18 @@ mod tests {
         assert_eq!(SnapshotType::from_rds("manual", "awsbackup:job-1234"), Some(SnapshotType::Awsbackup));
         assert_eq!(SnapshotType::from_rds("AUTOMATED", "rds:x"), Some(SnapshotType::Automated));
         assert_eq!(SnapshotType::from_rds("shared", "x"), None);
+    }
+
+    #[test]
+    fn s3_applies_actions_from_the_next_midnight_utc() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(lifecycle_action_day(at("2026-11-01T10:00:00Z"), 7), day("2026-11-09"));
+        assert_eq!(lifecycle_action_day(at("2026-11-01T00:00:00Z"), 7), day("2026-11-08"));
+        let s = Lifecycle::default().schedule(at("2026-11-01T23:59:00Z"));
+        assert_eq!(s.tier_on(day("2026-11-08")), (StorageTier::Standard, None));
+        assert_eq!(s.tier_on(day("2026-11-09")), (StorageTier::Glacier, Some(day("2026-11-09"))));
+        assert_eq!(s.tier_on(day("2027-11-02")).0, StorageTier::Expired);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Database, Defaults};
-use crate::policy::{ExportPolicy, MinInterval, SnapshotType};
+use crate::policy::{ExportPolicy, MinInterval, ObjectLock, SnapshotType};
 use crate::validate;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +24,16 @@ pub struct ExportTarget {
     /// Glue database the completed exports are catalogued into.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub glue_database: Option<String>,
+    /// How completed exports are sealed (absent: not sealed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<ObjectLock>,
+    /// Days after the snapshot day a seal lasts: the lifecycle's `expire_days`, so S3's lock
+    /// and its expiry agree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retain_days: Option<u32>,
+    /// Rows may fall by this percentage against the previous snapshot before an alert.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_drop_warn_pct: Option<u32>,
 }
 
 impl ExportTarget {
@@ -43,11 +53,20 @@ impl ExportTarget {
             min_interval: None,
             export_only: None,
             glue_database: None,
+            object_lock: None,
+            retain_days: None,
+            row_drop_warn_pct: None,
         }
     }
 
+    /// The seal a completed export gets: the mode and its days, when sealing is on.
+    pub fn seal(&self) -> Option<(ObjectLock, u32)> {
+        let lock = self.object_lock.filter(|l| *l != ObjectLock::Off)?;
+        Some((lock, self.retain_days?))
+    }
+
     /// The target infra publishes for a configured database, given its role and key ARNs.
-    pub fn for_database(db: &Database, iam_role_arn: String, kms_key_arn: String) -> Self {
+    pub fn for_database(db: &Database, defaults: &Defaults, iam_role_arn: String, kms_key_arn: String) -> Self {
         Self {
             s3_bucket_name: db.s3_bucket_name.clone(),
             s3_prefix: db.s3_prefix.clone(),
@@ -57,6 +76,9 @@ impl ExportTarget {
             min_interval: Some(db.policy.min_interval),
             export_only: Some(db.policy.export_only.clone()),
             glue_database: Some(crate::names::glue_database(&db.db_name)),
+            object_lock: Some(db.object_lock),
+            retain_days: Some(db.lifecycle.expire_days),
+            row_drop_warn_pct: Some(defaults.row_drop_warn_pct),
         }
     }
 

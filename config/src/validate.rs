@@ -51,6 +51,18 @@ pub(crate) fn config(config: &Config) -> Report {
         }
     }
     lifecycle("defaults.lifecycle", &d.lifecycle, &mut report);
+    if let Some(n) = d.reserved_concurrency.filter(|n| !(3..=1000).contains(n)) {
+        report.errors.push(Problem::new(
+            "defaults.reserved_concurrency",
+            format!("{n} is outside 3..=1000: each function needs 3 (two queue pollers and a schedule); leave it out for none"),
+        ));
+    }
+    if !(1..=100).contains(&d.row_drop_warn_pct) {
+        report.errors.push(Problem::new(
+            "defaults.row_drop_warn_pct",
+            format!("{} is outside 1..=100 (a percentage of the previous snapshot's rows)", d.row_drop_warn_pct),
+        ));
+    }
 
     if let Some(vpc) = &config.vpc {
         vpc_rules(vpc, &mut report.errors);

@@ -48,6 +48,10 @@ pub struct Decision {
     /// The export waits in the pending queue for a free slot (outcome `start_export`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub queued: bool,
+    /// Queued although a slot was free (see `rules::quota_backstops`): the invocation
+    /// dispatches it under the lock before it ends.
+    #[serde(skip)]
+    pub slot_free: bool,
 }
 
 impl Decision {
@@ -64,6 +68,7 @@ impl Decision {
             retry: None,
             retry_after_seconds: None,
             queued: false,
+            slot_free: false,
         }
     }
 

@@ -58,6 +58,36 @@ fn cataloguer(glue_rules: &[&Rule], ssm_rules: &[&Rule]) -> Cataloguer {
     }
 }
 
+/// The tables earlier crawls made: one without `read_restored_glacier_objects`, one with it.
+fn crawled_tables() -> Rule {
+    mock!(aws_sdk_glue::Client::get_tables).then_output(|| {
+        let table = |name: &str, marked: bool| {
+            let mut t = aws_sdk_glue::types::Table::builder().name(name).parameters("classification", "parquet");
+            if marked {
+                t = t.parameters("read_restored_glacier_objects", "true");
+            }
+            t.build().unwrap()
+        };
+        aws_sdk_glue::operation::get_tables::GetTablesOutput::builder()
+            .table_list(table("orders_db_public_orders", false))
+            .table_list(table("orders_db_public_items", true))
+            .build()
+    })
+}
+
+fn mark_table() -> Rule {
+    mock!(aws_sdk_glue::Client::update_table)
+        .match_requests(|r| {
+            r.table_input().is_some_and(|t| {
+                t.name() == "orders_db_public_orders"
+                    && t.parameters().and_then(|p| p.get("read_restored_glacier_objects")).map(String::as_str)
+                        == Some("true")
+                    && t.parameters().and_then(|p| p.get("classification")).map(String::as_str) == Some("parquet")
+            })
+        })
+        .then_output(|| aws_sdk_glue::operation::update_table::UpdateTableOutput::builder().build())
+}
+
 #[tokio::test]
 async fn crawler_is_pointed_at_the_export_folder_and_started() {
     let update = mock!(aws_sdk_glue::Client::update_crawler)
@@ -68,12 +98,16 @@ async fn crawler_is_pointed_at_the_export_folder_and_started() {
         })
         .then_output(|| UpdateCrawlerOutput::builder().build());
     let start = mock!(aws_sdk_glue::Client::start_crawler).then_output(|| StartCrawlerOutput::builder().build());
-    let report = cataloguer(&[&update, &start], &[&targets()]).catalogue(&task()).await.unwrap();
+    let (tables, mark) = (crawled_tables(), mark_table());
+    let report = cataloguer(&[&update, &start, &tables, &mark], &[&targets()]).catalogue(&task()).await.unwrap();
     assert_eq!(report.crawler_started.as_deref(), Some("rds-snapshot-s3exports-prod-orders-db"));
     assert_eq!((update.num_calls(), start.num_calls()), (1, 1));
+    // Crawlers leave the property out: the tables earlier crawls made get it now.
+    assert_eq!(mark.num_calls(), 1, "only the table that lacked it");
     assert_eq!(
         report.summary(),
-        "crawler rds-snapshot-s3exports-prod-orders-db started on export orders-db-20261124-0310-abcdef012345"
+        "crawler rds-snapshot-s3exports-prod-orders-db started on export orders-db-20261124-0310-abcdef012345; \
+         read_restored_glacier_objects set on orders_db_public_orders"
     );
 }
 
@@ -82,7 +116,8 @@ async fn a_running_crawler_is_retried_later() {
     let update = mock!(aws_sdk_glue::Client::update_crawler).then_output(|| UpdateCrawlerOutput::builder().build());
     let start = mock!(aws_sdk_glue::Client::start_crawler)
         .then_error(|| StartCrawlerError::CrawlerRunningException(CrawlerRunningException::builder().build()));
-    let err = cataloguer(&[&update, &start], &[&targets()]).catalogue(&task()).await.unwrap_err();
+    let (tables, mark) = (crawled_tables(), mark_table());
+    let err = cataloguer(&[&update, &start, &tables, &mark], &[&targets()]).catalogue(&task()).await.unwrap_err();
     assert!(matches!(err, AwsError::Transient(ref m) if m.contains("is running")), "{err:?}");
 }
 

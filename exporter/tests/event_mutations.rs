@@ -76,17 +76,20 @@ impl Aws for FakeAws {
     async fn retry_later(&self, _message: &SqsMessageRef, _delay: Duration) -> Result<(), AwsError> {
         Ok(())
     }
-    async fn park(&self, _pending: &PendingExport) -> Result<(), AwsError> {
+    async fn park(&self, _pending: &PendingExport, _deduplication_id: &str) -> Result<(), AwsError> {
         Ok(())
     }
-    async fn take_pending(&self, _max: usize) -> Result<Vec<Parked>, AwsError> {
+    async fn take_pending(&self, _max: usize, _wait: Duration) -> Result<Vec<Parked>, AwsError> {
         Ok(Vec::new())
     }
     async fn pending_backlog(&self) -> Result<u64, AwsError> {
         Ok(0)
     }
-    async fn settle_pending(&self, _done: &[String], _back: &[String]) -> Result<(), AwsError> {
-        Ok(())
+    async fn settle_pending(&self, _done: &[Parked], _back: &[Parked]) -> Result<Vec<String>, AwsError> {
+        Ok(Vec::new())
+    }
+    async fn database_exists(&self, _db_id: &str) -> Result<bool, AwsError> {
+        Ok(true)
     }
     async fn dead_letter(&self, _record_id: &str, _body: &str, _reason: &str) -> Result<(), AwsError> {
         Ok(())

@@ -249,6 +249,30 @@ async fn unmodelled_error_with_slots_nearly_full_is_the_quota() {
     assert_eq!(h.sqs_calls(), [0, 1, 0]);
 }
 
+/// The export id of the test's snapshot.
+fn first_id() -> String {
+    let created = chrono::DateTime::from_timestamp(1_795_490_000, 0).unwrap();
+    s3exports_rds::export_id::export_task_identifier("orders-db", created, SNAPSHOT_ARN)
+}
+
+/// DescribeExportTasks by id: the task of the snapshot's export id, written to `bucket`.
+fn task_by_id(bucket: &'static str) -> Rule {
+    mock!(aws_sdk_rds::Client::describe_export_tasks)
+        .match_requests(|r| r.filters().iter().any(|f| f.name() == Some("export-task-identifier")))
+        .then_output(move || {
+            DescribeExportTasksOutput::builder()
+                .export_tasks(
+                    ExportTask::builder()
+                        .export_task_identifier(first_id())
+                        .source_arn(SNAPSHOT_ARN)
+                        .s3_bucket(bucket)
+                        .status("COMPLETE")
+                        .build(),
+                )
+                .build()
+        })
+}
+
 #[tokio::test]
 async fn already_exists_is_a_redelivery_not_an_error() {
     let h = Harness::new(vec![
@@ -257,6 +281,7 @@ async fn already_exists_is_a_redelivery_not_an_error() {
         start_error(|| {
             StartExportTaskError::ExportTaskAlreadyExistsFault(ExportTaskAlreadyExistsFault::builder().build())
         }),
+        task_by_id("orders-exports"),
     ]);
     let out = handle(&h.aws(), &settings(), &sqs_event("RDS-EVENT-0091", SNAPSHOT_ID)).await.unwrap();
     let d = &out.decisions[0];
@@ -264,6 +289,69 @@ async fn already_exists_is_a_redelivery_not_an_error() {
     assert!(d.reason.contains("already exists"), "{}", d.reason);
     assert!(out.batch.batch_item_failures.is_empty());
     assert_eq!(h.sqs_calls(), [0, 0, 0]);
+    assert_eq!(h.rds[2].num_calls(), 1, "started once");
+}
+
+#[tokio::test]
+async fn a_database_moved_to_another_bucket_is_exported_again_under_that_buckets_id() {
+    let moved = |id: &str| id == s3exports_rds::export_id::in_bucket(&first_id(), "orders-exports");
+    let h = Harness::new(vec![
+        available_snapshot("available"),
+        running_tasks(0),
+        mock!(aws_sdk_rds::Client::start_export_task)
+            .match_requests(move |r| r.export_task_identifier().is_some_and(|id| !moved(id)))
+            .then_error(|| {
+                StartExportTaskError::ExportTaskAlreadyExistsFault(ExportTaskAlreadyExistsFault::builder().build())
+            }),
+        mock!(aws_sdk_rds::Client::start_export_task)
+            .match_requests(move |r| {
+                r.export_task_identifier().is_some_and(moved) && r.s3_bucket_name() == Some("orders-exports")
+            })
+            .then_output(|| StartExportTaskOutput::builder().build()),
+        task_by_id("orders-old-bucket"),
+    ]);
+    let out = handle(&h.aws(), &settings(), &sqs_event("RDS-EVENT-0091", SNAPSHOT_ID)).await.unwrap();
+    let d = &out.decisions[0];
+    assert_eq!(d.outcome, Outcome::StartExport, "{d:?}");
+    assert!(d.reason.contains("went to s3://orders-old-bucket, not orders-exports"), "{}", d.reason);
+    assert_eq!((h.rds[2].num_calls(), h.rds[3].num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn a_cluster_snapshot_is_never_looked_up_as_an_aws_backup_snapshot() {
+    use aws_sdk_rds::operation::describe_db_cluster_snapshots::{
+        DescribeDBClusterSnapshotsError, DescribeDbClusterSnapshotsOutput,
+    };
+    let h = Harness::new(vec![
+        mock!(aws_sdk_rds::Client::describe_db_cluster_snapshots)
+            .match_requests(|r| r.snapshot_type() == Some("awsbackup"))
+            .then_error(|| DescribeDBClusterSnapshotsError::unhandled("awsbackup does not apply to Aurora")),
+        mock!(aws_sdk_rds::Client::describe_db_cluster_snapshots)
+            .match_requests(|r| r.snapshot_type().is_none())
+            .then_output(|| DescribeDbClusterSnapshotsOutput::builder().build()),
+        running_tasks(0),
+    ]);
+    for id in ["awsbackup:job-1234", "before-migration"] {
+        let out = handle(&h.aws(), &settings(), &sqs_event("RDS-EVENT-0075", id)).await.unwrap();
+        assert_eq!(out.decisions[0].outcome, Outcome::Reject, "{:?}", out.decisions[0]);
+        assert!(out.decisions[0].reason.contains("not found"), "{}", out.decisions[0].reason);
+    }
+    assert_eq!(h.rds[0].num_calls(), 0, "SnapshotType=awsbackup never sent for a cluster");
+    assert_eq!(h.rds[1].num_calls(), 2);
+}
+
+#[tokio::test]
+async fn below_the_account_quota_a_free_slot_is_taken_under_the_lock() {
+    let h = Harness::new(vec![available_snapshot("available"), running_tasks(1), start_ok()]);
+    let three = Settings { defaults: Defaults { export_slots: 3, ..Defaults::default() }, ..settings() };
+    let out = handle(&h.aws(), &three, &sqs_event("RDS-EVENT-0091", SNAPSHOT_ID)).await.unwrap();
+    let d = &out.decisions[0];
+    assert_eq!((d.outcome, d.queued), (Outcome::StartExport, true), "{d:?}");
+    assert!(d.reason.contains("start under the pending queue's lock"), "{}", d.reason);
+    assert_eq!(h.rds[2].num_calls(), 0, "not started outside the lock");
+    assert_eq!(h.sqs_calls(), [0, 1, 0]);
+    // The invocation then dispatches into the slot it saw free.
+    assert_eq!(s3exports_exporter::export::invocation::slots_freed(&out), 1);
 }
 
 #[tokio::test]

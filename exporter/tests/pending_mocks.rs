@@ -74,12 +74,20 @@ fn running(n: usize) -> Rule {
         })
 }
 
+/// A long poll that takes the lock (held messages) with an attempt id of its own; messages get
+/// the id `m-<receipt>`.
 fn receive(bodies: Vec<(String, String)>) -> Rule {
     mock!(aws_sdk_sqs::Client::receive_message)
-        .match_requests(|r| r.queue_url() == Some(PENDING) && r.visibility_timeout().is_some_and(|v| v > 0))
+        .match_requests(|r| {
+            r.queue_url() == Some(PENDING)
+                && r.visibility_timeout().is_some_and(|v| v > 0)
+                && r.wait_time_seconds().is_some_and(|w| w > 0)
+                && r.receive_request_attempt_id().is_some_and(|id| !id.is_empty() && id.len() <= 128)
+        })
         .then_output(move || {
-            let messages =
-                bodies.iter().map(|(receipt, body)| Message::builder().receipt_handle(receipt).body(body).build());
+            let messages = bodies.iter().map(|(receipt, body)| {
+                Message::builder().message_id(format!("m-{receipt}")).receipt_handle(receipt).body(body).build()
+            });
             ReceiveMessageOutput::builder().set_messages(Some(messages.collect())).build()
         })
 }
@@ -265,4 +273,203 @@ async fn an_instance_is_listed_with_its_aws_backup_snapshots_and_a_cluster_witho
     assert_eq!(listed.len(), 1);
     assert!(listed[0].cluster);
     assert_eq!(cluster[0].num_calls(), 1, "awsbackup does not apply to Aurora: not asked for a cluster");
+}
+
+#[tokio::test]
+async fn every_round_asks_with_an_attempt_id_of_its_own() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let record = seen.clone();
+    let rds = [running(0)];
+    let sqs = [mock!(aws_sdk_sqs::Client::receive_message)
+        .match_requests(move |r| {
+            record.lock().unwrap().push(r.receive_request_attempt_id().unwrap_or_default().to_owned());
+            true
+        })
+        .then_output(|| ReceiveMessageOutput::builder().build())];
+    let edge = aws(&rds, &sqs);
+    for _ in 0..2 {
+        dispatch(&edge, &settings(), Trigger::Finished(1)).await.unwrap();
+    }
+    let ids = seen.lock().unwrap().clone();
+    assert_eq!(ids.len(), 2);
+    assert_ne!(ids[0], ids[1], "a new round is a new attempt; only an SDK retry repeats one");
+}
+
+#[tokio::test]
+async fn entries_sqs_failed_to_settle_are_named_by_message_id() {
+    use aws_sdk_sqs::types::BatchResultErrorEntry;
+    let (a, b) = (parked(20), parked(21));
+    let rds = [
+        running(4),
+        mock!(aws_sdk_rds::Client::start_export_task).then_output(|| StartExportTaskOutput::builder().build()),
+    ];
+    let failed = |id: &str| {
+        BatchResultErrorEntry::builder()
+            .id(id)
+            .code("ReceiptHandleIsInvalid")
+            .sender_fault(true)
+            .message("stale")
+            .build()
+            .unwrap()
+    };
+    let sqs = [
+        receive(vec![("r-20".into(), a.to_body()), ("r-21".into(), b.to_body())]),
+        mock!(aws_sdk_sqs::Client::delete_message_batch).then_output(move || {
+            DeleteMessageBatchOutput::builder().set_successful(Some(vec![])).failed(failed("0")).build().unwrap()
+        }),
+        mock!(aws_sdk_sqs::Client::change_message_visibility_batch).then_output(move || {
+            ChangeMessageVisibilityBatchOutput::builder()
+                .set_successful(Some(vec![]))
+                .failed(failed("0"))
+                .build()
+                .unwrap()
+        }),
+    ];
+    let out = dispatch(&aws(&rds, &sqs), &settings(), Trigger::Finished(2)).await.unwrap();
+    assert_eq!(
+        out.unsettled,
+        [
+            "deleting message m-r-20: ReceiptHandleIsInvalid stale",
+            "putting back message m-r-21: ReceiptHandleIsInvalid stale"
+        ]
+    );
+    assert!(out.decisions.iter().all(|d| !d.record.contains("r-2")), "receipt handles stay out of records");
+}
+
+#[tokio::test]
+async fn a_dry_run_counts_only_readable_exports_as_waiting() {
+    let waiting = parked(20);
+    let rds = [running(5)];
+    let sqs = [
+        receive(vec![("r-20".into(), waiting.to_body()), ("r-junk".into(), "not json".into())]),
+        put_back(&["r-junk", "r-20"]),
+    ];
+    let dry = Settings { dry_run: true, ..settings() };
+    let out = dispatch(&aws(&rds, &sqs), &dry, Trigger::Finished(2)).await.unwrap();
+    assert_eq!(out.waiting, 1, "the unreadable message is not an export waiting");
+    let junk = out.decisions.iter().find(|d| d.outcome == Outcome::Reject).unwrap();
+    assert_eq!(junk.record, "pending:message:m-r-junk");
+}
+
+#[tokio::test]
+async fn reconcile_queues_under_a_deduplication_id_of_its_own_run() {
+    use s3exports_exporter::export::reconcile::{ReconcileRun, reconcile};
+    let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let record = sent.clone();
+    let rds = [
+        mock!(aws_sdk_rds::Client::describe_db_snapshots).match_requests(|r| r.snapshot_type().is_none()).then_output(
+            || {
+                let s = DbSnapshot::builder()
+                    .db_snapshot_identifier("rds:orders-2026-11-24-03-10")
+                    .db_snapshot_arn("arn:aws:rds:eu-west-1:123456789012:snapshot:rds:orders-2026-11-24-03-10")
+                    .db_instance_identifier("orders")
+                    .snapshot_type("automated")
+                    .status("available")
+                    .snapshot_create_time(aws_smithy_types::DateTime::from_secs(1_795_490_000))
+                    .build();
+                DescribeDbSnapshotsOutput::builder().db_snapshots(s).build()
+            },
+        ),
+        mock!(aws_sdk_rds::Client::describe_db_snapshots).then_output(|| DescribeDbSnapshotsOutput::builder().build()),
+        mock!(aws_sdk_rds::Client::describe_export_tasks).then_output(|| DescribeExportTasksOutput::builder().build()),
+    ];
+    let sqs = [mock!(aws_sdk_sqs::Client::send_message)
+        .match_requests(move |r| {
+            record.lock().unwrap().push(r.message_deduplication_id().unwrap_or_default().to_owned());
+            true
+        })
+        .then_output(|| SendMessageOutput::builder().message_id("p").build())];
+    let edge = aws(&rds, &sqs);
+    let run = |run_id: &str| ReconcileRun {
+        db: None,
+        since: chrono::DateTime::UNIX_EPOCH,
+        retry_failed: false,
+        alert_failures_after: None,
+        record_metric: false,
+        defer_while_pending: false,
+        run_id: run_id.into(),
+        deadline: None,
+    };
+    for id in ["run-1", "run-2"] {
+        let done = reconcile(&edge, &settings(), &run(id)).await.unwrap();
+        assert!(done.is_complete(), "{:?}", done.databases);
+    }
+    let ids = sent.lock().unwrap().clone();
+    assert_eq!(ids.len(), 2);
+    assert!(ids[0].ends_with(".run-1") && ids[1].ends_with(".run-2"), "{ids:?}");
+    assert_ne!(ids[0], ids[1], "a second reconcile within five minutes is not dropped by SQS");
+}
+
+#[tokio::test]
+async fn a_database_that_matches_nothing_is_an_error_not_zero_examined() {
+    use aws_sdk_rds::operation::describe_db_clusters::DescribeDbClustersOutput;
+    use aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput;
+    use s3exports_exporter::export::reconcile::{ReconcileRun, reconcile};
+    let rds = [
+        mock!(aws_sdk_rds::Client::describe_db_snapshots).then_output(|| DescribeDbSnapshotsOutput::builder().build()),
+        mock!(aws_sdk_rds::Client::describe_db_cluster_snapshots)
+            .then_output(|| DescribeDbClusterSnapshotsOutput::builder().build()),
+        mock!(aws_sdk_rds::Client::describe_export_tasks).then_output(|| DescribeExportTasksOutput::builder().build()),
+        mock!(aws_sdk_rds::Client::describe_db_instances).then_output(|| DescribeDbInstancesOutput::builder().build()),
+        mock!(aws_sdk_rds::Client::describe_db_clusters).then_output(|| DescribeDbClustersOutput::builder().build()),
+    ];
+    let run = ReconcileRun {
+        db: None,
+        since: chrono::DateTime::UNIX_EPOCH,
+        retry_failed: false,
+        alert_failures_after: None,
+        record_metric: false,
+        defer_while_pending: false,
+        run_id: "r".into(),
+        deadline: None,
+    };
+    let done = reconcile(&aws(&rds, &[]), &settings(), &run).await.unwrap();
+    assert!(!done.is_complete());
+    let error = done.databases[0].error.as_deref().unwrap();
+    assert!(error.contains("no DB instance or Aurora cluster `orders`"), "{error}");
+}
+
+#[tokio::test]
+async fn a_database_that_could_not_be_listed_records_a_reconcile_error_metric() {
+    use aws_sdk_cloudwatch::operation::put_metric_data::PutMetricDataOutput;
+    use s3exports_exporter::export::reconcile::{ReconcileRun, reconcile};
+    let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, f64)>::new()));
+    let record = sent.clone();
+    let rds = [
+        mock!(aws_sdk_rds::Client::describe_db_snapshots).then_error(|| {
+            aws_sdk_rds::operation::describe_db_snapshots::DescribeDBSnapshotsError::unhandled("denied")
+        }),
+        mock!(aws_sdk_rds::Client::describe_export_tasks).then_output(|| DescribeExportTasksOutput::builder().build()),
+    ];
+    let sqs = [mock!(aws_sdk_sqs::Client::get_queue_attributes)
+        .then_output(|| aws_sdk_sqs::operation::get_queue_attributes::GetQueueAttributesOutput::builder().build())];
+    let metrics = [mock!(aws_sdk_cloudwatch::Client::put_metric_data)
+        .match_requests(move |r| {
+            for d in r.metric_data() {
+                let db = d.dimensions().first().and_then(|x| x.value()).unwrap_or("total");
+                record
+                    .lock()
+                    .unwrap()
+                    .push((format!("{}:{db}", d.metric_name().unwrap_or_default()), d.value().unwrap_or(-1.0)));
+            }
+            true
+        })
+        .then_output(|| PutMetricDataOutput::builder().build())];
+    let mut edge = aws(&rds, &sqs);
+    edge.cloudwatch = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, &metrics);
+    let run = ReconcileRun {
+        db: None,
+        since: chrono::DateTime::UNIX_EPOCH,
+        retry_failed: false,
+        alert_failures_after: None,
+        record_metric: true,
+        defer_while_pending: true,
+        run_id: "r".into(),
+        deadline: None,
+    };
+    let done = reconcile(&edge, &settings(), &run).await.unwrap();
+    assert!(done.databases[0].error.is_some());
+    let sent = sent.lock().unwrap().clone();
+    assert!(sent.contains(&("ReconcileErrors:orders".to_owned(), 1.0)), "{sent:?}");
+    assert!(!sent.iter().any(|(m, _)| m == "SnapshotsWithoutExport:orders"), "{sent:?}");
 }

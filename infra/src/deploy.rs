@@ -30,6 +30,8 @@ pub enum DeployError {
         "template of {stack} is {bytes} bytes, over the {MAX_INLINE_TEMPLATE} CloudFormation takes inline; run `infra bootstrap` so it can go through the artifacts bucket"
     )]
     TemplateTooLarge { stack: String, bytes: usize },
+    #[error("{0}")]
+    Endpoint(String),
 }
 
 fn aws<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
@@ -90,6 +92,47 @@ pub struct Plan {
     pub changes: Vec<ResourceChange>,
 }
 
+/// The buckets a set of change sets would replace. A replaced export bucket would be a new,
+/// empty bucket of the same name (the old one is retained, so the replacement even fails):
+/// `infra` refuses such a deploy before anything is executed.
+pub fn bucket_replacements(plans: &[Plan]) -> Vec<String> {
+    plans
+        .iter()
+        .flat_map(|p| p.changes.iter().map(move |c| (p, c)))
+        .filter(|(_, c)| {
+            c.resource_type == "AWS::S3::Bucket" && matches!(c.replacement.as_str(), "True" | "Conditional")
+        })
+        .map(|(p, c)| format!("{}.{} (replacement: {})", p.stack, c.logical_id, c.replacement))
+        .collect()
+}
+
+/// The databases this deploy would seal in compliance mode for the first time: compliance in
+/// config, and not in the target their stack published (`published`: the `object_lock` of
+/// the live target parameter, `None` when there is none yet).
+pub fn first_compliance(
+    config: &s3exports_config::Config,
+    published: impl Fn(&str) -> Option<s3exports_config::ObjectLock>,
+) -> Vec<String> {
+    use s3exports_config::ObjectLock;
+    config
+        .databases
+        .iter()
+        .filter(|d| d.object_lock == ObjectLock::Compliance && published(&d.db_name) != Some(ObjectLock::Compliance))
+        .map(|d| d.db_name.clone())
+        .collect()
+}
+
+/// The `object_lock` a database's live target parameter carries, if any.
+pub async fn published_object_lock(
+    ssm: &aws_sdk_ssm::Client,
+    env: &str,
+    db: &str,
+) -> Option<s3exports_config::ObjectLock> {
+    let out = ssm.get_parameter().name(s3exports_config::names::target_parameter(env, db)).send().await.ok()?;
+    let text = out.parameter()?.value()?;
+    serde_json::from_str::<s3exports_config::ExportTarget>(text).ok()?.object_lock
+}
+
 #[derive(Debug)]
 pub struct Deployer {
     pub cfn: aws_sdk_cloudformation::Client,
@@ -97,7 +140,9 @@ pub struct Deployer {
     /// Bucket for templates over the inline limit (the artifacts bucket).
     pub template_bucket: Option<String>,
     pub environment: String,
-    pub region: String,
+    /// The configuration the clients were made from: its region's partition names the S3 host
+    /// CloudFormation reads large templates from.
+    pub sdk: aws_config::SdkConfig,
 }
 
 impl Deployer {
@@ -254,7 +299,16 @@ impl Deployer {
             .send()
             .await
             .map_err(aws(format!("uploading the template of {stack}")))?;
-        Ok(format!("https://{bucket}.s3.{}.amazonaws.com/{key}", self.region))
+        Ok(format!("{}/{key}", self.template_host(bucket).await?))
+    }
+
+    /// `https://<bucket>.s3.<region>.<partition's domain>`, as the SDK's endpoint rules give it:
+    /// CloudFormation reads the template from S3 in the stack's region, whatever endpoint this
+    /// process talks to.
+    async fn template_host(&self, bucket: &str) -> Result<String, DeployError> {
+        s3exports_cli::resolve_s3_endpoint(&self.sdk, Some(bucket), true)
+            .await
+            .map_err(|e| DeployError::Endpoint(format!("the template URL of bucket {bucket}: {e}")))
     }
 
     /// Throws a planned change set away (for `diff`), and the empty stack a CREATE left.
@@ -394,5 +448,39 @@ mod tests {
         ));
         assert!(means_no_changes("No updates are to be performed."));
         assert!(!means_no_changes("Template format error"));
+    }
+
+    #[test]
+    fn a_change_set_that_replaces_a_bucket_is_found() {
+        let change = |logical: &str, kind: &str, replacement: &str| ResourceChange {
+            action: "Modify".into(),
+            logical_id: logical.into(),
+            resource_type: kind.into(),
+            replacement: replacement.into(),
+        };
+        let plan = Plan {
+            stack: "db".into(),
+            create: false,
+            change_set: Some("cs".into()),
+            changes: vec![
+                change("ExportBucket", "AWS::S3::Bucket", "False"),
+                change("ExportRole", "AWS::IAM::Role", "True"),
+            ],
+        };
+        assert!(bucket_replacements(std::slice::from_ref(&plan)).is_empty());
+        let replacing = Plan { changes: vec![change("ExportBucket", "AWS::S3::Bucket", "True")], ..plan };
+        assert_eq!(bucket_replacements(&[replacing]), ["db.ExportBucket (replacement: True)"]);
+    }
+
+    #[test]
+    fn compliance_asks_only_the_first_time() {
+        use s3exports_config::ObjectLock;
+        let text = "environment = \"prod\"\ngit_branch = \"main\"\n[defaults]\nobject_lock = \"compliance\"\n\
+                    [[databases]]\ndb_name = \"a\"\ns3_bucket_name = \"a-exports\"\n\
+                    [[databases]]\ndb_name = \"b\"\ns3_bucket_name = \"b-exports\"\nobject_lock = \"governance\"\n";
+        let config = s3exports_config::parse("prod.toml", text).unwrap().config;
+        assert_eq!(first_compliance(&config, |_| None), ["a"]);
+        assert_eq!(first_compliance(&config, |_| Some(ObjectLock::Governance)), ["a"]);
+        assert!(first_compliance(&config, |_| Some(ObjectLock::Compliance)).is_empty());
     }
 }

@@ -8,9 +8,9 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use s3exports_cli::{AwsArgs, s3_client};
-use s3exports_config::{EnvSelector, names};
+use s3exports_config::{EnvSelector, ObjectLock, names};
 use s3exports_infra::artifacts::{self, CodeZip};
-use s3exports_infra::deploy::{Deployer, Plan};
+use s3exports_infra::deploy::{Deployer, Plan, bucket_replacements, first_compliance, published_object_lock};
 use s3exports_infra::stacks::{self, Stack, StackKind};
 use s3exports_infra::synth;
 
@@ -95,13 +95,13 @@ async fn main() -> Result<ExitCode> {
 
     let sdk = cli.aws.sdk_config().await;
     let s3 = s3_client(&sdk);
-    let region = sdk.region().map(ToString::to_string).context("no AWS region: pass --region or set AWS_REGION")?;
+    sdk.region().context("no AWS region: pass --region or set AWS_REGION")?;
     let mut deployer = Deployer {
         cfn: aws_sdk_cloudformation::Client::new(&sdk),
         s3,
         template_bucket: None,
         environment: env.clone(),
-        region,
+        sdk: sdk.clone(),
     };
     let all = stacks::all(&config);
     let mut stderr = std::io::stderr();
@@ -142,6 +142,21 @@ async fn main() -> Result<ExitCode> {
                     zip.key
                 );
                 parameters = code_parameters(Some(&bucket), Some(&zip));
+            }
+            let ssm = aws_sdk_ssm::Client::new(&sdk);
+            let mut published = std::collections::HashMap::new();
+            for d in config.databases.iter().filter(|d| d.object_lock == ObjectLock::Compliance) {
+                published.insert(d.db_name.clone(), published_object_lock(&ssm, &env, &d.db_name).await);
+            }
+            let first = first_compliance(&config, |db| published.get(db).copied().flatten());
+            if !first.is_empty() && !yes {
+                bail!(
+                    "this deploy turns on Object Lock in COMPLIANCE mode for {}: every export sealed from now on can \
+                     be deleted or overwritten by no one, the account's root user included, until its date, and the \
+                     date can never be shortened. Run again with --yes if that is what you want (\"governance\" \
+                     is the reversible mode)",
+                    first.join(", ")
+                );
             }
             deploy(&deployer, &chosen, &parameters, yes).await
         }
@@ -235,6 +250,18 @@ fn print_plans(plans: &[Plan]) {
 async fn deploy(deployer: &Deployer, chosen: &[&Stack], code: &[(String, String)], yes: bool) -> Result<ExitCode> {
     let plans = plan_all(deployer, chosen, code).await?;
     print_plans(&plans);
+    let replaced = bucket_replacements(&plans);
+    if !replaced.is_empty() {
+        for plan in &plans {
+            deployer.discard(plan).await?;
+        }
+        bail!(
+            "refusing to deploy: the change sets would replace {}; a bucket holding exports must never be replaced. \
+             Change the template so the bucket updates in place (Object Lock is enabled through \
+             ObjectLockConfiguration alone), then deploy again",
+            replaced.join(", ")
+        );
+    }
     let pending: Vec<&Plan> = plans.iter().filter(|p| p.change_set.is_some()).collect();
     if pending.is_empty() {
         println!("No changes: {} stack(s) up to date.", plans.len());

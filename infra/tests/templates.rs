@@ -144,7 +144,8 @@ fn lambda_runs_arm64_from_the_queue_with_partial_batches_and_a_dlq() {
     assert_eq!(f["Runtime"], "provided.al2023");
     assert_eq!(f["Architectures"], serde_json::json!(["arm64"]));
     assert_eq!(f["Code"]["S3Key"], serde_json::json!({"Ref": "CodeS3Key"}));
-    assert!(f["ReservedConcurrentExecutions"].as_u64().unwrap() >= 2);
+    // Off by default: a reservation fails stack creation in accounts with low concurrency quotas.
+    assert!(f.get("ReservedConcurrentExecutions").is_none(), "{f}");
     let m = &t["Resources"]["ExporterEventSource"]["Properties"];
     assert_eq!(m["FunctionResponseTypes"], serde_json::json!(["ReportBatchItemFailures"]));
     assert_eq!(m["EventSourceArn"], serde_json::json!({"Fn::GetAtt": ["EventsQueue", "Arn"]}));
@@ -159,7 +160,11 @@ fn lambda_runs_arm64_from_the_queue_with_partial_batches_and_a_dlq() {
         assert!(t["Resources"][queue]["Properties"]["KmsMasterKeyId"].is_object(), "{queue} unencrypted");
     }
     let alarms = resources_of(&t, "AWS::CloudWatch::Alarm");
-    assert_eq!(alarms.len(), 3 + 3, "dead letters, function errors, failed exports; one per database");
+    assert_eq!(
+        alarms.len(),
+        5 + 2 * 3,
+        "dead letters, function errors, failed exports, pending age, incomplete evidence; two per database"
+    );
     assert!(t["Resources"]["ExporterLogGroup"]["Properties"]["RetentionInDays"].is_u64());
     let wg = &t["Resources"]["AthenaWorkgroup"]["Properties"]["WorkGroupConfiguration"];
     assert_eq!(wg["EnforceWorkGroupConfiguration"], true);
@@ -408,4 +413,110 @@ fn crawler_mode_keeps_the_seeds_crawler_per_database() {
     assert!(grant.contains("glue:StartCrawler") && !grant.contains("glue:CreateTable"), "{grant}");
     // Direct registration (the default) has no crawler.
     assert!(database("pams-stack-prod")["Resources"].get("Crawler").is_none());
+}
+
+fn with_defaults(extra: &str) -> s3exports_config::Config {
+    let text = format!(
+        "environment = \"prod\"\ngit_branch = \"main\"\n[defaults]\n{extra}\n\
+         [[databases]]\ndb_name = \"orders\"\ns3_bucket_name = \"orders-exports\"\ns3_prefix = \"rds\"\n"
+    );
+    parse("t.toml", &text).unwrap().config
+}
+
+fn templates_of(config: &s3exports_config::Config) -> (Value, Value) {
+    let stacks = stacks::all(config);
+    let of = |kind: StackKind| stacks.iter().find(|s| s.kind == kind).unwrap().template.to_json();
+    (of(StackKind::Core), of(StackKind::Database))
+}
+
+#[test]
+fn reserved_concurrency_is_set_only_when_configured() {
+    let (core, _) = templates_of(&with_defaults("reserved_concurrency = 4"));
+    for f in ["ExporterFunction", "CatalogueFunction"] {
+        assert_eq!(core["Resources"][f]["Properties"]["ReservedConcurrentExecutions"], 4, "{f}");
+    }
+    let (core, _) = templates_of(&with_defaults(""));
+    let skips = core["Resources"]["ExporterFunction"]["Metadata"]["checkov"]["skip"].to_string();
+    assert!(skips.contains("CKV_AWS_115"), "the checkov finding is accepted with its reason: {skips}");
+}
+
+#[test]
+fn the_scheduled_reconcile_has_time_for_every_database_and_its_failures_alarm() {
+    let t = core();
+    let f = &t["Resources"]["ExporterFunction"]["Properties"];
+    let timeout = f["Timeout"].as_u64().unwrap();
+    assert_eq!(timeout, 60 + 3 * 15, "three databases");
+    let q = &t["Resources"]["EventsQueue"]["Properties"];
+    assert!(q["VisibilityTimeout"].as_u64().unwrap() >= 6 * timeout);
+    for (i, db) in ["pams-stack-prod", "maxonevams-stack-prod", "maxonelams-stack-prod"].iter().enumerate() {
+        let alarm = &t["Resources"][format!("ReconcileErrorsAlarm{i}")]["Properties"];
+        assert_eq!(alarm["MetricName"], "ReconcileErrors");
+        assert_eq!(alarm["Dimensions"][0]["Value"], *db);
+    }
+    let age = &t["Resources"]["PendingAgeAlarm"]["Properties"];
+    assert_eq!(age["MetricName"], "ApproximateAgeOfOldestMessage");
+    assert_eq!(age["Dimensions"][0]["Value"], serde_json::json!({"Fn::GetAtt": ["PendingQueue", "QueueName"]}));
+    let exporter = role_actions(&t, "ExporterRole");
+    assert!(exporter.iter().any(|a| a == "rds:DescribeDBInstances"), "{exporter:?}");
+    // 200 databases cannot make the function outlive Lambda's limit.
+    let many: String =
+        (0..200).map(|i| format!("[[databases]]\ndb_name = \"d{i}\"\ns3_bucket_name = \"d{i}-exports\"\n")).collect();
+    let config = parse("t.toml", &format!("environment = \"prod\"\ngit_branch = \"main\"\n{many}")).unwrap().config;
+    assert_eq!(s3exports_infra::stacks::core::exporter_timeout(&config), 900);
+}
+
+#[test]
+fn object_lock_is_enabled_in_place_without_a_default_retention() {
+    let t = database("pams-stack-prod");
+    let bucket = &t["Resources"]["ExportBucket"]["Properties"];
+    assert_eq!(bucket["ObjectLockConfiguration"], serde_json::json!({"ObjectLockEnabled": "Enabled"}));
+    // The top-level ObjectLockEnabled would replace a bucket that holds exports.
+    assert!(bucket.get("ObjectLockEnabled").is_none(), "{bucket}");
+    assert!(
+        bucket["ObjectLockConfiguration"].get("Rule").is_none(),
+        "no default retention: RDS deletes its own temporary objects"
+    );
+    assert_eq!(bucket["VersioningConfiguration"]["Status"], "Enabled", "Object Lock needs versioning");
+    let rules = bucket["LifecycleConfiguration"]["Rules"].as_array().unwrap();
+    assert!(rules.iter().any(|r| r["ExpiredObjectDeleteMarker"] == true), "{rules:?}");
+    assert!(rules[0]["NoncurrentVersionExpiration"].is_object());
+    // Dev does not lock.
+    let dev = s3exports_config::embedded_env("dev").unwrap().config;
+    assert_eq!(dev.defaults.object_lock, Some(s3exports_config::ObjectLock::Off));
+    let (_, off) = templates_of(&with_defaults("object_lock = \"off\""));
+    assert!(off["Resources"]["ExportBucket"]["Properties"].get("ObjectLockConfiguration").is_none());
+    // An Object Lock bucket can never receive server access logs: nothing sends them.
+    for (_, _, template) in prod() {
+        assert!(!template.to_string().contains("LoggingConfiguration"), "server access logging configured somewhere");
+    }
+}
+
+#[test]
+fn only_the_cataloguer_seals_and_only_its_databases_buckets_and_no_one_bypasses() {
+    let db = database("pams-stack-prod");
+    let grant =
+        db["Resources"]["CatalogueGrant"]["Properties"]["PolicyDocument"]["Statement"].as_array().unwrap().clone();
+    let statement = |sid: &str| grant.iter().find(|s| s["Sid"] == sid).unwrap_or_else(|| panic!("{sid}")).clone();
+    let seal = statement("SealExports");
+    assert_eq!(seal["Action"], serde_json::json!(["s3:PutObjectRetention", "s3:GetObjectRetention"]));
+    assert_eq!(seal["Resource"][0]["Fn::Sub"], "arn:${AWS::Partition}:s3:::pams-db-snapshots-export/*");
+    let write = statement("WriteManifests");
+    assert_eq!(write["Resource"][0]["Fn::Sub"], "arn:${AWS::Partition}:s3:::pams-db-snapshots-export/_evidence/*");
+    let read = statement("ReadExports").to_string();
+    assert!(read.contains("s3:GetObjectAttributes"), "{read}");
+    let core = core();
+    for role in ["ExporterRole", "CatalogueRole"] {
+        let actions = role_actions(&core, role);
+        assert!(
+            !actions.iter().any(|a| a.contains("Retention") || a.contains("GetObjectAttributes")),
+            "{role}: {actions:?}"
+        );
+    }
+    for (name, _, template) in prod() {
+        assert!(!template.to_string().contains("BypassGovernanceRetention"), "{name}");
+    }
+    let (_, off) = templates_of(&with_defaults("object_lock = \"off\""));
+    assert!(!off.to_string().contains("PutObjectRetention"), "no seal, no right to seal");
+    let (_, prefixed) = templates_of(&with_defaults(""));
+    assert!(prefixed.to_string().contains("orders-exports/rds/_evidence/*"), "manifests under the prefix");
 }

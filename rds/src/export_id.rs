@@ -53,6 +53,24 @@ fn slug(text: &str, max: usize) -> String {
     out
 }
 
+/// The identifier for exporting to `bucket` a snapshot whose usual identifier `id` is already
+/// taken by an export of it to another bucket (the database moved to a new bucket): `id` with
+/// `-b<6 hex of sha256(bucket)>`, cut to stay within 60 characters. Deterministic per bucket, so
+/// a retry maps to the same task and the reconciler, which matches a bucket's tasks by
+/// snapshot, finds it exported.
+pub fn in_bucket(id: &str, bucket: &str) -> String {
+    let digest = Sha256::digest(bucket.as_bytes());
+    let tail: String = format!("-b{}", digest.iter().take(3).map(|b| format!("{b:02x}")).collect::<String>());
+    let mut base: String = id.chars().take(MAX_LEN - tail.len()).collect();
+    while base.ends_with('-') {
+        base.pop();
+    }
+    if base.is_empty() {
+        base.push_str("snapshot");
+    }
+    format!("{base}{tail}")
+}
+
 /// The StartExportTask rules for ExportTaskIdentifier.
 pub fn is_valid(id: &str) -> bool {
     !id.is_empty()
@@ -133,6 +151,20 @@ mod tests {
             prop_assert_eq!(&id, &attempt_identifier(&db, at(secs), arn, attempt));
             prop_assert_ne!(&id, &attempt_identifier(&db, at(secs), arn, attempt + 1));
             prop_assert_ne!(id, export_task_identifier(&db, at(secs), arn));
+        }
+
+        #[test]
+        fn an_identifier_moved_to_another_bucket_is_valid_distinct_and_deterministic(
+            db in "[-a-zA-Z0-9:]{0,63}",
+            secs in 0i64..4_102_444_800,
+            bucket in "[a-z0-9][a-z0-9.-]{2,62}",
+        ) {
+            let id = export_task_identifier(&db, at(secs), "arn:aws:rds:eu-west-1:1:snapshot:rds:x");
+            let moved = in_bucket(&id, &bucket);
+            prop_assert!(is_valid(&moved), "{} -> {}", id, moved);
+            prop_assert_ne!(&moved, &id);
+            prop_assert_eq!(&moved, &in_bucket(&id, &bucket));
+            prop_assert_ne!(moved, in_bucket(&id, &format!("{bucket}x")));
         }
 
         #[test]

@@ -71,7 +71,13 @@ pub struct ExportTask {
     pub failure_cause: Option<String>,
     pub warning_message: Option<String>,
     pub export_only: Vec<String>,
+    /// The source is Aurora: a DB cluster snapshot, or a live DB cluster (SourceType CLUSTER).
     pub cluster: bool,
+}
+
+/// A DB cluster snapshot's or DB cluster's ARN (`...:cluster-snapshot:...`, `...:cluster:...`).
+pub fn is_cluster_arn(arn: &str) -> bool {
+    arn.split(':').nth(5).is_some_and(|kind| kind == "cluster-snapshot" || kind == "cluster")
 }
 
 impl ExportTask {
@@ -157,7 +163,11 @@ pub struct TaskFilter {
 }
 
 impl TaskFilter {
-    /// The tasks that hold one of the account's export slots.
+    /// The tasks that hold one of the account's export slots: snapshot exports and live DB
+    /// cluster exports (SourceType CLUSTER) alike. AWS documents five concurrent export tasks
+    /// per account but not whether the two kinds share them (its cluster-export pages say both
+    /// "five concurrent DB cluster export tasks" and "five concurrent DB snapshot export
+    /// tasks"), so both count: a slot is never assumed free that RDS may refuse.
     pub fn active() -> Self {
         Self { statuses: vec!["starting", "in_progress"], ..Self::default() }
     }
@@ -174,5 +184,21 @@ impl TaskFilter {
             && self.source_arn.as_ref().is_none_or(|arn| &t.source_arn == arn)
             && self.s3_bucket.as_ref().is_none_or(|b| &t.s3_bucket == b)
             && (self.statuses.is_empty() || self.statuses.iter().any(|s| s.eq_ignore_ascii_case(t.status.as_str())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_cluster_exports_hold_slots_like_snapshot_exports() {
+        let mut live = ExportTask::new("e1", "arn:aws:rds:us-east-1:1:cluster:lams", ExportStatus::InProgress);
+        live.cluster = true;
+        let snapshot = ExportTask::new("e2", "arn:aws:rds:us-east-1:1:snapshot:rds:pams-1", ExportStatus::Starting);
+        assert!(TaskFilter::active().matches(&live) && TaskFilter::active().matches(&snapshot));
+        assert!(is_cluster_arn("arn:aws:rds:us-east-1:1:cluster-snapshot:rds:lams-2026-11-24-03-10"));
+        assert!(is_cluster_arn("arn:aws-cn:rds:cn-north-1:1:cluster:lams"));
+        assert!(!is_cluster_arn("arn:aws:rds:us-east-1:1:snapshot:cluster-snapshot"));
     }
 }

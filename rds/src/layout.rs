@@ -33,18 +33,72 @@ pub struct TablesInfo {
     pub per_table_status: Vec<TableStatus>,
 }
 
+/// One entry of `perTableStatus`. Most are table results (`status` COMPLETE, FAILED, SKIPPED,
+/// ...); some are not about a table at all, such as a PostgreSQL database with nothing to
+/// export, which RDS reports with a `warningMessage` and no `status`. Those are information,
+/// never a failed table: see [`TableStatus::kind`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct TableStatus {
-    /// `database.schema.table` (PostgreSQL) or `database.table` (MySQL).
+    /// `database.schema.table` (PostgreSQL) or `database.table` (MySQL); a warning entry may
+    /// name only the database.
     pub target: String,
-    /// COMPLETE, FAILED, SKIPPED.
+    /// COMPLETE, FAILED, SKIPPED; empty when RDS wrote none (a warning entry).
     pub status: String,
     #[serde(rename = "sizeGB")]
     pub size_gb: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning_message: Option<String>,
+    /// Why a table failed or was skipped, in the field names seen in the wild.
+    #[serde(alias = "failureCause", alias = "errorMessage", skip_serializing_if = "Option::is_none")]
+    pub failure_message: Option<String>,
     pub schema_metadata: Option<SchemaMetadata>,
     #[serde(alias = "TableStatistics")]
     pub table_statistics: Option<serde_json::Value>,
+}
+
+/// What an entry of `perTableStatus` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A table RDS exported whole.
+    Complete,
+    /// A table RDS did not export (FAILED, SKIPPED, or any other status).
+    NotExported,
+    /// Not a table result: a warning or note with no status (information only).
+    Note,
+}
+
+impl TableStatus {
+    pub fn kind(&self) -> EntryKind {
+        let status = self.status.trim();
+        if status.is_empty() {
+            EntryKind::Note
+        } else if status.eq_ignore_ascii_case("COMPLETE") {
+            EntryKind::Complete
+        } else {
+            EntryKind::NotExported
+        }
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.kind() == EntryKind::Complete
+    }
+
+    /// What RDS said about the entry beyond its status, if anything.
+    pub fn message(&self) -> Option<&str> {
+        self.warning_message.as_deref().or(self.failure_message.as_deref()).filter(|m| !m.trim().is_empty())
+    }
+
+    /// `target: STATUS (message)` or, for a note, `target: message`.
+    pub fn describe(&self) -> String {
+        let target = if self.target.is_empty() { "(no target)" } else { self.target.as_str() };
+        match (self.kind(), self.message()) {
+            (EntryKind::Note, Some(m)) => format!("{target}: {m}"),
+            (EntryKind::Note, None) => format!("{target}: an entry with no status"),
+            (_, Some(m)) => format!("{target}: {} ({m})", self.status),
+            (_, None) => format!("{target}: {}", self.status),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -53,12 +107,19 @@ pub struct SchemaMetadata {
     pub original_type_mappings: Vec<TypeMapping>,
 }
 
+/// One column's original type, as RDS records it for the export (no numeric scale is recorded).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct TypeMapping {
     pub column_name: String,
     pub original_type: String,
     pub expected_exported_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_char_max_length: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_num_precision: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_date_time_precision: Option<i64>,
 }
 
 /// One source table of one export, as the catalogue names it.

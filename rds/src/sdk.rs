@@ -32,7 +32,8 @@ pub fn export_task_from_sdk(t: &aws_sdk_rds::types::ExportTask) -> ExportTask {
         failure_cause: t.failure_cause().map(str::to_owned),
         warning_message: t.warning_message().map(str::to_owned),
         export_only: t.export_only().to_vec(),
-        cluster: t.source_type().is_some_and(|s| s.as_str().eq_ignore_ascii_case("CLUSTER")),
+        cluster: t.source_type().is_some_and(|s| s.as_str().eq_ignore_ascii_case("CLUSTER"))
+            || crate::export_task::is_cluster_arn(t.source_arn().unwrap_or_default()),
     }
 }
 
@@ -66,14 +67,15 @@ pub fn cluster_snapshot_from_sdk(s: &DbClusterSnapshot) -> Snapshot {
 /// automated snapshot's identifier needs SnapshotType too, and without it lists automated and
 /// manual snapshots only (never AWS Backup's): the id's prefix says which type to ask first,
 /// and the plain lookup is the fallback (or the first try for a manual snapshot's name).
-pub fn lookup_types(id: &str) -> [Option<&'static str>; 2] {
+/// DescribeDBClusterSnapshots takes automated, manual, shared and public only: `awsbackup`
+/// "does not apply to Aurora", whose AWS Backup snapshots are manual ones.
+pub fn lookup_types(id: &str, cluster: bool) -> [Option<&'static str>; 2] {
     let id = id.trim().to_ascii_lowercase();
-    if id.starts_with("awsbackup:") {
-        [Some("awsbackup"), None]
-    } else if id.starts_with("rds:") {
-        [Some("automated"), None]
-    } else {
-        [None, Some("awsbackup")]
+    match (cluster, id.starts_with("awsbackup:"), id.starts_with("rds:")) {
+        (_, _, true) => [Some("automated"), None],
+        (true, _, false) => [None, None],
+        (false, true, _) => [Some("awsbackup"), None],
+        (false, false, _) => [None, Some("awsbackup")],
     }
 }
 
@@ -88,7 +90,10 @@ pub async fn describe_snapshot(
     if id.trim().is_empty() {
         return Ok(None);
     }
-    for snapshot_type in lookup_types(id) {
+    let types = lookup_types(id, cluster);
+    // The same request twice would find nothing new.
+    let tries = if types[0] == types[1] { &types[..1] } else { &types[..] };
+    for snapshot_type in tries.iter().copied() {
         let found = if cluster {
             match rds
                 .describe_db_cluster_snapshots()
@@ -178,6 +183,33 @@ async fn cluster_snapshots(rds: &aws_sdk_rds::Client, db_id: &str) -> Result<Vec
     Ok(out)
 }
 
+/// Whether an RDS DB instance or Aurora DB cluster of this identifier exists (DescribeDBInstances,
+/// then DescribeDBClusters): asked only when a configured database has no snapshot at all, to
+/// tell an empty history from a name that matches nothing.
+pub async fn database_exists(rds: &aws_sdk_rds::Client, db_id: &str) -> Result<bool, AwsError> {
+    match rds.describe_db_instances().db_instance_identifier(db_id).send().await {
+        Ok(out)
+            if out
+                .db_instances()
+                .iter()
+                .any(|d| d.db_instance_identifier().is_some_and(|i| i.eq_ignore_ascii_case(db_id))) =>
+        {
+            return Ok(true);
+        }
+        Ok(_) => {}
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => return Err(classify(&e)),
+    }
+    match rds.describe_db_clusters().db_cluster_identifier(db_id).send().await {
+        Ok(out) => Ok(out
+            .db_clusters()
+            .iter()
+            .any(|c| c.db_cluster_identifier().is_some_and(|i| i.eq_ignore_ascii_case(db_id)))),
+        Err(e) if is_not_found(&e) => Ok(false),
+        Err(e) => Err(classify(&e)),
+    }
+}
+
 /// The "no such database / snapshot" answers, modelled or not, which mean "nothing to list".
 fn is_not_found<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> bool {
     e.as_service_error().and_then(ProvideErrorMetadata::code).is_some_and(|code| {
@@ -232,8 +264,16 @@ mod tests {
 
     #[test]
     fn lookup_types_follow_the_id_prefix() {
-        assert_eq!(lookup_types("awsbackup:job-1"), [Some("awsbackup"), None]);
-        assert_eq!(lookup_types("rds:orders-2026-11-24-03-10"), [Some("automated"), None]);
-        assert_eq!(lookup_types("before-migration"), [None, Some("awsbackup")]);
+        assert_eq!(lookup_types("awsbackup:job-1", false), [Some("awsbackup"), None]);
+        assert_eq!(lookup_types("rds:orders-2026-11-24-03-10", false), [Some("automated"), None]);
+        assert_eq!(lookup_types("before-migration", false), [None, Some("awsbackup")]);
+    }
+
+    #[test]
+    fn clusters_are_never_asked_for_aws_backup_snapshots() {
+        for id in ["awsbackup:job-1", "before-migration", "rds:lams-2026-11-24-03-10", "x-awsbackup:job-1"] {
+            assert!(!lookup_types(id, true).contains(&Some("awsbackup")), "{id}");
+        }
+        assert_eq!(lookup_types("rds:lams-2026-11-24-03-10", true), [Some("automated"), None]);
     }
 }

@@ -213,6 +213,7 @@ fn mapping(columns: &[(&str, &str, &str)]) -> Option<SchemaMetadata> {
                 column_name: (*c).into(),
                 original_type: (*pg).into(),
                 expected_exported_type: (*exported).into(),
+                ..TypeMapping::default()
             })
             .collect(),
     })
@@ -508,6 +509,7 @@ fn write_info_files(root: &Path, export_id: &str, arn: &str, date: &str, second:
                 size_gb: Some(0.0),
                 schema_metadata,
                 table_statistics: Some(json!({"extractionStartTime": format!("{date}T03:21:00Z"), "partitioningInfo": {"numberOfPartitions": 1}})),
+                ..TableStatus::default()
             })
             .collect(),
     };

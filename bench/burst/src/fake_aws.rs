@@ -81,6 +81,11 @@ pub(crate) struct World {
 }
 
 impl World {
+    /// No event waiting, no export pending or in progress.
+    pub(crate) fn is_idle(&self) -> bool {
+        !self.queue.iter().any(|m| !m.deleted) && self.pending.is_empty() && self.active() == 0
+    }
+
     pub(crate) fn active(&self) -> usize {
         self.tasks.values().filter(|t| t.done > self.now).count()
     }
@@ -222,6 +227,11 @@ impl Aws for SimAws {
         Ok(bucket.strip_suffix("-exports").map(str::to_owned))
     }
 
+    async fn database_exists(&self, db_id: &str) -> Result<bool, AwsError> {
+        self.call("DescribeDBInstances").await?;
+        Ok(self.world().snapshots.values().any(|s| s.db_id == db_id))
+    }
+
     async fn list_snapshots(&self, db_id: &str, awsbackup: bool) -> Result<Vec<Snapshot>, AwsError> {
         // As the SDK edge lists: instances; clusters when there are none; AWS Backup's for an
         // instance when wanted.
@@ -260,15 +270,17 @@ impl Aws for SimAws {
         Ok(())
     }
 
-    async fn park(&self, pending: &PendingExport) -> Result<(), AwsError> {
+    async fn park(&self, pending: &PendingExport, deduplication_id: &str) -> Result<(), AwsError> {
         self.call("SendMessage(pending)").await?;
         let mut w = self.world();
         let now = w.now;
         let id = pending.export_id().to_owned();
-        if w.dedup.get(&id).is_some_and(|at| now < at + FIFO_DEDUP_MS) {
+        // SQS FIFO: a send with a deduplication id seen in the last five minutes is accepted
+        // and dropped.
+        if w.dedup.get(deduplication_id).is_some_and(|at| now < at + FIFO_DEDUP_MS) {
             return Ok(());
         }
-        w.dedup.insert(id.clone(), now);
+        w.dedup.insert(deduplication_id.to_owned(), now);
         if pending.parked_by == "reconcile" {
             w.reconciled.push(id);
         }
@@ -276,7 +288,7 @@ impl Aws for SimAws {
         Ok(())
     }
 
-    async fn take_pending(&self, max: usize) -> Result<Vec<Parked>, AwsError> {
+    async fn take_pending(&self, max: usize, _wait: std::time::Duration) -> Result<Vec<Parked>, AwsError> {
         self.call("ReceiveMessage(pending)").await?;
         let mut w = self.world();
         let now = w.now;
@@ -290,7 +302,7 @@ impl Aws for SimAws {
             let m = &mut w.pending[i];
             m.receipt = receipt.clone();
             m.held_until = now + PENDING_HOLD_MS;
-            out.push(Parked { receipt, body: m.body.clone() });
+            out.push(Parked { message_id: format!("message-{receipt}"), receipt, body: m.body.clone() });
         }
         Ok(out)
     }
@@ -300,18 +312,18 @@ impl Aws for SimAws {
         Ok(self.world().pending.len() as u64)
     }
 
-    async fn settle_pending(&self, done: &[String], back: &[String]) -> Result<(), AwsError> {
+    async fn settle_pending(&self, done: &[Parked], back: &[Parked]) -> Result<Vec<String>, AwsError> {
         if !done.is_empty() {
             self.call("DeleteMessageBatch(pending)").await?;
-            self.world().pending.retain(|m| !done.contains(&m.receipt));
+            self.world().pending.retain(|m| !done.iter().any(|p| p.receipt == m.receipt));
         }
         if !back.is_empty() {
             self.call("ChangeMessageVisibilityBatch(pending)").await?;
-            for m in self.world().pending.iter_mut().filter(|m| back.contains(&m.receipt)) {
+            for m in self.world().pending.iter_mut().filter(|m| back.iter().any(|p| p.receipt == m.receipt)) {
                 m.held_until = 0;
             }
         }
-        Ok(())
+        Ok(Vec::new())
     }
 
     async fn dead_letter(&self, _record_id: &str, body: &str, _reason: &str) -> Result<(), AwsError> {

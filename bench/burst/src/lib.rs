@@ -254,7 +254,7 @@ pub async fn run(spec: &BurstSpec) -> BurstReport {
         let batches: Vec<Vec<Message>> = {
             if batches.is_empty() {
                 let mut w = aws.world();
-                let idle = !w.queue.iter().any(|m| !m.deleted) && w.pending.is_empty() && w.active() == 0;
+                let idle = w.is_idle();
                 // Done once idle with every snapshot exported, or (if one never is) after a
                 // reconcile that ran while idle.
                 let all_exported = w.snapshots.values().all(|s| w.starts.contains_key(&s.arn));
@@ -273,9 +273,6 @@ pub async fn run(spec: &BurstSpec) -> BurstReport {
                     .min()
                     .unwrap_or(now + 1)
                     .max(now + 1);
-                if idle && w.now >= totals.next_reconcile {
-                    totals.idle_reconciles += 1;
-                }
                 continue;
             }
             batches
@@ -322,7 +319,7 @@ struct Totals {
     next_reconcile: u64,
     reconcile_runs: u64,
     scheduled_dispatches: u64,
-    /// Reconciles that ran with nothing else left to do.
+    /// Reconciles that ran to completion with nothing else left to do.
     idle_reconciles: u64,
 }
 
@@ -351,13 +348,18 @@ async fn run_due_schedules(aws: &SimAws, settings: &Settings, totals: &mut Total
     if now >= totals.next_reconcile {
         totals.next_reconcile += RECONCILE_EVERY_MS;
         totals.reconcile_runs += 1;
-        // A failed run (faults on every attempt) is retried by the next day's.
-        let _ = run_job(aws, settings, &ScheduledJob::Reconcile { since_days: 60 }).await;
+        let idle = aws.world().is_idle();
+        // A failed run (faults on every attempt) is retried by the next day's: only a run that
+        // examined every database while nothing else was going on can end the simulation.
+        let ran = run_job(aws, settings, &ScheduledJob::Reconcile { since_days: 60 }, None).await;
+        if idle && ran.is_ok_and(|r| r.reconciled.is_some_and(|r| r.is_complete())) {
+            totals.idle_reconciles += 1;
+        }
     }
     if now >= totals.next_dispatch {
         totals.next_dispatch += DISPATCH_EVERY_MS;
         totals.scheduled_dispatches += 1;
-        let _ = run_job(aws, settings, &ScheduledJob::Dispatch).await;
+        let _ = run_job(aws, settings, &ScheduledJob::Dispatch, None).await;
     }
     due
 }

@@ -54,6 +54,9 @@ pub trait Aws: Sync {
         awsbackup: bool,
     ) -> impl Future<Output = Result<Vec<Snapshot>, AwsError>> + Send;
 
+    /// Whether a DB instance or Aurora cluster of this id exists.
+    fn database_exists(&self, db_id: &str) -> impl Future<Output = Result<bool, AwsError>> + Send;
+
     /// Every database of this environment configured for export, with its target.
     fn targets(&self) -> impl Future<Output = Result<Vec<(String, ExportTarget)>, AwsError>> + Send;
 
@@ -82,18 +85,30 @@ pub trait Aws: Sync {
         delay: Duration,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
-    /// Puts an export into the pending queue to wait for a free slot.
-    fn park(&self, pending: &PendingExport) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Puts an export into the pending queue to wait for a free slot, under `deduplication_id`
+    /// (see [`crate::export::pending::deduplication_id`]).
+    fn park(
+        &self,
+        pending: &PendingExport,
+        deduplication_id: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
     /// Takes up to `max` pending exports, oldest parked first, invisible to other dispatches
-    /// until settled.
-    fn take_pending(&self, max: usize) -> impl Future<Output = Result<Vec<Parked>, AwsError>> + Send;
+    /// until settled; waits up to `wait` for the first (a long poll: a short one may answer
+    /// nothing while exports wait).
+    fn take_pending(&self, max: usize, wait: Duration) -> impl Future<Output = Result<Vec<Parked>, AwsError>> + Send;
 
     /// Exports in the pending queue, waiting or held by a dispatch (approximate, as SQS counts).
     fn pending_backlog(&self) -> impl Future<Output = Result<u64, AwsError>> + Send;
 
     /// Deletes the pending exports that are `done` and makes those put `back` visible again.
-    fn settle_pending(&self, done: &[String], back: &[String]) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Returns the entries SQS reported failed (message id, code, message): a batch call can
+    /// succeed as a whole and fail for some of its entries.
+    fn settle_pending(
+        &self,
+        done: &[Parked],
+        back: &[Parked],
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
 
     /// Sends the record to the dead-letter queue with the reason.
     fn dead_letter(

@@ -11,7 +11,7 @@ use s3exports_rds::{AwsError, ExportTask, Snapshot, StartExport, TaskFilter, cla
 
 use crate::aws::{Aws, ExportAlert};
 use crate::event::SqsMessageRef;
-use crate::export::pending::{MESSAGE_GROUP, Parked, PendingExport};
+use crate::export::pending::{MESSAGE_GROUP, Parked, PendingExport, receive_attempt_id};
 
 /// How long a published export target is trusted before it is read again.
 const TARGET_TTL: Duration = Duration::from_secs(300);
@@ -273,6 +273,10 @@ impl Aws for SdkAws {
         sdk::list_snapshots(&self.rds, db_id, awsbackup).await
     }
 
+    async fn database_exists(&self, db_id: &str) -> Result<bool, AwsError> {
+        sdk::database_exists(&self.rds, db_id).await
+    }
+
     async fn targets(&self) -> Result<Vec<(String, ExportTarget)>, AwsError> {
         match &self.targets {
             TargetSource::Fixed(map) => {
@@ -318,27 +322,28 @@ impl Aws for SdkAws {
         Ok(())
     }
 
-    async fn park(&self, pending: &PendingExport) -> Result<(), AwsError> {
+    async fn park(&self, pending: &PendingExport, deduplication_id: &str) -> Result<(), AwsError> {
         self.sqs
             .send_message()
             .queue_url(self.queues.pending()?)
             .message_body(pending.to_body())
             .message_group_id(MESSAGE_GROUP)
-            // A redelivered event parks the same export again: the queue keeps one copy.
-            .message_deduplication_id(pending.export_id())
+            .message_deduplication_id(deduplication_id)
             .send()
             .await
             .map_err(|e| classify(&e))?;
         Ok(())
     }
 
-    async fn take_pending(&self, max: usize) -> Result<Vec<Parked>, AwsError> {
+    async fn take_pending(&self, max: usize, wait: Duration) -> Result<Vec<Parked>, AwsError> {
         let out = self
             .sqs
             .receive_message()
             .queue_url(self.queues.pending()?)
             .max_number_of_messages(i32::try_from(max.clamp(1, 10)).unwrap_or(10))
             .visibility_timeout(PENDING_HOLD_SECONDS)
+            .wait_time_seconds(i32::try_from(wait.as_secs().min(20)).unwrap_or(20))
+            .receive_request_attempt_id(receive_attempt_id())
             .send()
             .await
             .map_err(|e| classify(&e))?;
@@ -346,7 +351,11 @@ impl Aws for SdkAws {
             .messages()
             .iter()
             .filter_map(|m| {
-                Some(Parked { receipt: m.receipt_handle()?.to_owned(), body: m.body().unwrap_or_default().to_owned() })
+                Some(Parked {
+                    message_id: m.message_id().unwrap_or_default().to_owned(),
+                    receipt: m.receipt_handle()?.to_owned(),
+                    body: m.body().unwrap_or_default().to_owned(),
+                })
             })
             .collect())
     }
@@ -367,42 +376,56 @@ impl Aws for SdkAws {
         Ok(count(Name::ApproximateNumberOfMessages) + count(Name::ApproximateNumberOfMessagesNotVisible))
     }
 
-    async fn settle_pending(&self, done: &[String], back: &[String]) -> Result<(), AwsError> {
+    async fn settle_pending(&self, done: &[Parked], back: &[Parked]) -> Result<Vec<String>, AwsError> {
         use aws_sdk_sqs::types::{
-            ChangeMessageVisibilityBatchRequestEntry as Back, DeleteMessageBatchRequestEntry as Done,
+            BatchResultErrorEntry, ChangeMessageVisibilityBatchRequestEntry as Back,
+            DeleteMessageBatchRequestEntry as Done,
         };
         let url = self.queues.pending()?;
         let built = |e: aws_sdk_sqs::error::BuildError| AwsError::Permanent(e.to_string());
+        // Entry ids are positions in the chunk; failures are named by message id.
+        let named = |chunk: &[Parked], failed: &[BatchResultErrorEntry], doing: &str| -> Vec<String> {
+            failed
+                .iter()
+                .map(|f| {
+                    let message =
+                        f.id().parse::<usize>().ok().and_then(|i| chunk.get(i)).map(|p| p.message_id.as_str());
+                    format!(
+                        "{doing} message {}: {} {}",
+                        message.unwrap_or("?"),
+                        f.code(),
+                        f.message().unwrap_or_default()
+                    )
+                })
+                .collect()
+        };
+        let mut failures = Vec::new();
         for chunk in done.chunks(10) {
             let entries = chunk
                 .iter()
                 .enumerate()
-                .map(|(i, r)| Done::builder().id(i.to_string()).receipt_handle(r).build().map_err(built))
+                .map(|(i, p)| Done::builder().id(i.to_string()).receipt_handle(&p.receipt).build().map_err(built))
                 .collect::<Result<Vec<_>, _>>()?;
             let out = self.sqs.delete_message_batch().queue_url(url).set_entries(Some(entries)).send().await;
-            let failed = out.map_err(|e| classify(&e))?.failed().len();
-            if failed > 0 {
-                // Left visible again later: dispatch then finds them exported and deletes them.
-                tracing::warn!(failed, "some started pending exports were not deleted");
-            }
+            failures.extend(named(chunk, out.map_err(|e| classify(&e))?.failed(), "deleting"));
         }
         for chunk in back.chunks(10) {
             let entries = chunk
                 .iter()
                 .enumerate()
-                .map(|(i, r)| {
-                    Back::builder().id(i.to_string()).receipt_handle(r).visibility_timeout(0).build().map_err(built)
+                .map(|(i, p)| {
+                    Back::builder()
+                        .id(i.to_string())
+                        .receipt_handle(&p.receipt)
+                        .visibility_timeout(0)
+                        .build()
+                        .map_err(built)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            self.sqs
-                .change_message_visibility_batch()
-                .queue_url(url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| classify(&e))?;
+            let out = self.sqs.change_message_visibility_batch().queue_url(url).set_entries(Some(entries)).send().await;
+            failures.extend(named(chunk, out.map_err(|e| classify(&e))?.failed(), "putting back"));
         }
-        Ok(())
+        Ok(failures)
     }
 
     async fn dead_letter(&self, record_id: &str, body: &str, reason: &str) -> Result<(), AwsError> {
@@ -416,15 +439,68 @@ impl Aws for SdkAws {
                 .build()
                 .map_err(|e| AwsError::Permanent(e.to_string()))
         };
-        self.sqs
+        let copy = DeadLetterCopy::of(record_id, body, reason);
+        let mut send = self
+            .sqs
             .send_message()
             .queue_url(url)
-            .message_body(if body.is_empty() { "(empty body)" } else { body })
-            .message_attributes("reason", text(&reason.chars().take(1000).collect::<String>())?)
-            .message_attributes("record", text(record_id)?)
-            .send()
-            .await
-            .map_err(|e| classify(&e))?;
+            .message_body(copy.body)
+            .message_attributes("reason", text(&copy.reason)?)
+            .message_attributes("record", text(&copy.record)?);
+        if let Some(original) = copy.truncated_from {
+            send = send.message_attributes("truncated", text(&format!("body cut from {original} bytes"))?);
+        }
+        send.send().await.map_err(|e| classify(&e))?;
         Ok(())
+    }
+}
+
+/// What goes to the dead-letter queue: the record, cut to fit SQS's message size. AWS raised
+/// the limit to 1 MiB in 2025, but a queue created before keeps the 256 KiB it was given, so
+/// the copy (body and attributes together) fits 256 KiB wherever it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetterCopy {
+    pub record: String,
+    pub reason: String,
+    pub body: String,
+    /// The body's size before it was cut, when it was.
+    pub truncated_from: Option<usize>,
+}
+
+/// The size every dead-letter copy fits, attributes included.
+pub const DEAD_LETTER_MAX_BYTES: usize = 256 * 1024;
+
+impl DeadLetterCopy {
+    pub fn of(record: &str, body: &str, reason: &str) -> Self {
+        let record: String = record.chars().take(300).collect();
+        let reason: String = reason.chars().take(1000).collect();
+        // Attribute names, types and values count towards the limit; keep 1 KiB for them.
+        let room = DEAD_LETTER_MAX_BYTES - 1024 - record.len() - reason.len();
+        let body = if body.is_empty() { "(empty body)" } else { body };
+        if body.len() <= room {
+            return Self { record, reason, body: body.to_owned(), truncated_from: None };
+        }
+        let mut cut = room;
+        while !body.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        Self { record, reason, body: body[..cut].to_owned(), truncated_from: Some(body.len()) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dead_letter_copy_fits_256_kib_whatever_the_record() {
+        let huge = "é".repeat(400_000);
+        let copy = DeadLetterCopy::of(&"r".repeat(5000), &huge, &"x".repeat(5000));
+        let total = copy.body.len() + copy.reason.len() + copy.record.len() + 200;
+        assert!(total <= DEAD_LETTER_MAX_BYTES, "{total}");
+        assert_eq!(copy.truncated_from, Some(huge.len()));
+        assert!(copy.body.chars().all(|c| c == 'é'), "cut on a character boundary");
+        let small = DeadLetterCopy::of("r", "{}", "bad");
+        assert_eq!((small.body.as_str(), small.truncated_from), ("{}", None));
     }
 }

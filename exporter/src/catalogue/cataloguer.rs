@@ -3,7 +3,7 @@
 
 use futures::{StreamExt, TryStreamExt};
 use s3exports_config::{CatalogMode, ExportTarget, names};
-use s3exports_rds::layout::TableRef;
+use s3exports_rds::layout::{EntryKind, TableRef};
 use s3exports_rds::{AwsError, ExportTask};
 
 use crate::aws::sdk::published_targets;
@@ -25,8 +25,13 @@ pub struct Report {
     pub tables_widened: Vec<(String, Vec<String>)>,
     pub partitions_added: usize,
     pub partitions_existing: usize,
-    /// Tables RDS did not export (FAILED, SKIPPED, ...), as `target: status`.
+    /// Tables RDS did not export (FAILED, SKIPPED, ...), as `target: status (message)`.
     pub not_exported: Vec<String>,
+    /// Entries of export_tables_info that are not table results (a database with nothing to
+    /// export, with RDS's `warningMessage`): information, never alerted.
+    pub notes: Vec<String>,
+    /// Crawler mode: tables given `read_restored_glacier_objects`, which crawlers leave out.
+    pub tables_marked: Vec<String>,
     /// Tables exported without any part file (empty tables).
     pub without_data: Vec<String>,
     /// Crawler mode: the crawler started on this export's folder.
@@ -36,7 +41,12 @@ pub struct Report {
 impl Report {
     pub fn summary(&self) -> String {
         if let Some(crawler) = &self.crawler_started {
-            return format!("crawler {crawler} started on export {}", self.export_id);
+            let marked = if self.tables_marked.is_empty() {
+                String::new()
+            } else {
+                format!("; read_restored_glacier_objects set on {}", self.tables_marked.join(", "))
+            };
+            return format!("crawler {crawler} started on export {}{marked}", self.export_id);
         }
         let mut s = format!(
             "catalogued into {}: {} table(s) created, {} widened, {} partition(s) added, {} already present",
@@ -51,6 +61,9 @@ impl Report {
         }
         if !self.without_data.is_empty() {
             s.push_str(&format!("; no data files: {}", self.without_data.join(", ")));
+        }
+        if !self.notes.is_empty() {
+            s.push_str(&format!("; notes from RDS: {}", self.notes.join("; ")));
         }
         s
     }
@@ -105,6 +118,7 @@ impl Cataloguer {
 
         if self.mode == CatalogMode::Crawler {
             let crawler = names::crawler(&self.environment, db);
+            report.tables_marked = self.mark_restored_readable(&glue_database).await?;
             self.start_crawler(&crawler, &format!("s3://{}/{export_prefix}/", task.s3_bucket)).await?;
             report.crawler_started = Some(crawler);
             return Ok(report);
@@ -113,9 +127,10 @@ impl Cataloguer {
         let statuses = self.tables_info(&task.s3_bucket, &task.s3_prefix, &task.id).await?;
         let mut exported = Vec::new();
         for s in statuses {
-            match TableRef::from_target(&s.target) {
-                Some(t) if s.status.eq_ignore_ascii_case("COMPLETE") => exported.push(t),
-                _ => report.not_exported.push(format!("{}: {}", s.target, s.status)),
+            match (s.kind(), TableRef::from_target(&s.target)) {
+                (EntryKind::Complete, Some(t)) => exported.push(t),
+                (EntryKind::Note, _) => report.notes.push(s.describe()),
+                _ => report.not_exported.push(s.describe()),
             }
         }
 

@@ -13,6 +13,8 @@ use super::plan::{GlueColumn, PARTITIONS_PER_BATCH, TablePlan};
 const PARQUET_INPUT: &str = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat";
 const PARQUET_OUTPUT: &str = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat";
 const PARQUET_SERDE: &str = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe";
+/// The table property that lets Athena read restored Glacier and Deep Archive objects.
+const READ_RESTORED: &str = "read_restored_glacier_objects";
 
 impl Cataloguer {
     pub(super) async fn existing_tables(&self, database: &str) -> Result<HashMap<String, Vec<GlueColumn>>, AwsError> {
@@ -127,6 +129,56 @@ impl Cataloguer {
         Ok((added, existing))
     }
 
+    /// Sets `read_restored_glacier_objects` on every table of `database` that lacks it: Glue
+    /// crawlers make tables without it, and Athena then skips restored Glacier objects. Runs in
+    /// crawler mode on each completed export, so the tables earlier crawls made get it. Returns
+    /// the tables it marked.
+    pub(super) async fn mark_restored_readable(&self, database: &str) -> Result<Vec<String>, AwsError> {
+        let mut marked = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .glue
+                .get_tables()
+                .database_name(database)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+            for t in page.table_list() {
+                if t.parameters().and_then(|p| p.get(READ_RESTORED)).is_some_and(|v| v == "true") {
+                    continue;
+                }
+                let mut parameters = t.parameters().cloned().unwrap_or_default();
+                parameters.insert(READ_RESTORED.to_owned(), "true".to_owned());
+                // UpdateTable replaces the table: everything it had is given back.
+                let input = TableInput::builder()
+                    .name(t.name())
+                    .set_description(t.description().map(str::to_owned))
+                    .set_owner(t.owner().map(str::to_owned))
+                    .set_retention(Some(t.retention()))
+                    .set_storage_descriptor(t.storage_descriptor().cloned())
+                    .set_partition_keys(Some(t.partition_keys().to_vec()))
+                    .set_table_type(t.table_type().map(str::to_owned))
+                    .set_parameters(Some(parameters))
+                    .build()
+                    .map_err(|e| AwsError::Permanent(e.to_string()))?;
+                self.glue
+                    .update_table()
+                    .database_name(database)
+                    .table_input(input)
+                    .send()
+                    .await
+                    .map_err(|e| classify(&e))?;
+                marked.push(t.name().to_owned());
+            }
+            token = page.next_token().map(str::to_owned);
+            if token.is_none() {
+                return Ok(marked);
+            }
+        }
+    }
+
     pub(super) async fn start_crawler(&self, crawler: &str, path: &str) -> Result<(), AwsError> {
         let targets = aws_sdk_glue::types::CrawlerTargets::builder()
             .s3_targets(aws_sdk_glue::types::S3Target::builder().path(path).build())
@@ -178,7 +230,7 @@ fn table_input(name: &str, columns: &[GlueColumn], location: &str) -> Result<Tab
         .parameters("classification", "parquet")
         .parameters("EXTERNAL", "TRUE")
         // Snapshots restored from Glacier stay queryable.
-        .parameters("read_restored_glacier_objects", "true")
+        .parameters(READ_RESTORED, "true")
         .set_partition_keys(Some(partition_keys))
         .storage_descriptor(storage_descriptor(columns, location)?)
         .build()

@@ -4,7 +4,9 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use s3exports_config::EnvSelector;
 use s3exports_exporter::aws::sdk::Queues;
 use s3exports_exporter::catalogue::Cataloguing;
-use s3exports_exporter::export::invocation::{ScheduledJob, ScheduledRun, handle_and_dispatch, run_job};
+use s3exports_exporter::export::invocation::{
+    ScheduledJob, ScheduledRun, deadline_before, handle_and_dispatch, run_job,
+};
 use s3exports_exporter::handle_with;
 use serde_json::Value;
 
@@ -44,7 +46,9 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     let (aws, settings, cataloguer) = (&aws, &settings, &cataloguer);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         if let Some(job) = ScheduledJob::from_event(&event.payload) {
-            let ran = run_job(aws, settings, &job?).await?;
+            // Room left after the reconcile for the dispatch that follows it.
+            let deadline = deadline_before(event.context.deadline, std::time::Duration::from_secs(15));
+            let ran = run_job(aws, settings, &job?, Some(deadline)).await?;
             return Ok(scheduled_result(&ran));
         }
         let handled = if catalogue {

@@ -8,6 +8,7 @@ use s3exports_rds::{AwsError, ExportTask, TaskFilter};
 use super::pending::{Parked, PendingExport};
 use super::retry::RetryKind;
 use super::rules;
+use super::start::Started;
 use crate::aws::Aws;
 use crate::batch::Settings;
 use crate::decision::{Decision, Outcome};
@@ -24,6 +25,9 @@ pub struct Dispatched {
     pub running: usize,
     /// Pending exports put back to wait.
     pub waiting: usize,
+    /// Entries SQS failed to delete or put back (message id, code, message): deleted ones come
+    /// back after the hold and are found already exported; the others return after the hold.
+    pub unsettled: Vec<String>,
 }
 
 /// What to do with one pending message after a start was tried.
@@ -50,6 +54,11 @@ pub enum Trigger {
 /// Rounds one dispatch makes at most: each starts at least one export or ends the dispatch.
 const MAX_ROUNDS: usize = 10;
 
+/// How long a receive waits for a pending export (an SQS long poll). A short poll samples some
+/// of SQS's servers and can answer nothing while exports wait, leaving a freed slot idle until
+/// the next schedule; a long poll answers as soon as one is there.
+pub const RECEIVE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub async fn dispatch<A: Aws>(aws: &A, settings: &Settings, trigger: Trigger) -> Result<Dispatched, AwsError> {
     let mut wanted = match trigger {
         Trigger::Finished(n) => n.max(1),
@@ -72,6 +81,7 @@ pub async fn dispatch<A: Aws>(aws: &A, settings: &Settings, trigger: Trigger) ->
         }
         out.decisions.extend(r.decisions);
         out.waiting = r.waiting;
+        out.unsettled.extend(r.unsettled);
         if r.free_left == 0 || r.taken < asked || r.waiting > 0 || settings.dry_run {
             break;
         }
@@ -87,10 +97,11 @@ struct Round {
     taken: usize,
     waiting: usize,
     free_left: usize,
+    unsettled: Vec<String>,
 }
 
 async fn dispatch_round<A: Aws>(aws: &A, settings: &Settings, asked: usize) -> Result<Option<Round>, AwsError> {
-    let taken = aws.take_pending(asked).await?;
+    let taken = aws.take_pending(asked, RECEIVE_WAIT).await?;
     if taken.is_empty() {
         return Ok(None);
     }
@@ -98,28 +109,33 @@ async fn dispatch_round<A: Aws>(aws: &A, settings: &Settings, asked: usize) -> R
     let active = match aws.export_tasks(&TaskFilter::active()).await {
         Ok(active) => active,
         Err(e) => {
-            let receipts: Vec<String> = taken.iter().map(|p| p.receipt.clone()).collect();
-            if let Err(back) = aws.settle_pending(&[], &receipts).await {
+            if let Err(back) = aws.settle_pending(&[], &taken).await {
                 tracing::warn!(error = %back, "could not put pending exports back; they return when their visibility ends");
             }
             return Err(e);
         }
     };
-    let mut round =
-        Round { decisions: Vec::new(), running: active.len(), taken: taken.len(), waiting: 0, free_left: 0 };
+    let mut round = Round {
+        decisions: Vec::new(),
+        running: active.len(),
+        taken: taken.len(),
+        waiting: 0,
+        free_left: 0,
+        unsettled: Vec::new(),
+    };
     let mut free = (settings.defaults.export_slots as usize).saturating_sub(active.len());
-    let (mut done, mut back) = (Vec::new(), Vec::new());
+    let (mut done, mut back): (Vec<Parked>, Vec<Parked>) = (Vec::new(), Vec::new());
 
     let mut parked: Vec<(Parked, PendingExport)> = Vec::new();
     for p in taken {
         match PendingExport::from_body(&p.body) {
             Ok(pending) => parked.push((p, pending)),
             Err(why) => {
-                let d = Decision::new(&p.receipt, Outcome::Reject, why);
+                let d = Decision::new(&format!("pending:message:{}", p.message_id), Outcome::Reject, why);
                 // Dead-lettered with its reason, then deleted: kept for a person, never retried.
                 let settled = settle_rejected(aws, settings, &p, &d).await;
                 round.decisions.push(d);
-                if settled { done.push(p.receipt) } else { back.push(p.receipt) }
+                if settled { done.push(p) } else { back.push(p) }
             }
         }
     }
@@ -138,20 +154,26 @@ async fn dispatch_round<A: Aws>(aws: &A, settings: &Settings, asked: usize) -> R
             _ => {}
         }
         match settle {
-            Settle::Done => done.push(p.receipt),
-            Settle::Back => back.push(p.receipt),
-            Settle::DeadLetter if settle_rejected(aws, settings, &p, &d).await => done.push(p.receipt),
-            Settle::DeadLetter => back.push(p.receipt),
+            Settle::Done => done.push(p),
+            Settle::Back => {
+                // Only an export that is readable and still to start waits.
+                round.waiting += 1;
+                back.push(p);
+            }
+            Settle::DeadLetter if settle_rejected(aws, settings, &p, &d).await => done.push(p),
+            Settle::DeadLetter => back.push(p),
         }
         round.decisions.push(d);
     }
-    round.waiting = back.len();
     round.free_left = if quota_refused { 0 } else { free };
     if settings.dry_run {
         // Nothing was started, so nothing leaves the queue.
         back.append(&mut done);
     }
-    aws.settle_pending(&done, &back).await?;
+    round.unsettled = aws.settle_pending(&done, &back).await?;
+    for failure in &round.unsettled {
+        tracing::warn!(failure = %failure, "SQS did not settle a pending export");
+    }
     Ok(Some(round))
 }
 
@@ -191,13 +213,11 @@ async fn start_one<A: Aws>(
     if settings.dry_run {
         return (Settle::Done, d.with(Outcome::StartExport, format!("dry run: would export to {destination}")));
     }
-    match aws.start_export(request).await {
-        Ok(()) => {
-            (Settle::Done, d.with(Outcome::StartExport, format!("export started to {destination} (was pending)")))
+    match super::start::start(aws, request).await {
+        Ok(started @ (Started::New | Started::Moved { new: true, .. })) => {
+            (Settle::Done, d.with(Outcome::StartExport, format!("{} (was pending)", started.describe(request))))
         }
-        Err(AwsError::AlreadyExists) => {
-            (Settle::Done, d.with(Outcome::Skip, format!("export task {id} already exists")))
-        }
+        Ok(started) => (Settle::Done, d.with(Outcome::Skip, started.describe(request))),
         Err(AwsError::NotFound(why)) => (
             Settle::Done,
             d.with(Outcome::Skip, format!("snapshot `{}` is gone ({why}): dropped", pending.snapshot.id)),

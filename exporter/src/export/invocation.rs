@@ -4,6 +4,8 @@
 //! export-finished events, and `{"s3exports": "reconcile", "since_days": N}` daily, which
 //! then dispatches too.
 
+use std::time::Instant;
+
 use chrono::{Duration, Utc};
 use serde::Deserialize;
 use serde_json::Value;
@@ -37,7 +39,14 @@ pub struct ScheduledRun {
     pub dispatched: Option<Dispatched>,
 }
 
-pub async fn run_job<A: Aws>(aws: &A, settings: &Settings, job: &ScheduledJob) -> Result<ScheduledRun, String> {
+/// Runs a scheduled job. `deadline`: when reconcile must stop starting databases (the
+/// invocation's end less room for the dispatch after it); `None` for no limit.
+pub async fn run_job<A: Aws>(
+    aws: &A,
+    settings: &Settings,
+    job: &ScheduledJob,
+    deadline: Option<Instant>,
+) -> Result<ScheduledRun, String> {
     let mut out = ScheduledRun::default();
     if let ScheduledJob::Reconcile { since_days } = job {
         let now = Utc::now();
@@ -49,6 +58,8 @@ pub async fn run_job<A: Aws>(aws: &A, settings: &Settings, job: &ScheduledJob) -
             alert_failures_after: Some(now - Duration::days(1)),
             record_metric: true,
             defer_while_pending: true,
+            run_id: super::pending::run_id(),
+            deadline,
         };
         let reconciled = reconcile(aws, settings, &run).await.map_err(|e| e.to_string())?;
         for d in &reconciled.decisions {
@@ -64,9 +75,22 @@ pub async fn run_job<A: Aws>(aws: &A, settings: &Settings, job: &ScheduledJob) -
     Ok(out)
 }
 
-/// Exports of ours that finished in this batch: as many slots are free for pending exports.
+/// The moment a scheduled job must stop starting work: Lambda's deadline (milliseconds since
+/// the epoch) less `margin`, as an `Instant`.
+pub fn deadline_before(deadline_epoch_ms: u64, margin: std::time::Duration) -> Instant {
+    let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+    let left = std::time::Duration::from_millis(deadline_epoch_ms.saturating_sub(now_ms));
+    Instant::now() + left.saturating_sub(margin)
+}
+
+/// Slots to dispatch into after this batch: one per export of ours that finished, and one per
+/// export queued while a slot was free (below the account's quota, starts go through the lock).
 pub fn slots_freed(handled: &Handled) -> usize {
-    handled.decisions.iter().filter(|d| matches!(d.outcome, Outcome::ExportCompleted | Outcome::ExportFailed)).count()
+    handled
+        .decisions
+        .iter()
+        .filter(|d| d.slot_free || matches!(d.outcome, Outcome::ExportCompleted | Outcome::ExportFailed))
+        .count()
 }
 
 /// The records of one exporting invocation, then a dispatch into the slots its finished exports

@@ -8,6 +8,7 @@ pub mod pending;
 pub mod reconcile;
 pub mod retry;
 pub mod rules;
+pub mod start;
 
 use std::future::Future;
 use std::ops::ControlFlow;
@@ -27,6 +28,7 @@ use crate::event::{RdsEvent, Record, UnknownEvent};
 use crate::event_kind::{EventKind, event_kind};
 use pending::PendingExport;
 use retry::RetryKind;
+use start::Started;
 
 /// The exporter, for one batch: snapshot created -> export started.
 #[derive(Debug)]
@@ -172,17 +174,32 @@ async fn export_snapshot<A: Aws>(
         let why = format!("{} exports in progress, {} slots", active.len(), settings.defaults.export_slots);
         return park(aws, settings, d, snapshot, request, &why).await;
     }
+    if !rules::quota_backstops(settings.defaults.export_slots) {
+        // Below the account's quota, RDS would not refuse a start past the configured slots, so
+        // two starts racing for the last one must not both happen: the export waits its turn
+        // under the pending queue's lock, and this invocation dispatches it at once.
+        let why = format!(
+            "a slot is free ({} of {} in use); with export_slots below the account's {}, exports start under the \
+             pending queue's lock",
+            active.len(),
+            settings.defaults.export_slots,
+            rules::ACCOUNT_EXPORT_QUOTA
+        );
+        let mut d = park(aws, settings, d, snapshot, request, &why).await;
+        d.slot_free = d.queued;
+        return d;
+    }
     if settings.dry_run {
         return d.with(
             Outcome::StartExport,
             format!("dry run: would export to {destination} ({} slots in use)", active.len()),
         );
     }
-    match aws.start_export(&request).await {
-        Ok(()) => d.with(Outcome::StartExport, format!("export started to {destination}")),
-        Err(AwsError::AlreadyExists) => {
-            d.with(Outcome::Skip, format!("export task {export_id} already exists (redelivered event)"))
+    match start::start(aws, &request).await {
+        Ok(started @ (Started::New | Started::Moved { new: true, .. })) => {
+            d.with(Outcome::StartExport, started.describe(&request))
         }
+        Ok(started) => d.with(Outcome::Skip, format!("{} (redelivered event)", started.describe(&request))),
         Err(AwsError::Unmodelled(msg)) if rules::slots_full(active.len() + 1, rules::ACCOUNT_EXPORT_QUOTA) => {
             let why = format!("StartExportTask refused while exports are running ({msg}): quota full");
             park(aws, settings, d, snapshot, request, &why).await
@@ -221,7 +238,7 @@ async fn park<A: Aws>(
         return d.with(Outcome::StartExport, format!("dry run: {why}; would wait in the pending queue"));
     }
     let pending = PendingExport { snapshot, request, parked_by: "event".to_owned() };
-    match aws.park(&pending).await {
+    match aws.park(&pending, &pending::deduplication_id(pending.export_id(), None)).await {
         Ok(()) => {
             d.with(Outcome::StartExport, format!("{why}: queued in the pending queue, started when a slot frees"))
         }

@@ -2,7 +2,10 @@
 //! in its bucket is put into the pending queue (never started directly, so the slots hold).
 //! It finds what lost events missed, and with a long window it is the backfill.
 
+use std::time::Instant;
+
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use s3exports_config::{ExportTarget, SnapshotType, names};
 use s3exports_rds::reconcile::{Examined, Summary, Verdict, Window, examine};
 use s3exports_rds::{StartExport, TaskFilter};
@@ -28,10 +31,19 @@ pub struct ReconcileRun {
     /// queue nothing and let a later run look again (the scheduled run; a person asking for a
     /// reconcile gets it, and the duplicates it may queue are dropped by dispatch).
     pub defer_while_pending: bool,
+    /// The run's own id: exports it queues are deduplicated under it (see
+    /// [`super::pending::deduplication_id`]), so none is dropped for an earlier run's copy.
+    pub run_id: String,
+    /// Databases not started by then are reported as not reconciled (the scheduled run passes
+    /// the invocation's end, less a margin).
+    pub deadline: Option<Instant>,
 }
 
+/// Databases listed at once.
+const CONCURRENT_DATABASES: usize = 4;
+
 /// One database's reconcile.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct DatabaseReport {
     pub db: String,
     pub summary: Summary,
@@ -47,6 +59,12 @@ pub struct DatabaseReport {
 pub struct Reconciled {
     pub decisions: Vec<Decision>,
     pub databases: Vec<DatabaseReport>,
+}
+
+impl DatabaseReport {
+    fn new(db: &str) -> Self {
+        Self { db: db.to_owned(), ..Self::default() }
+    }
 }
 
 impl Reconciled {
@@ -65,10 +83,21 @@ pub enum ReconcileError {
     Pending(s3exports_rds::AwsError),
     #[error("database `{0}` is not configured for export in this environment; configured: {1}")]
     UnknownDatabase(String, String),
+    #[error(
+        "export targets `{0}` and `{1}` differ only in case: RDS identifiers ignore case, so they name one database \
+         and its snapshots would be exported to two buckets; keep one"
+    )]
+    CaseClash(String, String),
 }
 
 pub async fn reconcile<A: Aws>(aws: &A, settings: &Settings, run: &ReconcileRun) -> Result<Reconciled, ReconcileError> {
     let mut targets = aws.targets().await.map_err(ReconcileError::Targets)?;
+    let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+    for (db, _) in &targets {
+        if let Some(first) = seen.insert(db.to_ascii_lowercase(), db) {
+            return Err(ReconcileError::CaseClash(first.to_owned(), db.clone()));
+        }
+    }
     if let Some(only) = &run.db {
         let known = targets.iter().map(|(db, _)| db.as_str()).collect::<Vec<_>>().join(", ");
         targets.retain(|(db, _)| db.eq_ignore_ascii_case(only));
@@ -82,8 +111,22 @@ pub async fn reconcile<A: Aws>(aws: &A, settings: &Settings, run: &ReconcileRun)
     let backlog =
         if run.defer_while_pending { aws.pending_backlog().await.map_err(ReconcileError::Pending)? } else { 0 };
     let mut out = Reconciled::default();
-    for (db, target) in &targets {
-        let report = reconcile_database(aws, settings, run, backlog, db, target, &mut out.decisions).await;
+    let results: Vec<(DatabaseReport, Vec<Decision>)> = futures::stream::iter(&targets)
+        .map(|(db, target)| async move {
+            if run.deadline.is_some_and(|d| Instant::now() >= d) {
+                let mut report = DatabaseReport::new(db);
+                report.error = Some("not reached within the run's time budget; the next run starts with it".into());
+                return (report, Vec::new());
+            }
+            let mut decisions = Vec::new();
+            let report = reconcile_database(aws, settings, run, backlog, db, target, &mut decisions).await;
+            (report, decisions)
+        })
+        .buffered(CONCURRENT_DATABASES)
+        .collect()
+        .await;
+    for (report, decisions) in results {
+        out.decisions.extend(decisions);
         out.databases.push(report);
     }
     if run.record_metric && !settings.dry_run {
@@ -98,6 +141,14 @@ pub async fn reconcile<A: Aws>(aws: &A, settings: &Settings, run: &ReconcileRun)
         if let Err(e) = aws.metric(names::METRIC_SNAPSHOTS_WITHOUT_EXPORT, total, &per_db).await {
             tracing::warn!(error = %e, "could not record SnapshotsWithoutExport");
         }
+        // A database that could not be examined records no count above, which its alarm would
+        // read as fine: it records an error instead (and a 0 once it is examined again).
+        let errors: Vec<(String, f64)> =
+            out.databases.iter().map(|d| (d.db.clone(), if d.error.is_some() { 1.0 } else { 0.0 })).collect();
+        let total = errors.iter().map(|(_, n)| n).sum();
+        if let Err(e) = aws.metric(names::METRIC_RECONCILE_ERRORS, total, &errors).await {
+            tracing::warn!(error = %e, "could not record ReconcileErrors");
+        }
     }
     Ok(out)
 }
@@ -111,8 +162,7 @@ async fn reconcile_database<A: Aws>(
     target: &ExportTarget,
     decisions: &mut Vec<Decision>,
 ) -> DatabaseReport {
-    let mut report =
-        DatabaseReport { db: db.to_owned(), summary: Summary::default(), error: None, not_queued: 0, deferred: 0 };
+    let mut report = DatabaseReport::new(db);
     if let Err(problem) = target.validate() {
         report.error = Some(format!("export target is misconfigured: {problem}"));
         return report;
@@ -132,6 +182,23 @@ async fn reconcile_database<A: Aws>(
             return report;
         }
     };
+    if snapshots.is_empty() {
+        // Nothing to examine: a database with no snapshot yet, or a name that matches nothing.
+        match aws.database_exists(db).await {
+            Ok(true) => {}
+            Ok(false) => {
+                report.error = Some(format!(
+                    "no DB instance or Aurora cluster `{db}` in this account and region, and no snapshot of it: \
+                     check the database id in the config (or the --targets file)"
+                ));
+                return report;
+            }
+            Err(e) => {
+                report.error = Some(format!("it has no snapshot, and whether it exists could not be read: {e}"));
+                return report;
+            }
+        }
+    }
     let window = Window { policy: &policy, since: run.since, retry_failed: run.retry_failed };
     let examined = examine(&snapshots, &tasks, &window);
     report.summary = Summary::of(&examined);
@@ -235,7 +302,8 @@ async fn act_on<A: Aws>(
                 snapshot: e.snapshot,
                 parked_by: "reconcile".to_owned(),
             };
-            match aws.park(&pending).await {
+            let dedup = super::pending::deduplication_id(pending.export_id(), Some(&run.run_id));
+            match aws.park(&pending, &dedup).await {
                 Ok(()) => d.with(Outcome::StartExport, format!("{why}: queued for export")),
                 Err(err) => {
                     d.queued = false;

@@ -2,7 +2,7 @@
 //! named role and the function. Each database stack attaches the rights to its own bucket, key
 //! and Glue database to the role, so adding a database changes no core resource.
 
-use s3exports_config::{CatalogMode, Config, Database, names};
+use s3exports_config::{CatalogMode, Config, Database, ObjectLock, names};
 use serde_json::{Value, json};
 
 use super::function::{self, QueueFunction};
@@ -60,11 +60,32 @@ pub fn database_grant(t: &mut Template, config: &Config, db: &Database) {
     let glue_db = names::glue_database(&db.db_name);
     let glue = |what: &str| sub(&format!("arn:${{AWS::Partition}}:glue:${{AWS::Region}}:${{AWS::AccountId}}:{what}"));
     let bucket = format!("arn:${{AWS::Partition}}:s3:::{}", db.s3_bucket_name);
+    let evidence = if db.s3_prefix.is_empty() {
+        format!("{bucket}/{}/*", names::EVIDENCE_FOLDER)
+    } else {
+        format!("{bucket}/{}/{}/*", db.s3_prefix, names::EVIDENCE_FOLDER)
+    };
     let mut statements = vec![
-        allow("ListExports", &["s3:ListBucket"], vec![sub(&bucket)]),
-        allow("ReadExports", &["s3:GetObject"], vec![sub(&format!("{bucket}/*"))]),
-        allow("DecryptExports", &["kms:Decrypt"], vec![get_att("ExportKey", "Arn")]),
+        allow("ListExports", &["s3:ListBucket", "s3:ListBucketVersions"], vec![sub(&bucket)]),
+        // The manifest records each object's version and S3's checksum, read without the data.
+        allow(
+            "ReadExports",
+            &["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"],
+            vec![sub(&format!("{bucket}/*"))],
+        ),
+        // Manifests only: the cataloguer writes nothing else into the bucket.
+        allow("WriteManifests", &["s3:PutObject"], vec![sub(&evidence)]),
+        allow("UseExportKey", &["kms:Decrypt", "kms:GenerateDataKey"], vec![get_att("ExportKey", "Arn")]),
     ];
+    if db.object_lock != ObjectLock::Off {
+        // Seals completed exports. Never s3:BypassGovernanceRetention: no role can shorten one.
+        statements.push(allow(
+            "SealExports",
+            &["s3:PutObjectRetention", "s3:GetObjectRetention"],
+            vec![sub(&format!("{bucket}/*"))],
+        ));
+        statements.push(allow("CheckObjectLock", &["s3:GetBucketObjectLockConfiguration"], vec![sub(&bucket)]));
+    }
     match config.defaults.catalog {
         CatalogMode::Glue => statements.push(allow(
             "RegisterTablesAndPartitions",
@@ -78,11 +99,20 @@ pub fn database_grant(t: &mut Template, config: &Config, db: &Database) {
             ],
             vec![glue("catalog"), glue(&format!("database/{glue_db}")), glue(&format!("table/{glue_db}/*"))],
         )),
-        CatalogMode::Crawler => statements.push(allow(
-            "RunCrawler",
-            &["glue:UpdateCrawler", "glue:StartCrawler"],
-            vec![glue(&format!("crawler/{}", names::crawler(env, &db.db_name)))],
-        )),
+        CatalogMode::Crawler => {
+            statements.push(allow(
+                "RunCrawler",
+                &["glue:UpdateCrawler", "glue:StartCrawler"],
+                vec![glue(&format!("crawler/{}", names::crawler(env, &db.db_name)))],
+            ));
+            // Crawlers do not set read_restored_glacier_objects: the cataloguer sets it on the
+            // tables they made, so Athena reads restored copies.
+            statements.push(allow(
+                "MarkCrawledTables",
+                &["glue:GetTables", "glue:UpdateTable"],
+                vec![glue("catalog"), glue(&format!("database/{glue_db}")), glue(&format!("table/{glue_db}/*"))],
+            ));
+        }
     }
     t.add(
         "CatalogueGrant",

@@ -12,9 +12,23 @@ use crate::cfn::{
     policy, private_bucket, r#ref, sub,
 };
 
-/// Seconds one invocation may run; the queue hides a message for six times as long, as Lambda
-/// recommends for SQS sources.
+/// Seconds one invocation may run at least; the queue hides a message for six times as long, as
+/// Lambda recommends for SQS sources. The daily reconcile runs in the same function and lists
+/// each database (see [`exporter_timeout`]).
 const FUNCTION_TIMEOUT: u32 = 60;
+/// What the daily reconcile is given per configured database on top of the base: a few pages of
+/// snapshots and export tasks, with retries (four databases are listed at once).
+const RECONCILE_SECONDS_PER_DATABASE: u32 = 15;
+/// The longest an export may wait in the pending queue before an alarm: a backlog drains in
+/// hours at five slots, so days mean dispatch is stuck; messages are lost after 14.
+const PENDING_AGE_ALARM_SECONDS: u32 = 3 * 86_400;
+
+/// The exporting function's timeout: enough for the scheduled reconcile of every configured
+/// database, at most Lambda's 900 s (the reconcile stops before it and reports what was left).
+pub fn exporter_timeout(config: &Config) -> u32 {
+    let databases = u32::try_from(config.databases.len()).unwrap_or(u32::MAX);
+    FUNCTION_TIMEOUT.saturating_add(databases.saturating_mul(RECONCILE_SECONDS_PER_DATABASE)).min(900)
+}
 /// Two concurrent pollers at most: exports are limited to 5 per account anyway.
 const MAX_CONCURRENCY: u32 = 2;
 /// Athena stops a query that scans more than this (100 GiB).
@@ -39,7 +53,7 @@ pub fn template(config: &Config) -> Template {
 
     events_key(&mut t, env);
     events_topic(&mut t, env);
-    queues(&mut t, env);
+    queues(&mut t, env, exporter_timeout(config));
     alerts(&mut t, env, &config.defaults.alert_emails);
     exporter(&mut t, config);
     schedules(&mut t, env);
@@ -135,7 +149,7 @@ fn events_topic(t: &mut Template, env: &str) {
     }
 }
 
-fn queues(t: &mut Template, env: &str) {
+fn queues(t: &mut Template, env: &str, timeout: u32) {
     t.add(
         "DeadLetterQueue",
         "AWS::SQS::Queue",
@@ -145,7 +159,7 @@ fn queues(t: &mut Template, env: &str) {
             "KmsMasterKeyId": r#ref("EventsKey")
         }),
     );
-    queue_on_topic(t, "EventsQueue", &names::events_queue(env), FUNCTION_TIMEOUT * 6, None);
+    queue_on_topic(t, "EventsQueue", &names::events_queue(env), timeout * 6, None);
     // Exports waiting for a slot: FIFO with one message group, so it keeps their order and is
     // the lock two dispatches share. No event source: the function dispatches from it.
     t.add(
@@ -235,6 +249,15 @@ fn exporter(t: &mut Template, config: &Config) {
     let region_only = json!({ "StringEquals": { "aws:RequestedRegion": r#ref("AWS::Region") } });
     let statements = vec![
         allow("DescribeSnapshots", &["rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"], rds_arns()),
+        // Reconcile asks whether a database with no snapshot exists at all.
+        allow(
+            "DescribeDatabases",
+            &["rds:DescribeDBInstances", "rds:DescribeDBClusters"],
+            ["db", "cluster"]
+                .iter()
+                .map(|kind| sub(&format!("arn:${{AWS::Partition}}:rds:${{AWS::Region}}:${{AWS::AccountId}}:{kind}:*")))
+                .collect(),
+        ),
         // StartExportTask is scoped to this account's snapshots (it supports the snapshot and
         // cluster-snapshot resource types); DescribeExportTasks supports no resource-level
         // scoping: "*", pinned to this stack's region.
@@ -305,7 +328,7 @@ fn exporter(t: &mut Template, config: &Config) {
             statements,
             queue: "EventsQueue",
             environment: vec![("PENDING_QUEUE_URL", r#ref("PendingQueue"))],
-            timeout: FUNCTION_TIMEOUT,
+            timeout: exporter_timeout(config),
             memory: 128,
             batch_size: 10,
             max_concurrency: MAX_CONCURRENCY,
@@ -395,7 +418,43 @@ fn alarms(t: &mut Template, config: &Config) {
         );
         props["Period"] = json!(86_400);
         t.add(&format!("SnapshotsWithoutExportAlarm{i}"), "AWS::CloudWatch::Alarm", props);
+        // A database whose listing failed records no SnapshotsWithoutExport at all, which the
+        // alarm above reads as fine: its own error metric says so.
+        let mut props = alarm(
+            &format!(
+                "rds-snapshot-s3exports {env}: the daily reconcile could not examine {} (listing failed or time ran out); `exporter reconcile --db {}` says why",
+                db.db_name, db.db_name
+            ),
+            names::METRIC_NAMESPACE,
+            names::METRIC_RECONCILE_ERRORS,
+            "Maximum",
+            json!([{ "Name": "Database", "Value": db.db_name }]),
+        );
+        props["Period"] = json!(86_400);
+        t.add(&format!("ReconcileErrorsAlarm{i}"), "AWS::CloudWatch::Alarm", props);
     }
+    let mut props = alarm(
+        &format!(
+            "rds-snapshot-s3exports {env}: an export has waited in the pending queue for days: dispatch is stuck (see the exporter's logs; `exporter dispatch --dry-run`)"
+        ),
+        "AWS/SQS",
+        "ApproximateAgeOfOldestMessage",
+        "Maximum",
+        json!([{ "Name": "QueueName", "Value": get_att("PendingQueue", "QueueName") }]),
+    );
+    props["Threshold"] = json!(PENDING_AGE_ALARM_SECONDS);
+    t.add("PendingAgeAlarm", "AWS::CloudWatch::Alarm", props);
+    let mut props = alarm(
+        &format!(
+            "rds-snapshot-s3exports {env}: a completed export could not be manifested or sealed whole; `athenaq evidence` shows which"
+        ),
+        names::METRIC_NAMESPACE,
+        names::METRIC_EVIDENCE_INCOMPLETE,
+        "Sum",
+        json!([]),
+    );
+    props["Period"] = json!(3600);
+    t.add("EvidenceIncompleteAlarm", "AWS::CloudWatch::Alarm", props);
 }
 
 fn athena(t: &mut Template, env: &str) {

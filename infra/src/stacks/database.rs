@@ -1,7 +1,7 @@
 //! One database's stack: the export bucket with its lifecycle, the KMS key, the export role,
 //! the Glue database and the parameter the exporter reads.
 
-use s3exports_config::{Config, Database, ExportTarget, names};
+use s3exports_config::{Config, Database, ExportTarget, ObjectLock, names};
 use serde_json::{Value, json};
 
 use crate::cfn::{
@@ -36,7 +36,7 @@ pub fn template(config: &Config, db: &Database) -> Template {
             }
         }),
     );
-    target_parameter(&mut t, env, db);
+    target_parameter(&mut t, env, db, &config.defaults);
     super::catalogue::database_grant(&mut t, config, db);
     if config.defaults.catalog == s3exports_config::CatalogMode::Crawler {
         super::catalogue::crawler(&mut t, config, db);
@@ -102,9 +102,26 @@ fn export_bucket(t: &mut Template, db: &Database) {
                 "ExpirationInDays": l.expire_days,
                 "NoncurrentVersionExpiration": { "NoncurrentDays": 30 },
                 "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": 7 }
+            },
+            // Versioned: expiry leaves a delete marker over each version, and the version
+            // becomes noncurrent (removed by the rule above, once any seal has ended). Markers
+            // left alone are removed too, so nothing lingers.
+            {
+                "Id": "RemoveExpiredDeleteMarkers",
+                "Status": "Enabled",
+                "ExpiredObjectDeleteMarker": true
             }
         ]}),
     );
+    if db.object_lock != ObjectLock::Off {
+        // Enabled in place, so an existing bucket holding exports is kept, never replaced: only
+        // ObjectLockConfiguration (updated without interruption; S3 allows it on an existing
+        // versioned bucket), never the top-level ObjectLockEnabled, which CloudFormation
+        // documents as "Update requires: Replacement". No default retention: it would apply to
+        // the temporary objects RDS writes and deletes during an export. Completed exports are
+        // sealed one by one by the cataloguer instead.
+        props.insert("ObjectLockConfiguration".into(), json!({ "ObjectLockEnabled": "Enabled" }));
+    }
     let bucket = t.add("ExportBucket", "AWS::S3::Bucket", Value::Object(props));
     // Exports are the archive: deleting the stack must not delete them.
     bucket["DeletionPolicy"] = json!("Retain");
@@ -113,7 +130,7 @@ fn export_bucket(t: &mut Template, db: &Database) {
         bucket,
         &[(
             "CKV_AWS_18",
-            "Written only by RDS export tasks, which CloudTrail records; server access logs would add a second bucket per database for no new facts",
+            "Written only by RDS export tasks and the cataloguer's manifests, which CloudTrail records; server access logs would add a second bucket per database for no new facts (and an Object Lock bucket can never be a log destination)",
         )],
     );
     t.add(
@@ -151,9 +168,9 @@ fn export_role(t: &mut Template, env: &str, db: &Database) {
     );
 }
 
-fn target_parameter(t: &mut Template, env: &str, db: &Database) {
+fn target_parameter(t: &mut Template, env: &str, db: &Database, defaults: &s3exports_config::Defaults) {
     // The document the exporter reads; role and key ARNs are filled in by CloudFormation.
-    let target = ExportTarget::for_database(db, "${ExportRole.Arn}".into(), "${ExportKey.Arn}".into());
+    let target = ExportTarget::for_database(db, defaults, "${ExportRole.Arn}".into(), "${ExportKey.Arn}".into());
     let document = serde_json::to_string(&target).unwrap_or_default();
     t.add(
         "TargetParameter",

@@ -101,18 +101,29 @@ pub fn add(t: &mut Template, config: &Config, f: QueueFunction<'_>) {
         "Code": { "S3Bucket": r#ref("CodeS3Bucket"), "S3Key": r#ref("CodeS3Key") },
         "MemorySize": f.memory,
         "Timeout": f.timeout,
-        "ReservedConcurrentExecutions": f.max_concurrency + 1,
         "Role": get_att(&role, "Arn"),
         "LoggingConfig": { "LogGroup": r#ref(&log_group), "LogFormat": "JSON" },
         "DeadLetterConfig": { "TargetArn": get_att("DeadLetterQueue", "Arn") },
         "Environment": { "Variables": variables }
     });
+    // Off by default: a reservation that leaves the account under its minimum unreserved
+    // concurrency (100, lower in some accounts) fails the stack; the event source's
+    // MaximumConcurrency and the pending queue's lock bound the function anyway.
+    if let Some(reserved) = config.defaults.reserved_concurrency {
+        props["ReservedConcurrentExecutions"] = json!(reserved);
+    }
     if let Some(vpc) = &config.vpc {
         props["VpcConfig"] =
             json!({ "SubnetIds": vpc.private_subnet_ids, "SecurityGroupIds": [r#ref("ExporterSecurityGroup")] });
     }
     let resource = t.add(&function, "AWS::Lambda::Function", props);
     let mut skips = vec![("CKV_AWS_173", "The environment holds only resource names and ARNs, no secrets")];
+    if config.defaults.reserved_concurrency.is_none() {
+        skips.push((
+            "CKV_AWS_115",
+            "Bounded by the event source's MaximumConcurrency and the pending queue's lock; a reservation fails stacks in accounts with low concurrency quotas (set defaults.reserved_concurrency to reserve)",
+        ));
+    }
     if config.vpc.is_none() {
         skips.push((
             "CKV_AWS_117",

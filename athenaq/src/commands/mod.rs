@@ -1,0 +1,111 @@
+//! athenaq's commands, one module each: an `Args` struct (clap) and its `run()`. They share
+//! [`Global`] (environment, config, output format, AWS configuration) through [`Context`], and
+//! the sources (`athena`, `glue`, `in_place`, `layout`) and `output` modules of the library.
+
+pub mod cost;
+pub mod list_exports;
+pub mod pull;
+pub mod query;
+pub mod restore;
+pub mod tables;
+pub mod verify;
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use s3exports_cli::AwsArgs;
+use s3exports_config::{Config, EnvSelector};
+
+use crate::in_place::{self, Opened, Purpose, Source};
+use crate::objects::{self, Object, RestoreListing};
+use crate::output::Format;
+
+/// The options every command takes.
+#[derive(Debug, clap::Args)]
+pub struct Global {
+    /// Environment: dev, prod, or auto (from the git branch).
+    #[arg(long, global = true, default_value = "prod")]
+    pub env: EnvSelector,
+    /// A config file to use instead of the one compiled in.
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Output: a readable table, or csv / json (one object per row) for machines.
+    #[arg(long, global = true, value_enum, default_value = "table")]
+    pub format: Format,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// What a command runs with: the environment's config, the output format, the AWS options.
+#[derive(Debug)]
+pub struct Context {
+    pub config: Config,
+    pub format: Format,
+    pub aws: AwsArgs,
+}
+
+impl Global {
+    pub fn context(self) -> Result<Context> {
+        let config = s3exports_cli::load_config(&self.env, self.config.as_deref())?;
+        Ok(Context { config, format: self.format, aws: self.aws })
+    }
+}
+
+impl Context {
+    pub async fn sdk(&self) -> aws_config::SdkConfig {
+        self.aws.sdk_config().await
+    }
+
+    /// A `--db` that names no configured database is an error listing the configured ones
+    /// (a folder or S3 prefix read with `--local` may hold any database, so it is not checked).
+    pub fn check_db(&self, db: Option<&str>, local: bool) -> Result<()> {
+        let Some(db) = db else { return Ok(()) };
+        if local || self.config.database(db).is_some() {
+            return Ok(());
+        }
+        let known: Vec<&str> = self.config.databases.iter().map(|d| d.db_name.as_str()).collect();
+        bail!(
+            "database `{db}` is not configured in {}; configured: {}",
+            self.config.environment,
+            if known.is_empty() { "none".into() } else { known.join(", ") }
+        )
+    }
+
+    /// The exports a `--local` argument holds; what discovery left out is said on stderr.
+    pub async fn open(&self, source: &Source, purpose: Purpose) -> Result<Opened> {
+        let opened = in_place::open(source, purpose, || self.aws.sdk_config()).await?;
+        for skipped in &opened.found.skipped {
+            eprintln!("warning: skipped {skipped}");
+        }
+        Ok(opened)
+    }
+}
+
+/// An export's task and its objects (or one table's, with the export's JSON files), with the
+/// restore state of each archived object as S3 lists it (HeadObject only where the endpoint
+/// may not say).
+pub async fn export_objects(
+    sdk: &aws_config::SdkConfig,
+    s3: &aws_sdk_s3::Client,
+    config: &Config,
+    export_id: &str,
+    table: Option<&str>,
+) -> Result<(s3exports_rds::ExportTask, Vec<Object>)> {
+    let (task, _) = crate::verify::find_export(&aws_sdk_rds::Client::new(sdk), config, export_id).await?;
+    let folder = objects::export_folder(&task);
+    let listing = RestoreListing::for_sdk(sdk);
+    let mut all = objects::list(s3, &task.s3_bucket, &folder, listing)
+        .await
+        .map_err(|e| anyhow::anyhow!("listing s3://{}/{folder}: {e}", task.s3_bucket))?;
+    if let Some(table) = table {
+        all = objects::of_table(&folder, &all, table).map_err(|folders| {
+            anyhow::anyhow!(
+                "export {export_id} has no table folder `{table}` (give `schema.table` as RDS names the folder); \
+                 it has: {}",
+                if folders.is_empty() { "none".to_owned() } else { folders.join(", ") }
+            )
+        })?;
+    }
+    crate::restore::fill_restore_states(s3, &task.s3_bucket, &mut all).await?;
+    Ok((task, all))
+}
