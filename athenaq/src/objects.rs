@@ -96,7 +96,7 @@ pub async fn list(
             .bucket(bucket)
             .prefix(prefix)
             .optional_object_attributes(OptionalObjectAttributes::RestoreStatus)
-            .set_continuation_token(token)
+            .set_continuation_token(token.clone())
             .send()
             .await
             .map_err(|e| classify(&e))?;
@@ -118,7 +118,14 @@ pub async fn list(
                     }),
                 }),
         );
-        token = page.next_continuation_token().map(str::to_owned);
+        let next = page.next_continuation_token().map(str::to_owned);
+        if next.is_some() && next == token {
+            // S3 never repeats a token; an endpoint that does would be listed forever.
+            return Err(AwsError::Transient(format!(
+                "ListObjectsV2 on s3://{bucket}/{prefix} repeated its continuation token"
+            )));
+        }
+        token = next;
         if token.is_none() {
             settle_absent_restore_states(&mut out, listing);
             return Ok(out);

@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+use athenaq::local::{MAX_EXPRESSION_DEPTH, MAX_SQL_BYTES};
+
 use s3exports_testkit::sample::{SampleSpec, write_sample};
 
 fn athenaq(args: &[&str]) -> (String, String, bool) {
@@ -87,4 +89,49 @@ fn a_reader_that_stops_early_is_not_a_failure() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(out.status.success(), "{err}");
     assert!(!err.contains("Broken pipe") && !err.contains("Error"), "{err}");
+}
+
+#[test]
+fn deep_sql_is_answered_or_refused_never_a_stack_overflow() {
+    // The whole binary (the debug build in the tests), as an analyst runs it.
+    let dir = sample();
+    let local = dir.path().to_str().unwrap();
+    let chain = |terms: usize| {
+        let expr: Vec<String> = (0..terms).map(|i| format!("id = {i}")).collect();
+        format!("SELECT count(*) AS n FROM pams_public_orders WHERE {}", expr.join(" OR "))
+    };
+    // The deepest accepted is answered.
+    let (out, err, ok) = athenaq(&["query", "--local", local, "--format", "csv", &chain(MAX_EXPRESSION_DEPTH - 2)]);
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().nth(1), Some("76"), "every order of both snapshots: {out}");
+    // 2,000 terms (which overflowed the stack): a clean refusal naming the limit and the way out.
+    let (_, err, ok) = athenaq(&["query", "--local", local, &chain(2_000)]);
+    assert!(!ok);
+    assert!(err.contains("nested 2001 deep, more than the 500") && err.contains("IN (1, 2, ...)"), "{err}");
+    assert!(!err.contains("overflow") && !err.contains("panicked"), "{err}");
+    // A long IN list is one level deep.
+    let values: Vec<String> = (0..5_000).map(|i| i.to_string()).collect();
+    let sql = format!("SELECT count(*) AS n FROM pams_public_orders WHERE id IN ({})", values.join(", "));
+    let (out, err, ok) = athenaq(&["query", "--local", local, "--format", "csv", &sql]);
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().nth(1), Some("76"), "{out}");
+    // Past Athena's length limit: refused at once.
+    let long = dir.path().join("long.sql");
+    std::fs::write(&long, format!("SELECT 1 -- {}", "x".repeat(MAX_SQL_BYTES))).unwrap();
+    let (_, err, ok) = athenaq(&["query", "--local", local, "--file", long.to_str().unwrap()]);
+    assert!(!ok && err.contains("athenaq (and Athena) accepts"), "{err}");
+}
+
+#[test]
+fn unknown_statuses_and_negative_durations_are_refused_with_the_reason() {
+    let dir = sample();
+    let local = dir.path().to_str().unwrap();
+    let (_, err, ok) = athenaq(&["list-exports", "--local", local, "--status", "bogus"]);
+    assert!(!ok);
+    assert!(err.contains("bogus") && err.contains("complete") && err.contains("in_progress"), "{err}");
+    let (_, _, ok) = athenaq(&["list-exports", "--local", local, "--status", "COMPLETE"]);
+    assert!(ok, "statuses are matched whatever their case");
+    let (_, err, ok) = athenaq(&["list-exports", "--local", local, "--since", "-1d"]);
+    assert!(!ok);
+    assert!(err.contains("how far back to look, a positive duration"), "{err}");
 }

@@ -4,168 +4,14 @@
 //! object not encrypted with the database's key; archived parts warn; restore runs twice;
 //! `--local s3://...` reads the export in place as it reads a pulled copy.
 
-use std::path::{Path, PathBuf};
+mod support;
+
 use std::process::Command;
 
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{
-    BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter,
-    PublicAccessBlockConfiguration, ServerSideEncryption, StorageClass, Transition, TransitionStorageClass,
-};
+use aws_sdk_s3::types::{ServerSideEncryption, StorageClass};
 use s3exports_config::names;
-use s3exports_testkit::Moto;
-use s3exports_testkit::sample::{SampleSpec, SnapshotFacts, write_sample};
 use serde_json::Value;
-
-const BUCKET: &str = "pams-db-snapshots-export";
-const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/pams-export-key";
-
-struct Fixture {
-    moto: Moto,
-    s3: aws_sdk_s3::Client,
-    export_id: String,
-    /// Keys of the uploaded files, part files first.
-    keys: Vec<String>,
-    /// The sample: this export and an earlier one, not uploaded.
-    sample: tempfile::TempDir,
-    earlier_export_id: String,
-}
-
-fn files_below(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() { stack.push(path) } else { out.push(path) }
-        }
-    }
-    out.sort();
-    out
-}
-
-async fn upload(s3: &aws_sdk_s3::Client, key: &str, body: Vec<u8>, class: StorageClass, sse: ServerSideEncryption) {
-    let mut put = s3.put_object().bucket(BUCKET).key(key).body(ByteStream::from(body)).storage_class(class);
-    put = put.server_side_encryption(sse.clone());
-    if sse == ServerSideEncryption::AwsKms {
-        put = put.ssekms_key_id(KEY);
-    }
-    put.send().await.unwrap();
-}
-
-/// The export's files under `<export id>/`, part files in `class`; their keys, part files first.
-async fn upload_export(s3: &aws_sdk_s3::Client, sample: &Path, export_id: &str, class: StorageClass) -> Vec<String> {
-    let folder = sample.join(export_id);
-    let mut keys = Vec::new();
-    for path in files_below(&folder) {
-        let key = format!("{export_id}/{}", path.strip_prefix(&folder).unwrap().to_string_lossy());
-        let part = key.ends_with(".parquet");
-        let class = if part { class.clone() } else { StorageClass::Standard };
-        upload(s3, &key, std::fs::read(&path).unwrap(), class, ServerSideEncryption::AwsKms).await;
-        keys.push(key);
-    }
-    keys.sort_by_key(|k| !k.ends_with(".parquet"));
-    keys
-}
-
-async fn fixture(class: StorageClass) -> Fixture {
-    let moto = Moto::start();
-    let sdk = moto.sdk_config().await;
-    let dir = tempfile::tempdir().unwrap();
-    let facts: Vec<SnapshotFacts> = write_sample(dir.path(), SampleSpec { orders: 200, customers: 20 }).unwrap();
-    let export_id = facts[1].export_id.clone();
-
-    // The bucket as the database stack makes it.
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
-    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
-    let block = PublicAccessBlockConfiguration::builder()
-        .block_public_acls(true)
-        .ignore_public_acls(true)
-        .block_public_policy(true)
-        .restrict_public_buckets(true)
-        .build();
-    s3.put_public_access_block().bucket(BUCKET).public_access_block_configuration(block).send().await.unwrap();
-    let transition =
-        |class: TransitionStorageClass, days| Transition::builder().storage_class(class).days(days).build();
-    let rule = LifecycleRule::builder()
-        .id("ArchiveThenExpire")
-        .status(ExpirationStatus::Enabled)
-        .filter(LifecycleRuleFilter::builder().prefix("").build())
-        .transitions(transition(TransitionStorageClass::Glacier, 7))
-        .transitions(transition(TransitionStorageClass::DeepArchive, 97))
-        .expiration(LifecycleExpiration::builder().days(365).build())
-        .build()
-        .unwrap();
-    let lifecycle = BucketLifecycleConfiguration::builder().rules(rule).build().unwrap();
-    s3.put_bucket_lifecycle_configuration().bucket(BUCKET).lifecycle_configuration(lifecycle).send().await.unwrap();
-
-    // The export task, under the sample's export id, and its files.
-    let rds = aws_sdk_rds::Client::new(&sdk);
-    s3exports_testkit::create_db_instance(&rds, "pams-stack-prod", "postgres").await;
-    let snap = rds
-        .create_db_snapshot()
-        .db_instance_identifier("pams-stack-prod")
-        .db_snapshot_identifier("s1")
-        .send()
-        .await
-        .unwrap();
-    s3exports_testkit::start_export(
-        &rds,
-        &export_id,
-        snap.db_snapshot().unwrap().db_snapshot_arn().unwrap(),
-        BUCKET,
-        KEY,
-    )
-    .await;
-    let keys = upload_export(&s3, dir.path(), &export_id, class).await;
-
-    // The catalogue, as the cataloguer writes it: a table per source table, a partition per export.
-    let glue = aws_sdk_glue::Client::new(&sdk);
-    let database = names::glue_database("pams-stack-prod");
-    glue.create_database()
-        .database_input(aws_sdk_glue::types::DatabaseInput::builder().name(&database).build().unwrap())
-        .send()
-        .await
-        .unwrap();
-    for table in ["customers", "orders", "order_items", "events"] {
-        let name = names::glue_table("pams", Some("public"), table);
-        let key = |n: &str| aws_sdk_glue::types::Column::builder().name(n).r#type("string").build().unwrap();
-        let input = aws_sdk_glue::types::TableInput::builder()
-            .name(&name)
-            .partition_keys(key("snapshot_date"))
-            .partition_keys(key("export_id"))
-            .build()
-            .unwrap();
-        glue.create_table().database_name(&database).table_input(input).send().await.unwrap();
-        let partition =
-            aws_sdk_glue::types::PartitionInput::builder().values(&facts[1].snapshot_date).values(&export_id).build();
-        glue.create_partition()
-            .database_name(&database)
-            .table_name(&name)
-            .partition_input(partition)
-            .send()
-            .await
-            .unwrap();
-    }
-    let earlier_export_id = facts[0].export_id.clone();
-    Fixture { moto, s3, export_id, keys, sample: dir, earlier_export_id }
-}
-
-fn athenaq(moto: &Moto, args: &[&str]) -> (Vec<Value>, String, Option<i32>) {
-    let out = Command::new(env!("CARGO_BIN_EXE_athenaq"))
-        .args(args)
-        .envs(moto.env())
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .unwrap();
-    let rows = String::from_utf8(out.stdout).unwrap().lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-    (rows, String::from_utf8(out.stderr).unwrap(), out.status.code())
-}
-
-fn status_of<'a>(rows: &'a [Value], check: &str) -> (&'a str, &'a str) {
-    let row = rows.iter().find(|r| r["check"] == check).unwrap_or_else(|| panic!("no {check} row: {rows:?}"));
-    (row["status"].as_str().unwrap(), row["detail"].as_str().unwrap())
-}
+use support::{ALIAS, BUCKET, KEY, athenaq, fixture, fixture_keyed, status_of, upload, upload_export};
 
 #[tokio::test]
 async fn verify_passes_on_a_whole_export_and_fails_on_a_missing_part_or_a_foreign_key() {
@@ -176,6 +22,11 @@ async fn verify_passes_on_a_whole_export_and_fails_on_a_missing_part_or_a_foreig
     for check in ["task", "tables", "part files", "footers", "encryption", "lifecycle", "public access", "catalogue"] {
         assert_eq!(status_of(&rows, check).0, "pass", "{check}: {rows:?}");
     }
+    // Every PostgreSQL export names the instance's other databases with a warning and no
+    // status: information, never a failed table.
+    let (status, detail) = status_of(&rows, "rds notes");
+    assert_eq!(status, "warn");
+    assert!(detail.contains("postgres: No tables found"), "{detail}");
     let (_, deep_err, code) = athenaq(&f.moto, &[&verify[..], &["--deep"]].concat());
     assert_eq!(code, Some(0), "{deep_err}");
 
@@ -403,4 +254,41 @@ async fn local_s3_reads_the_export_in_place_as_a_pulled_copy_is_read() {
     let (_, err, code) = query(&bucket);
     assert_eq!(code, Some(1));
     assert!(err.contains(&format!("{bucket}/{}: damaged part file", f.keys[0])), "{err}");
+}
+
+#[tokio::test]
+async fn a_task_started_with_a_key_alias_passes_encryption_through_describe_key() {
+    let f = fixture_keyed(StorageClass::Standard, ALIAS).await;
+    let (rows, stderr, code) =
+        athenaq(&f.moto, &["--env", "prod", "verify", f.export_id.as_str(), "--format", "json", "--deep"]);
+    assert_eq!(code, Some(0), "{rows:?}\n{stderr}");
+    let (status, detail) = status_of(&rows, "encryption");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(KEY.ends_with("pams-export-key"));
+}
+
+#[tokio::test]
+async fn archived_export_json_is_a_warning_with_the_restore_to_run_not_a_failure() {
+    let f = fixture(StorageClass::Standard).await;
+    // A large database's export_tables_info passes S3's 128 KB transition floor.
+    let tables_info = f.keys.iter().find(|k| k.contains("export_tables_info_")).unwrap().clone();
+    let body =
+        f.s3.get_object().bucket(BUCKET).key(&tables_info).send().await.unwrap().body.collect().await.unwrap().to_vec();
+    upload(&f.s3, &tables_info, body, StorageClass::DeepArchive, ServerSideEncryption::AwsKms).await;
+    let (rows, stderr, code) = athenaq(&f.moto, &["--env", "prod", "verify", f.export_id.as_str(), "--format", "json"]);
+    assert_eq!(code, Some(0), "archived metadata is not a failed export: {rows:?}\n{stderr}");
+    let (status, detail) = status_of(&rows, "tables");
+    assert_eq!(status, "warn");
+    assert!(
+        detail.contains("DEEP_ARCHIVE") && detail.contains(&format!("`athenaq restore {}`", f.export_id)),
+        "{detail}"
+    );
+    // Listing in place leaves that export out with the same advice; the cost still adds up.
+    let bucket = format!("s3://{BUCKET}");
+    let (_, err, code) = athenaq(&f.moto, &["--env", "prod", "list-exports", "--local", &bucket, "--format", "json"]);
+    assert_eq!(code, Some(1), "nothing readable is an error: {err}");
+    assert!(err.contains(&format!("athenaq restore {}", f.export_id)), "{err}");
+    let (rows, err, code) = athenaq(&f.moto, &["--env", "prod", "cost", "--db", "pams-stack-prod", "--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(rows[0]["stored_gb"].as_str().unwrap().contains("DEEP_ARCHIVE"), "{rows:?}");
 }

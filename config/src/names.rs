@@ -130,6 +130,21 @@ pub fn glue_table(database: &str, schema: Option<&str>, table: &str) -> String {
     glue_identifier(&joined)
 }
 
+/// The folder of one database's manifests in its bucket: `<prefix>/_evidence/<db>/`.
+pub fn evidence_folder(s3_prefix: &str, db_name: &str) -> String {
+    let prefix = s3_prefix.trim_matches('/');
+    if prefix.is_empty() {
+        format!("{EVIDENCE_FOLDER}/{db_name}/")
+    } else {
+        format!("{prefix}/{EVIDENCE_FOLDER}/{db_name}/")
+    }
+}
+
+/// One export's manifest: `<prefix>/_evidence/<db>/<export id>.json`.
+pub fn manifest_key(s3_prefix: &str, db_name: &str, export_id: &str) -> String {
+    format!("{}{export_id}.json", evidence_folder(s3_prefix, db_name))
+}
+
 /// Glue and Athena fold names to lower case and accept `[a-z0-9_]`.
 pub fn glue_identifier(name: &str) -> String {
     name.chars()

@@ -73,6 +73,12 @@ pub fn sdk_error_text<E: ProvideErrorMetadata + std::error::Error + 'static>(
         _ => match err {
             // The service's answer could not be read: say so, not what the raw response held.
             SdkError::ResponseError(_) => "the service's response could not be read".to_owned(),
+            // A 2xx the SDK could not read (a header or body not in the form the API defines).
+            SdkError::ServiceError(ctx) if ctx.raw().status().is_success() => format!(
+                "HTTP {} whose response could not be read: {}",
+                ctx.raw().status().as_u16(),
+                aws_smithy_types::error::display::DisplayErrorContext(ctx.err())
+            ),
             SdkError::ServiceError(ctx) => format!("HTTP {} with no error code", ctx.raw().status().as_u16()),
             _ => aws_smithy_types::error::display::DisplayErrorContext(err).to_string(),
         },

@@ -104,6 +104,10 @@ fn verdict(snapshot: &Snapshot, tasks: &[ExportTask], covering: &[ExportTask], w
     if let Err(why) = check_snapshot_type(snapshot, window.policy) {
         return skip(why);
     }
+    if snapshot.arn.trim().is_empty() {
+        // StartExportTask takes the snapshot's ARN; one is never made up from its name.
+        return skip("RDS listed it without an ARN, which StartExportTask needs; a later run looks again".into());
+    }
     let of_snapshot: Vec<&ExportTask> = tasks.iter().filter(|t| t.source_arn == snapshot.arn).collect();
     if let Some(done) = of_snapshot.iter().find(|t| t.status.counts_as_exported()) {
         return Verdict::Exported { export_task_identifier: done.id.clone(), status: done.status };

@@ -145,8 +145,9 @@ pub async fn list_snapshots(
     out.extend(cluster);
     // Only this database's, once each: the filters are the API's, applied again here.
     out.retain(|s| s.db_id.eq_ignore_ascii_case(db_id));
-    out.sort_by(|a, b| a.arn.cmp(&b.arn));
-    out.dedup_by(|a, b| a.arn == b.arn);
+    // Once each, by identifier and ARN together: a response without ARNs must not merge snapshots.
+    out.sort_by(|a, b| (&a.arn, &a.id).cmp(&(&b.arn, &b.id)));
+    out.dedup_by(|a, b| a.arn == b.arn && a.id == b.id);
     Ok(out)
 }
 

@@ -2,6 +2,7 @@
 //! of the events RDS, SNS and SQS deliver ([`events`]), and, with the `sample` feature, the
 //! sample export generator ([`sample`]).
 
+pub mod aws_examples;
 pub mod events;
 pub mod moto;
 #[cfg(feature = "sample")]

@@ -500,19 +500,25 @@ fn write_info_files(root: &Path, export_id: &str, arn: &str, date: &str, second:
         ),
         ("orders", mapping(&orders_cols)),
     ];
-    let status = TablesInfo {
-        per_table_status: tables
-            .into_iter()
-            .map(|(t, schema_metadata)| TableStatus {
-                target: format!("{DATABASE}.public.{t}"),
-                status: "COMPLETE".to_owned(),
-                size_gb: Some(0.0),
-                schema_metadata,
-                table_statistics: Some(json!({"extractionStartTime": format!("{date}T03:21:00Z"), "partitioningInfo": {"numberOfPartitions": 1}})),
-                ..TableStatus::default()
-            })
-            .collect(),
-    };
+    let mut per_table_status: Vec<TableStatus> = tables
+        .into_iter()
+        .map(|(t, schema_metadata)| TableStatus {
+            target: format!("{DATABASE}.public.{t}"),
+            status: "COMPLETE".to_owned(),
+            size_gb: Some(0.0),
+            schema_metadata,
+            table_statistics: Some(json!({"extractionStartTime": format!("{date}T03:21:00Z"), "partitioningInfo": {"numberOfPartitions": 1}})),
+            ..TableStatus::default()
+        })
+        .collect();
+    // What RDS adds for a PostgreSQL instance's other databases: an entry that is no table
+    // result, with a warning and no status (the message is representative, not RDS's own).
+    per_table_status.push(TableStatus {
+        target: "postgres".to_owned(),
+        warning_message: Some("No tables found to export in database postgres".to_owned()),
+        ..TableStatus::default()
+    });
+    let status = TablesInfo { per_table_status };
     std::fs::write(
         root.join(format!("export_tables_info_{export_id}_from_1_to_4.json")),
         serde_json::to_string_pretty(&status)?,

@@ -118,6 +118,12 @@ async fn export_snapshot<A: Aws>(
     let mut d = d;
     d.db = Some(snapshot.db_id.clone());
     d.source_arn = Some(snapshot.arn.clone());
+    if snapshot.arn.trim().is_empty() {
+        return d.retry(
+            RetryKind::NotReady,
+            format!("RDS described {what} `{}` without an ARN, which StartExportTask needs", snapshot.id),
+        );
+    }
     let Some(created) = snapshot.created.filter(|_| snapshot.is_available()) else {
         return d.retry(RetryKind::NotReady, format!("{what} is `{}`, not yet available", snapshot.status));
     };

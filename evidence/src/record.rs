@@ -1,0 +1,394 @@
+//! Writing one export's manifest: what S3 holds for it (every object's current version, S3's
+//! checksum, each part's footer), what RDS reported, linked to the database's previous manifest.
+//!
+//! The chain is kept linear by a head pointer (`_evidence/<db>/_state/head.json`) written with
+//! S3's conditional writes: a writer links to the manifest the head names and moves the head
+//! only if no one moved it meanwhile, so two exports completing at once never both follow the
+//! same manifest. The manifest itself is written only if absent, and a retry after a crash
+//! between the two writes rebuilds the same bytes from the head.
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveTime, Utc};
+use futures::{StreamExt, stream};
+use s3exports_config::{ObjectLock, names};
+use s3exports_rds::layout::{EntryKind, ExportInfo, TableRef, TableStatus};
+use s3exports_rds::{AwsError, ExportTask};
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::{
+    ExportRecord, LeftOut, Link, MANIFEST_VERSION, Manifest, ObjectRecord, SealRecord, TableRecord, sha256_hex, tool,
+};
+use crate::s3::{self, FooterRead, Written};
+
+/// Requests in flight at once while collecting (HeadObject, footers).
+pub const CONCURRENCY: usize = 32;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvidenceError {
+    #[error("{doing}: {source}")]
+    Aws { doing: String, source: AwsError },
+    #[error(transparent)]
+    NotAManifest(#[from] crate::manifest::ManifestError),
+    #[error(
+        "s3://{bucket}/{key} already holds another manifest for this export (SHA-256 {found}, not {computed}): the \
+         export's objects changed since it was written; `athenaq verify {export_id}` says which"
+    )]
+    Changed { bucket: String, key: String, export_id: String, found: String, computed: String },
+    #[error(
+        "bucket {bucket} has no S3 Object Lock, but the export target of {database} asks to seal its exports \
+         (object_lock = \"{mode}\" in the config's [defaults] or its [[databases]] entry): deploy the database stack, \
+         which enables Object Lock on the bucket in place, or set object_lock = \"off\""
+    )]
+    NoObjectLock { bucket: String, database: String, mode: String },
+    #[error("the chain head of {database} kept changing under {tries} attempts to move it; try again")]
+    Contended { database: String, tries: usize },
+}
+
+impl EvidenceError {
+    fn aws(doing: impl Into<String>) -> impl FnOnce(AwsError) -> Self {
+        let doing = doing.into();
+        move |source| Self::Aws { doing, source }
+    }
+
+    /// As the functions classify errors: transient ones are retried, the rest reported.
+    pub fn into_aws(self) -> AwsError {
+        match self {
+            Self::Aws { source: AwsError::Transient(t), doing } => AwsError::Transient(format!("{doing}: {t}")),
+            Self::Contended { .. } => AwsError::Transient(self.to_string()),
+            Self::NoObjectLock { .. } => AwsError::Misconfigured(self.to_string()),
+            other => AwsError::Permanent(other.to_string()),
+        }
+    }
+}
+
+/// What is known of a completed export besides what S3 holds.
+#[derive(Debug, Clone)]
+pub struct ExportFacts<'a> {
+    /// The configured database (its manifests' folder).
+    pub database: &'a str,
+    pub task: &'a ExportTask,
+    /// The export's `export_tables_info` entries.
+    pub entries: &'a [TableStatus],
+    pub info: Option<&'a ExportInfo>,
+    /// Sealing: the mode and the days after the snapshot day the seal lasts.
+    pub seal: Option<(ObjectLock, u32)>,
+}
+
+/// The day a seal ends: the snapshot's day (else the export's end) plus `days`, at midnight UTC.
+pub fn seal_until(task: &ExportTask, days: u32) -> Option<DateTime<Utc>> {
+    let day = task.snapshot_time.or(task.task_end_time)?.date_naive();
+    Some(day.checked_add_days(chrono::Days::new(u64::from(days)))?.and_time(NaiveTime::MIN).and_utc())
+}
+
+/// The manifest of an export, from S3 as it is now; `previous` is set by [`record`].
+pub async fn collect(s3: &aws_sdk_s3::Client, facts: &ExportFacts<'_>) -> Result<Manifest, EvidenceError> {
+    let task = facts.task;
+    let bucket = task.s3_bucket.as_str();
+    let folder = export_folder(task);
+    let versions = s3::list_versions(s3, bucket, &folder)
+        .await
+        .map_err(EvidenceError::aws(format!("listing the versions under s3://{bucket}/{folder}")))?;
+    let current = s3::current(&versions);
+    let states: Vec<Result<Option<s3::ObjectState>, AwsError>> = stream::iter(
+        current.iter().map(|v| async move { s3::head(s3, bucket, &v.key, v.version_id.as_deref()).await }),
+    )
+    .buffered(CONCURRENCY)
+    .collect()
+    .await;
+    let mut objects = Vec::with_capacity(current.len());
+    for (v, state) in current.iter().zip(states) {
+        let state = state.map_err(EvidenceError::aws(format!("HeadObject s3://{bucket}/{}", v.key)))?;
+        objects.push(ObjectRecord {
+            key: v.key.clone(),
+            size: v.size,
+            etag: v.etag.clone(),
+            version_id: v.version_id.clone(),
+            checksum: state.and_then(|s| s.checksum),
+        });
+    }
+
+    let complete: Vec<(&TableStatus, TableRef)> = facts
+        .entries
+        .iter()
+        .filter(|e| e.kind() == EntryKind::Complete)
+        .filter_map(|e| TableRef::from_target(&e.target).map(|t| (e, t)))
+        .collect();
+    let mut tables = Vec::with_capacity(complete.len());
+    for (entry, table) in complete {
+        let prefix = format!("{folder}{}/", table.folder().to_string_lossy());
+        let parts: Vec<&ObjectRecord> =
+            objects.iter().filter(|o| o.key.starts_with(&prefix) && o.key.ends_with(".parquet")).collect();
+        let footers: Vec<FooterRead> = stream::iter(
+            parts.iter().map(|o| async move { s3::footer(s3, bucket, &o.key, o.version_id.as_deref(), o.size).await }),
+        )
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
+        let mut rows = Some(0u64);
+        let mut columns = None;
+        for (part, read) in parts.iter().zip(footers) {
+            match read {
+                FooterRead::Read { rows: n, columns: c } => {
+                    rows = rows.map(|r| r + n);
+                    columns.get_or_insert(c);
+                }
+                FooterRead::Archived => rows = None,
+                FooterRead::Damaged(why) => {
+                    return Err(EvidenceError::Aws {
+                        doing: format!("reading the footer of s3://{bucket}/{}", part.key),
+                        source: AwsError::Permanent(format!("damaged part file: {why}")),
+                    });
+                }
+            }
+        }
+        tables.push(TableRecord {
+            target: entry.target.clone(),
+            status: entry.status.clone(),
+            parts: parts.len() as u64,
+            bytes: parts.iter().map(|o| o.size).sum(),
+            rows,
+            columns: columns.unwrap_or_default(),
+        });
+    }
+    let left_out = facts
+        .entries
+        .iter()
+        .filter(|e| e.kind() != EntryKind::Complete)
+        .map(|e| LeftOut {
+            target: e.target.clone(),
+            status: e.status.clone(),
+            message: e.message().map(str::to_owned),
+        })
+        .collect();
+    let seal = facts.seal.and_then(|(lock, days)| {
+        Some(SealRecord { mode: lock.mode()?.to_owned(), retain_until: seal_until(task, days)? })
+    });
+    Ok(Manifest {
+        manifest_version: MANIFEST_VERSION,
+        tool: tool(),
+        database: facts.database.to_owned(),
+        export: ExportRecord {
+            id: task.id.clone(),
+            source_arn: task.source_arn.clone(),
+            snapshot_time: task.snapshot_time,
+            snapshot_type: snapshot_type(&task.source_arn).to_owned(),
+            task_start_time: task.task_start_time,
+            task_end_time: task.task_end_time,
+            kms_key_id: task.kms_key_id.clone(),
+            iam_role_arn: task.iam_role_arn.clone(),
+            total_exported_data_in_gb: facts.info.and_then(|i| i.total_exported_data_in_gb),
+            s3_bucket: task.s3_bucket.clone(),
+            s3_prefix: task.s3_prefix.clone(),
+        },
+        tables,
+        left_out,
+        objects,
+        previous: None,
+        seal,
+    })
+}
+
+/// automated (`rds:...`), awsbackup (`awsbackup:...`) or manual, from the snapshot ARN's id.
+pub fn snapshot_type(source_arn: &str) -> &'static str {
+    let id = source_arn.splitn(7, ':').nth(6).unwrap_or_default();
+    if id.starts_with("rds:") {
+        "automated"
+    } else if id.starts_with("awsbackup:") {
+        "awsbackup"
+    } else {
+        "manual"
+    }
+}
+
+/// `<prefix>/<export id>/`.
+pub fn export_folder(task: &ExportTask) -> String {
+    let prefix = task.s3_prefix.trim_matches('/');
+    if prefix.is_empty() { format!("{}/", task.id) } else { format!("{prefix}/{}/", task.id) }
+}
+
+/// The database's chain head: the last manifest written and what it follows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainHead {
+    pub manifest: Link,
+    pub previous: Option<Link>,
+}
+
+pub fn head_key(prefix: &str, database: &str) -> String {
+    format!("{}_state/head.json", names::evidence_folder(prefix, database))
+}
+
+/// A manifest as written.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub manifest: Manifest,
+    pub key: String,
+    pub sha256: String,
+    pub version_id: Option<String>,
+    /// Written now, rather than found from an earlier run.
+    pub new: bool,
+}
+
+/// Conditional writes tried before giving up on a head that keeps moving.
+const HEAD_TRIES: usize = 10;
+
+/// The export's manifest: the one already written, or a new one linked into the chain.
+pub async fn record(s3: &aws_sdk_s3::Client, facts: &ExportFacts<'_>) -> Result<Recorded, EvidenceError> {
+    let task = facts.task;
+    let bucket = task.s3_bucket.as_str();
+    let key = names::manifest_key(&task.s3_prefix, facts.database, &task.id);
+    if let Some(found) = read_manifest(s3, bucket, &key).await? {
+        return Ok(found);
+    }
+    let mut manifest = collect(s3, facts).await?;
+    let head_at = head_key(&task.s3_prefix, facts.database);
+    for attempt in 0..HEAD_TRIES {
+        let head = read_head(s3, bucket, &head_at).await?;
+        manifest.previous = match &head {
+            Some((h, _)) if h.manifest.export_id == task.id => h.previous.clone(),
+            Some((h, _)) => Some(h.manifest.clone()),
+            None => None,
+        };
+        let bytes = manifest.to_canonical_bytes();
+        let sha = sha256_hex(&bytes);
+        let this = Link { export_id: task.id.clone(), key: key.clone(), sha256: sha.clone() };
+        let moved = match &head {
+            // A retry after the head was moved and the manifest not yet written.
+            Some((h, _)) if h.manifest.export_id == task.id => {
+                if h.manifest.sha256 != sha {
+                    return Err(changed(bucket, &key, &task.id, &h.manifest.sha256, &sha));
+                }
+                true
+            }
+            _ => {
+                let next = ChainHead { manifest: this, previous: manifest.previous.clone() };
+                let body = serde_json::to_vec(&next).unwrap_or_default();
+                let expect = head.as_ref().map(|(_, etag)| etag.as_str());
+                let written = s3::put_if(s3, bucket, &head_at, body, &[], expect)
+                    .await
+                    .map_err(EvidenceError::aws(format!("moving the chain head s3://{bucket}/{head_at}")))?;
+                written != Written::Conflict
+            }
+        };
+        if !moved {
+            // Another export's manifest moved the head: follow it instead.
+            tokio::time::sleep(Duration::from_millis(20 * (attempt as u64 + 1))).await;
+            continue;
+        }
+        let metadata = metadata(&manifest);
+        let written = s3::put_if(s3, bucket, &key, bytes, &metadata, None)
+            .await
+            .map_err(EvidenceError::aws(format!("writing the manifest s3://{bucket}/{key}")))?;
+        return match written {
+            Written::Yes { version_id, .. } => Ok(Recorded { manifest, key, sha256: sha, version_id, new: true }),
+            Written::Conflict => match read_manifest(s3, bucket, &key).await? {
+                Some(found) if found.sha256 == sha => Ok(found),
+                Some(found) => Err(changed(bucket, &key, &task.id, &found.sha256, &sha)),
+                None => Err(EvidenceError::Aws {
+                    doing: format!("writing the manifest s3://{bucket}/{key}"),
+                    source: AwsError::Transient("S3 said it exists, and it cannot be read".into()),
+                }),
+            },
+        };
+    }
+    Err(EvidenceError::Contended { database: facts.database.to_owned(), tries: HEAD_TRIES })
+}
+
+fn changed(bucket: &str, key: &str, export_id: &str, found: &str, computed: &str) -> EvidenceError {
+    EvidenceError::Changed {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        export_id: export_id.to_owned(),
+        found: found.to_owned(),
+        computed: computed.to_owned(),
+    }
+}
+
+/// What a manifest object carries in its metadata, so the chain can be checked with HeadObject
+/// alone (archived manifests included): S3's own SHA-256 of the object, and these.
+fn metadata(m: &Manifest) -> Vec<(&'static str, String)> {
+    let mut out = vec![
+        ("export-id", m.export.id.clone()),
+        ("objects", m.objects.len().to_string()),
+        ("bytes", m.total_bytes().to_string()),
+    ];
+    if let Some(t) = m.export.snapshot_time {
+        out.push(("snapshot-time", t.to_rfc3339()));
+    }
+    if let Some(rows) = m.total_rows() {
+        out.push(("rows", rows.to_string()));
+    }
+    if let Some(p) = &m.previous {
+        out.push(("previous-export-id", p.export_id.clone()));
+        out.push(("previous-sha256", p.sha256.clone()));
+    }
+    out
+}
+
+/// The manifest at `key`, if there is one.
+pub async fn read_manifest(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<Recorded>, EvidenceError> {
+    let Some(state) =
+        s3::head(s3, bucket, key, None).await.map_err(EvidenceError::aws(format!("HeadObject s3://{bucket}/{key}")))?
+    else {
+        return Ok(None);
+    };
+    let bytes = s3::get(s3, bucket, key, state.version_id.as_deref(), None)
+        .await
+        .map_err(EvidenceError::aws(format!("reading the manifest s3://{bucket}/{key}")))?;
+    let manifest = Manifest::parse(key, &bytes)?;
+    Ok(Some(Recorded {
+        manifest,
+        key: key.to_owned(),
+        sha256: sha256_hex(&bytes),
+        version_id: state.version_id,
+        new: false,
+    }))
+}
+
+/// The chain head and its ETag, if there is one.
+async fn read_head(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<(ChainHead, String)>, EvidenceError> {
+    let Some(state) =
+        s3::head(s3, bucket, key, None).await.map_err(EvidenceError::aws(format!("HeadObject s3://{bucket}/{key}")))?
+    else {
+        return Ok(None);
+    };
+    let bytes = s3::get(s3, bucket, key, state.version_id.as_deref(), None)
+        .await
+        .map_err(EvidenceError::aws(format!("reading the chain head s3://{bucket}/{key}")))?;
+    let head: ChainHead = serde_json::from_slice(&bytes).map_err(|e| EvidenceError::Aws {
+        doing: format!("reading the chain head s3://{bucket}/{key}"),
+        source: AwsError::Permanent(format!("not a chain head: {e}")),
+    })?;
+    Ok(Some((head, state.etag)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use s3exports_rds::ExportStatus;
+
+    #[test]
+    fn a_seal_lasts_from_the_snapshot_day_for_the_lifecycles_days() {
+        let mut task = ExportTask::new("e1", "arn", ExportStatus::Complete);
+        assert_eq!(seal_until(&task, 365), None, "never a guessed date");
+        task.task_end_time = DateTime::parse_from_rfc3339("2026-11-25T05:00:00Z").ok().map(|t| t.to_utc());
+        assert_eq!(seal_until(&task, 365).unwrap().to_rfc3339(), "2027-11-25T00:00:00+00:00");
+        task.snapshot_time = DateTime::parse_from_rfc3339("2026-11-24T03:10:00Z").ok().map(|t| t.to_utc());
+        assert_eq!(seal_until(&task, 365).unwrap().to_rfc3339(), "2027-11-24T00:00:00+00:00");
+    }
+
+    #[test]
+    fn snapshot_types_from_the_arn() {
+        assert_eq!(snapshot_type("arn:aws:rds:us-east-1:1:snapshot:rds:pams-2026-11-24-03-10"), "automated");
+        assert_eq!(snapshot_type("arn:aws:rds:us-east-1:1:snapshot:awsbackup:job-1"), "awsbackup");
+        assert_eq!(snapshot_type("arn:aws:rds:us-east-1:1:cluster-snapshot:before-migration"), "manual");
+    }
+}
