@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use s3exports_config::{Config, Lifecycle, StorageTier};
-use s3exports_rds::{ExportStatus, ExportTask};
+use s3exports_rds::ExportTask;
 
 use crate::layout::LocalExport;
 use crate::output::Rows;
@@ -17,6 +17,8 @@ pub struct ExportRow {
     pub status: String,
     pub progress: i64,
     pub extracted_gb: f64,
+    /// When the export ran: its throughput is extracted GB over (end - start).
+    pub started: Option<DateTime<Utc>>,
     pub s3_location: String,
     pub kms_key: String,
     /// When the data was written (export end), which the lifecycle counts from.
@@ -72,6 +74,7 @@ pub fn from_task(task: &ExportTask, config: &Config) -> ExportRow {
         status: task.status.as_str().to_owned(),
         progress: i64::from(task.percent_progress),
         extracted_gb: f64::from(task.total_extracted_data_in_gb),
+        started: task.task_start_time,
         s3_location: task.s3_location(),
         kms_key: task.kms_key_id.clone(),
         written: task.task_end_time,
@@ -80,31 +83,9 @@ pub fn from_task(task: &ExportTask, config: &Config) -> ExportRow {
     }
 }
 
-fn parse_time(text: Option<&str>) -> Option<DateTime<Utc>> {
-    text.and_then(crate::layout::parse_export_time)
-}
-
 pub fn from_local(export: &LocalExport, config: &Config) -> ExportRow {
     let info = &export.info;
-    let task = ExportTask {
-        id: info.export_task_identifier.clone(),
-        source_arn: info.source_arn.clone(),
-        status: ExportStatus::parse(&info.status),
-        snapshot_time: parse_time(info.snapshot_time.as_deref()),
-        task_start_time: parse_time(info.task_start_time.as_deref()),
-        task_end_time: parse_time(info.task_end_time.as_deref()),
-        s3_bucket: info.s3_bucket.clone(),
-        s3_prefix: info.s3_prefix.clone(),
-        kms_key_id: info.kms_key_id.clone(),
-        iam_role_arn: info.iam_role_arn.clone(),
-        percent_progress: info.percent_progress.unwrap_or_default() as i32,
-        total_extracted_data_in_gb: info.total_exported_data_in_gb.unwrap_or_default() as i32,
-        failure_cause: None,
-        warning_message: None,
-        export_only: info.export_only.clone(),
-        cluster: info.source_arn.contains(":cluster"),
-    };
-    let mut row = from_task(&task, config);
+    let mut row = from_task(&info.to_task(), config);
     row.extracted_gb = info.total_exported_data_in_gb.unwrap_or_default();
     row
 }
@@ -134,6 +115,7 @@ pub fn to_rows(rows: &[ExportRow], as_of: NaiveDate) -> Rows {
         ("status", false),
         ("progress", true),
         ("extracted_gb", true),
+        ("gb_per_hour", true),
         ("s3_location", false),
         ("kms_key", false),
         ("storage_tier", false),
@@ -156,6 +138,7 @@ pub fn to_rows(rows: &[ExportRow], as_of: NaiveDate) -> Rows {
             Some(r.status.clone()),
             Some(r.progress.to_string()),
             Some(format!("{}", r.extracted_gb)),
+            gb_per_hour(r).map(|rate| format!("{rate:.2}")),
             Some(r.s3_location.clone()),
             Some(r.kms_key.clone()),
             tier.map(|t| t.as_str().to_owned()),
@@ -172,6 +155,12 @@ pub fn to_rows(rows: &[ExportRow], as_of: NaiveDate) -> Rows {
         ]);
     }
     out
+}
+
+/// Extracted GB per hour of the export's run, when it ran and extracted something.
+pub fn gb_per_hour(r: &ExportRow) -> Option<f64> {
+    let hours = (r.written? - r.started?).num_seconds() as f64 / 3600.0;
+    (hours > 0.0 && r.status == "COMPLETE").then(|| r.extracted_gb / hours)
 }
 
 /// `yes`, `pending: ...` while S3 may still be applying a transition that fell due within
@@ -242,12 +231,28 @@ mod tests {
     fn the_tier_counts_from_the_next_midnight_after_the_write() {
         let mut config = s3exports_config::parse("t.toml", "environment = \"t\"\ngit_branch = \"t\"\n").unwrap().config;
         config.databases.clear();
-        let mut task =
-            ExportTask::new("e1", "arn:aws:rds:us-east-1:1:snapshot:rds:x-2026-11-01-10-00", ExportStatus::Complete);
+        let mut task = ExportTask::new(
+            "e1",
+            "arn:aws:rds:us-east-1:1:snapshot:rds:x-2026-11-01-10-00",
+            s3exports_rds::ExportStatus::Complete,
+        );
         task.task_end_time = chrono::DateTime::parse_from_rfc3339("2026-11-01T10:00:00Z").ok().map(|t| t.to_utc());
         let rows = to_rows(&[from_task(&task, &config)], NaiveDate::from_ymd_opt(2026, 11, 8).unwrap());
         // 7 days after 10:00 on the 1st is the 8th at 10:00, which S3 rounds up to the 9th.
-        assert_eq!(rows.rows[0][9].as_deref(), Some("STANDARD"));
-        assert_eq!(rows.rows[0][11].as_deref(), Some("2027-11-02"));
+        assert_eq!(rows.rows[0][10].as_deref(), Some("STANDARD"));
+        assert_eq!(rows.rows[0][12].as_deref(), Some("2027-11-02"));
+    }
+
+    #[test]
+    fn throughput_is_extracted_gb_over_the_run() {
+        let mut config = s3exports_config::parse("t.toml", "environment = \"t\"\ngit_branch = \"t\"\n").unwrap().config;
+        config.databases.clear();
+        let mut task = ExportTask::new("e1", "arn", s3exports_rds::ExportStatus::Complete);
+        task.total_extracted_data_in_gb = 30;
+        task.task_start_time = chrono::DateTime::parse_from_rfc3339("2026-11-01T10:00:00Z").ok().map(|t| t.to_utc());
+        task.task_end_time = chrono::DateTime::parse_from_rfc3339("2026-11-01T12:30:00Z").ok().map(|t| t.to_utc());
+        assert_eq!(gb_per_hour(&from_task(&task, &config)), Some(12.0));
+        task.task_end_time = task.task_start_time;
+        assert_eq!(gb_per_hour(&from_task(&task, &config)), None, "no time elapsed: no rate");
     }
 }

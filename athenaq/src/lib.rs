@@ -3,6 +3,7 @@
 pub mod athena;
 pub mod commands;
 pub mod cost;
+pub mod evidence;
 pub mod exports;
 pub mod glue;
 pub mod in_place;

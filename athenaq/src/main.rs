@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use athenaq::commands::{Global, cost, list_exports, pull, query, restore, tables, verify};
+use athenaq::commands::{Global, cost, evidence, list_exports, pull, query, restore, tables, verify};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -27,6 +27,10 @@ enum Command {
     /// The evidence that one export is whole: one row per check (pass, warn, fail); exit status 1
     /// when any check fails. `--format json|csv` for evidence files.
     Verify(verify::Args),
+    /// The chain of manifests of each database: one row per export with its manifest's SHA-256,
+    /// its link, its seal and what it records; exit status 1 when a chain is broken or a complete
+    /// export has no manifest. `--format json` is the evidence file to keep.
+    Evidence(evidence::Args),
     /// Restore an export's objects from Glacier / Deep Archive: a plan first (objects, bytes,
     /// approximate cost, when ready), then the requests with --yes. Restored and restoring
     /// objects are counted, never requested again.
@@ -62,6 +66,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::ListExports(args) => args.run(&ctx).await,
         Command::Verify(args) => args.run(&ctx).await,
+        Command::Evidence(args) => args.run(&ctx).await,
         Command::Restore(args) => args.run(&ctx).await,
         Command::Pull(args) => args.run(&ctx).await,
         Command::Cost(args) => args.run(&ctx).await,

@@ -90,12 +90,13 @@ pub async fn collect(s3: &aws_sdk_s3::Client, facts: &ExportFacts<'_>) -> Result
         .await
         .map_err(EvidenceError::aws(format!("listing the versions under s3://{bucket}/{folder}")))?;
     let current = s3::current(&versions);
-    let states: Vec<Result<Option<s3::ObjectState>, AwsError>> = stream::iter(
-        current.iter().map(|v| async move { s3::head(s3, bucket, &v.key, v.version_id.as_deref()).await }),
-    )
-    .buffered(CONCURRENCY)
-    .collect()
-    .await;
+    // Owned inputs: the stream's futures must be Send for the functions' handlers.
+    let wanted: Vec<(String, Option<String>)> = current.iter().map(|v| (v.key.clone(), v.version_id.clone())).collect();
+    let states: Vec<Result<Option<s3::ObjectState>, AwsError>> = stream::iter(wanted)
+        .map(|(key, version)| async move { s3::head(s3, bucket, &key, version.as_deref()).await })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
     let mut objects = Vec::with_capacity(current.len());
     for (v, state) in current.iter().zip(states) {
         let state = state.map_err(EvidenceError::aws(format!("HeadObject s3://{bucket}/{}", v.key)))?;
@@ -119,12 +120,13 @@ pub async fn collect(s3: &aws_sdk_s3::Client, facts: &ExportFacts<'_>) -> Result
         let prefix = format!("{folder}{}/", table.folder().to_string_lossy());
         let parts: Vec<&ObjectRecord> =
             objects.iter().filter(|o| o.key.starts_with(&prefix) && o.key.ends_with(".parquet")).collect();
-        let footers: Vec<FooterRead> = stream::iter(
-            parts.iter().map(|o| async move { s3::footer(s3, bucket, &o.key, o.version_id.as_deref(), o.size).await }),
-        )
-        .buffered(CONCURRENCY)
-        .collect()
-        .await;
+        let wanted: Vec<(String, Option<String>, u64)> =
+            parts.iter().map(|o| (o.key.clone(), o.version_id.clone(), o.size)).collect();
+        let footers: Vec<FooterRead> = stream::iter(wanted)
+            .map(|(key, version, size)| async move { s3::footer(s3, bucket, &key, version.as_deref(), size).await })
+            .buffered(CONCURRENCY)
+            .collect()
+            .await;
         let mut rows = Some(0u64);
         let mut columns = None;
         for (part, read) in parts.iter().zip(footers) {
@@ -161,9 +163,11 @@ pub async fn collect(s3: &aws_sdk_s3::Client, facts: &ExportFacts<'_>) -> Result
             message: e.message().map(str::to_owned),
         })
         .collect();
+    // A seal whose day has passed (a backfill of an old export) is not placed: S3 refuses one.
     let seal = facts.seal.and_then(|(lock, days)| {
         Some(SealRecord { mode: lock.mode()?.to_owned(), retain_until: seal_until(task, days)? })
     });
+    let seal = seal.filter(|s| s.retain_until > Utc::now());
     Ok(Manifest {
         manifest_version: MANIFEST_VERSION,
         tool: tool(),

@@ -82,20 +82,21 @@ pub async fn seal(
             return Ok(Sealed::Partial { sealed, of: targets.len() });
         }
         let chunk = &targets[sealed..(sealed + CONCURRENCY * 4).min(targets.len())];
-        let results: Vec<Result<(), (String, s3exports_rds::AwsError)>> =
-            stream::iter(chunk.iter().map(|(key, version)| async move {
-                s3::retain(s3, bucket, key, *version, &seal.mode, seal.retain_until)
-                    .await
-                    .map_err(|e| ((*key).to_owned(), e))
-            }))
+        // Owned inputs: the stream's futures must be Send for the functions' handlers.
+        let owned: Vec<(String, Option<String>)> =
+            chunk.iter().map(|(key, version)| ((*key).to_owned(), version.map(str::to_owned))).collect();
+        let (mode, until) = (seal.mode.as_str(), seal.retain_until);
+        let results: Vec<Result<(), (String, s3exports_rds::AwsError)>> = stream::iter(owned)
+            .map(|(key, version)| async move {
+                s3::retain(s3, bucket, &key, version.as_deref(), mode, until).await.map_err(|e| (key, e))
+            })
             .buffered(CONCURRENCY)
             .collect()
             .await;
-        if let Some(failed) = results.iter().position(Result::is_err) {
+        if let Some((failed, (key, source))) =
+            results.into_iter().enumerate().find_map(|(i, r)| r.err().map(|e| (i, e)))
+        {
             save(s3, bucket, &at, m, sealed + failed, targets.len(), &mut progress).await?;
-            let Some(Err((key, source))) = results.into_iter().nth(failed) else {
-                unreachable!("an error at that place")
-            };
             return Err(EvidenceError::Aws { doing: format!("PutObjectRetention s3://{bucket}/{key}"), source });
         }
         sealed += chunk.len();

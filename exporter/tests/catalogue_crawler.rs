@@ -48,9 +48,27 @@ fn targets() -> Rule {
         })
 }
 
+/// The export's `export_tables_info`, which the cataloguer reads in both modes (the manifest
+/// records it).
+fn tables_info() -> [Rule; 2] {
+    let key = "rds/orders-db-20261124-0310-abcdef012345/export_tables_info_orders-db-20261124-0310-abcdef012345_from_1_to_1.json";
+    [
+        mock!(aws_sdk_s3::Client::list_objects_v2).then_output(move || {
+            aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output::builder()
+                .contents(aws_sdk_s3::types::Object::builder().key(key).size(10).build())
+                .build()
+        }),
+        mock!(aws_sdk_s3::Client::get_object).then_output(|| {
+            let body = r#"{"perTableStatus":[{"target":"orders.public.orders","status":"COMPLETE"}]}"#;
+            aws_sdk_s3::operation::get_object::GetObjectOutput::builder().body(body.as_bytes().to_vec().into()).build()
+        }),
+    ]
+}
+
 fn cataloguer(glue_rules: &[&Rule], ssm_rules: &[&Rule]) -> Cataloguer {
+    let [list, get] = tables_info();
     Cataloguer {
-        s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[] as &[&Rule]),
+        s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&list, &get]),
         glue: mock_client!(aws_sdk_glue, RuleMode::MatchAny, glue_rules),
         ssm: mock_client!(aws_sdk_ssm, RuleMode::MatchAny, ssm_rules),
         environment: "prod".into(),

@@ -102,7 +102,8 @@ async fn catalogues_exports_into_glue() {
         Cataloguer { s3: s3.clone(), glue: glue.clone(), ssm, environment: "prod".into(), mode: CatalogMode::Glue };
     let settings =
         Settings { environment: "prod".into(), defaults: Defaults::default(), dry_run: false, queue_actions: false };
-    let decider = Cataloguing { aws: &aws, settings: &settings, cataloguer: &cataloguer, dry_run: false };
+    let decider =
+        Cataloguing { aws: &aws, settings: &settings, cataloguer: &cataloguer, dry_run: false, deadline: None };
     let catalogue = |i: usize| {
         let event = completed_event(&snapshots[i].0, &snapshots[i].1);
         let (aws, settings, decider) = (&aws, &settings, &decider);

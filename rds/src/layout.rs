@@ -27,6 +27,32 @@ pub struct ExportInfo {
     pub total_exported_data_in_gb: Option<f64>,
 }
 
+impl ExportInfo {
+    /// The export task this file describes, as DescribeExportTasks would (for exports read from
+    /// a copy, or whose task RDS no longer lists).
+    pub fn to_task(&self) -> crate::ExportTask {
+        let time = |t: &Option<String>| t.as_deref().and_then(parse_export_time);
+        crate::ExportTask {
+            snapshot_time: time(&self.snapshot_time),
+            task_start_time: time(&self.task_start_time),
+            task_end_time: time(&self.task_end_time),
+            s3_bucket: self.s3_bucket.clone(),
+            s3_prefix: self.s3_prefix.clone(),
+            kms_key_id: self.kms_key_id.clone(),
+            iam_role_arn: self.iam_role_arn.clone(),
+            percent_progress: i32::try_from(self.percent_progress.unwrap_or_default()).unwrap_or(0),
+            total_extracted_data_in_gb: self.total_exported_data_in_gb.unwrap_or_default() as i32,
+            export_only: self.export_only.clone(),
+            cluster: crate::export_task::is_cluster_arn(&self.source_arn),
+            ..crate::ExportTask::new(
+                &self.export_task_identifier,
+                &self.source_arn,
+                crate::ExportStatus::parse(&self.status),
+            )
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct TablesInfo {

@@ -3,6 +3,7 @@
 //! the sources (`athena`, `glue`, `in_place`, `layout`) and `output` modules of the library.
 
 pub mod cost;
+pub mod evidence;
 pub mod list_exports;
 pub mod pull;
 pub mod query;

@@ -3,6 +3,7 @@
 //! Control, KMS, Glue) and runs them.
 
 pub mod checks;
+pub mod manifest;
 pub mod reads;
 
 use s3exports_config::{Config, Database, names};
@@ -82,6 +83,8 @@ pub async fn verify(c: &Clients, config: &Config, export_id: &str, deep: bool) -
         .await
         .map_err(|e| VerifyError::Aws(format!("reading restore states in s3://{bucket}/{folder}"), e))?;
 
+    checks.extend(against_manifest(c, config, &task, db, &folder, deep).await);
+
     let entries = match r.tables_info(&task, &objects).await {
         JsonRead::Read(entries) => {
             checks.extend(checks::tables_complete(&entries));
@@ -141,4 +144,40 @@ pub async fn verify(c: &Clients, config: &Config, export_id: &str, deep: bool) -
         JsonRead::Failed(why) => check("catalogue", Status::Fail, why),
     });
     Ok(checks)
+}
+
+/// The checks against the export's manifest (none but the manifest row when there is none).
+async fn against_manifest(
+    c: &Clients,
+    config: &Config,
+    task: &ExportTask,
+    db: &Database,
+    folder: &str,
+    deep: bool,
+) -> Vec<Check> {
+    let bucket = task.s3_bucket.as_str();
+    let found = manifest::read(&c.s3, bucket, &manifest::key_of(task, db)).await;
+    let mut checks = vec![manifest::manifest_check(&found, task)];
+    let manifest::Found::Read { manifest: m, state, versions: 1, .. } = &found else { return checks };
+    if m.export.id != task.id {
+        return checks;
+    }
+    match s3exports_evidence::s3::list_versions(&c.s3, bucket, folder).await {
+        Ok(versions) => checks.push(manifest::objects(m, &versions)),
+        Err(e) => checks.push(check(
+            "objects",
+            Status::Fail,
+            format!("listing the versions under s3://{bucket}/{folder}: {e}"),
+        )),
+    }
+    let heads = manifest::heads(&c.s3, bucket, m).await;
+    checks.push(manifest::checksums(m, &heads));
+    checks.push(manifest::retention(m, &heads, state, db));
+    let (chain, previous) = manifest::chain(&c.s3, bucket, m).await;
+    checks.push(chain);
+    checks.push(manifest::completeness_check(m, previous.as_ref(), config.defaults.row_drop_warn_pct));
+    if deep {
+        checks.push(manifest::rows(&c.s3, bucket, m).await);
+    }
+    checks
 }

@@ -15,7 +15,7 @@ use super::s3_reads::join_key;
 /// Footer reads and Glue writes in flight at once.
 const CONCURRENCY: usize = 16;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Report {
     pub export_id: String,
     pub glue_database: String,
@@ -36,6 +36,9 @@ pub struct Report {
     pub without_data: Vec<String>,
     /// Crawler mode: the crawler started on this export's folder.
     pub crawler_started: Option<String>,
+    /// The export's `export_tables_info` entries, for its manifest.
+    #[serde(skip)]
+    pub entries: Vec<s3exports_rds::layout::TableStatus>,
 }
 
 impl Report {
@@ -115,6 +118,9 @@ impl Cataloguer {
             ..Report::default()
         };
         let export_prefix = join_key(&task.s3_prefix, &task.id);
+        // Both modes: the manifest records what RDS said of every table.
+        let statuses = self.tables_info(&task.s3_bucket, &task.s3_prefix, &task.id).await?;
+        report.entries = statuses.clone();
 
         if self.mode == CatalogMode::Crawler {
             let crawler = names::crawler(&self.environment, db);
@@ -124,7 +130,6 @@ impl Cataloguer {
             return Ok(report);
         }
 
-        let statuses = self.tables_info(&task.s3_bucket, &task.s3_prefix, &task.id).await?;
         let mut exported = Vec::new();
         for s in statuses {
             match (s.kind(), TableRef::from_target(&s.target)) {

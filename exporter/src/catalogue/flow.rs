@@ -4,6 +4,10 @@
 use std::future::Future;
 use std::ops::ControlFlow;
 
+use std::time::Instant;
+
+use s3exports_config::names;
+use s3exports_evidence::Sealed;
 use s3exports_rds::ExportStatus;
 
 use crate::aws::{Aws, ExportAlert};
@@ -14,6 +18,7 @@ use crate::decision::{Decision, Outcome};
 use crate::event::Record;
 use crate::event_kind::{EventKind, ExportResult, event_kind};
 use crate::export::finished::{Located, locate_finished_task, not_ours_or_missing};
+use crate::export::retry::RetryKind;
 
 #[derive(Debug)]
 pub struct Cataloguing<'a, A> {
@@ -21,6 +26,9 @@ pub struct Cataloguing<'a, A> {
     pub settings: &'a Settings,
     pub cataloguer: &'a Cataloguer,
     pub dry_run: bool,
+    /// When sealing must stop so the invocation can answer (Lambda's deadline less a margin);
+    /// `None` to seal to the end.
+    pub deadline: Option<Instant>,
 }
 
 impl<A: Aws> RecordDecider for Cataloguing<'_, A> {
@@ -58,19 +66,51 @@ async fn decide<A: Aws>(c: &Cataloguing<'_, A>, record: &Record) -> Decision {
         Ok(report) => report,
         Err(e) => return d.failed(&format!("cataloguing export {}", task.id), &e),
     };
+    let evidence = match c.cataloguer.evidence(&task, &db, &target, &report.entries, c.deadline).await {
+        Ok(evidence) => evidence,
+        Err(e) => {
+            count_incomplete(c.aws, &db).await;
+            return d.failed(&format!("writing the evidence of export {} (catalogued)", task.id), &e.into_aws());
+        }
+    };
+    if let Sealed::Partial { sealed, of } = evidence.sealed {
+        count_incomplete(c.aws, &db).await;
+        return d.retry(
+            RetryKind::Transient,
+            format!(
+                "{}; {}: sealed {sealed} of {of} objects before the invocation's deadline, the next delivery seals the rest",
+                report.summary(),
+                evidence.key
+            ),
+        );
+    }
+    // Said once: RDS's left-outs with the catalogue, the findings when the manifest is written.
+    let mut causes = Vec::new();
     if !report.not_exported.is_empty() {
+        causes.push(format!("tables not exported: {}", report.not_exported.join(", ")));
+    }
+    causes.extend(evidence.findings.iter().cloned());
+    if !causes.is_empty() && (evidence.new || !report.not_exported.is_empty()) {
         let alert = ExportAlert {
             export_task_identifier: task.id.clone(),
             status: "PARTIAL".into(),
             source_arn: task.source_arn.clone(),
             db: d.db.clone(),
             s3_location: task.s3_location(),
-            failure_cause: Some(format!("tables not exported: {}", report.not_exported.join(", "))),
+            failure_cause: Some(causes.join("; ")),
             event_message: event.message.clone(),
         };
         if let Err(e) = c.aws.alert(&alert).await {
             return d.failed("alerting on tables the export left out", &e);
         }
     }
-    d.with(Outcome::ExportCompleted, report.summary())
+    d.with(Outcome::ExportCompleted, format!("{}; {}", report.summary(), evidence.summary()))
+}
+
+/// One count of `EvidenceIncomplete` (its alarm says which export to look at); a failure to
+/// count is only logged, the decision already says what happened.
+async fn count_incomplete<A: Aws>(aws: &A, db: &str) {
+    if let Err(e) = aws.count(names::METRIC_EVIDENCE_INCOMPLETE, Some(db)).await {
+        tracing::warn!(error = %e, "could not count EvidenceIncomplete");
+    }
 }

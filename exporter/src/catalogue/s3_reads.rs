@@ -10,17 +10,30 @@ use super::plan::GlueColumn;
 use s3exports_rds::footer;
 
 impl Cataloguer {
-    /// The snapshot date from the `export_info_<id>.json` RDS writes, when the task has none.
-    pub(super) async fn snapshot_date_from_info(&self, task: &ExportTask) -> Result<String, AwsError> {
+    /// The `export_info_<id>.json` RDS writes, inside the export folder or beside it; `None`
+    /// when there is none that reads.
+    pub(super) async fn export_info(&self, task: &ExportTask) -> Option<ExportInfo> {
         let name = format!("export_info_{}.json", task.id);
         for key in [join_key(&join_key(&task.s3_prefix, &task.id), &name), join_key(&task.s3_prefix, &name)] {
             let Ok(body) = self.get(&task.s3_bucket, &key, None).await else { continue };
-            let info: ExportInfo = serde_json::from_slice(&body).map_err(|e| {
-                AwsError::Permanent(format!("s3://{}/{key} is not an export info file: {e}", task.s3_bucket))
-            })?;
-            if let Some(date) = info.snapshot_time.as_deref().and_then(s3exports_rds::layout::snapshot_date) {
-                return Ok(date);
+            match serde_json::from_slice::<ExportInfo>(&body) {
+                Ok(info) => return Some(info),
+                Err(e) => tracing::warn!(key, error = %e, "not an export info file"),
             }
+        }
+        None
+    }
+
+    /// The snapshot date from the `export_info_<id>.json` RDS writes, when the task has none.
+    pub(super) async fn snapshot_date_from_info(&self, task: &ExportTask) -> Result<String, AwsError> {
+        if let Some(date) = self
+            .export_info(task)
+            .await
+            .and_then(|i| i.snapshot_time)
+            .as_deref()
+            .and_then(s3exports_rds::layout::snapshot_date)
+        {
+            return Ok(date);
         }
         if let Some(date) = s3exports_rds::layout::date_in_automated_snapshot_id(&task.source_arn) {
             return Ok(date);
@@ -30,6 +43,51 @@ impl Cataloguer {
              (ISO 8601 or `Nov 23, 2026 3:05:41 AM`), and {} names no automated snapshot",
             task.id, task.id, task.s3_bucket, task.s3_prefix, task.source_arn
         )))
+    }
+
+    /// The export info files of every export folder under `prefix`: one folder listing
+    /// (delimited), then `<folder>/export_info_<id>.json` of each. Folders without one (and the
+    /// `_evidence` folder) are not exports and are left out.
+    pub(super) async fn exports_in_bucket(&self, bucket: &str, prefix: &str) -> Result<Vec<ExportInfo>, AwsError> {
+        let root = join_key(prefix, "");
+        let mut folders = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .s3
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(&root)
+                .delimiter("/")
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+            folders.extend(page.common_prefixes().iter().filter_map(|p| p.prefix()).map(str::to_owned));
+            token = page.next_continuation_token().map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+        let mut out = Vec::new();
+        for folder in folders {
+            let id = folder.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
+            if id.starts_with('_') || !s3exports_rds::export_id::is_valid(id) {
+                continue;
+            }
+            let key = format!("{folder}export_info_{id}.json");
+            let Ok(body) = self.get(bucket, &key, None).await else { continue };
+            match serde_json::from_slice::<ExportInfo>(&body) {
+                Ok(mut info) => {
+                    if info.export_task_identifier.is_empty() {
+                        info.export_task_identifier = id.to_owned();
+                    }
+                    out.push(info);
+                }
+                Err(e) => tracing::warn!(key, error = %e, "not an export info file; left out"),
+            }
+        }
+        Ok(out)
     }
 
     pub(super) async fn tables_info(

@@ -21,8 +21,13 @@ impl Args {
         let aws = exporting_aws(&sdk, settings.environment.clone());
         let cataloguer = cataloguer(&sdk, &settings);
         let event = read_event(&self.run.event)?;
-        let decider =
-            Cataloguing { aws: &aws, settings: &settings, cataloguer: &cataloguer, dry_run: self.run.aws.dry_run };
+        let decider = Cataloguing {
+            aws: &aws,
+            settings: &settings,
+            cataloguer: &cataloguer,
+            dry_run: self.run.aws.dry_run,
+            deadline: None,
+        };
         let handled =
             handle_with(&aws, &settings, &event, &decider).await.context("the file does not hold a Lambda event")?;
         print_decisions(&handled)

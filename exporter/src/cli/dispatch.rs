@@ -4,7 +4,10 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
+use s3exports_exporter::aws::Aws;
 use s3exports_exporter::export::dispatch::{Trigger, dispatch};
+use s3exports_exporter::export::drain;
+use s3exports_rds::TaskFilter;
 
 use super::common::{Counts, RunArgs, exporting_aws, outcome_summary, pending_queues, print_and_count, settings_for};
 
@@ -34,6 +37,23 @@ impl Args {
             outcome_summary(&counts),
             dispatched.waiting
         );
+        if self.aws.dry_run {
+            // When what waits would drain, at the rate exports have been running.
+            let pending = edge.pending_backlog().await.unwrap_or(0);
+            // This environment's exports only: the account's others run at their own pace.
+            let buckets: Vec<String> =
+                edge.targets().await.unwrap_or_default().into_iter().map(|(_, t)| t.s3_bucket_name).collect();
+            let tasks = edge
+                .export_tasks(&TaskFilter { statuses: vec!["complete"], ..TaskFilter::default() })
+                .await
+                .map(|all| all.into_iter().filter(|t| buckets.contains(&t.s3_bucket)).collect::<Vec<_>>());
+            match tasks.map(|t| drain::estimate(pending, settings.defaults.export_slots, &t, chrono::Utc::now())) {
+                Ok(Some(d)) => eprintln!("{}", d.describe()),
+                Ok(None) if pending == 0 => eprintln!("the pending queue is empty"),
+                Ok(None) => eprintln!("{pending} pending; no completed export to measure a rate from yet"),
+                Err(e) => eprintln!("warning: no drain estimate: listing completed exports: {e}"),
+            }
+        }
         for failure in &dispatched.unsettled {
             eprintln!("error: SQS did not settle a pending export: {failure}");
         }

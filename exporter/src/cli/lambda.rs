@@ -52,8 +52,19 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
             return Ok(scheduled_result(&ran));
         }
         let handled = if catalogue {
-            handle_with(aws, settings, &event.payload, &Cataloguing { aws, settings, cataloguer, dry_run: false })
-                .await?
+            handle_with(
+                aws,
+                settings,
+                &event.payload,
+                &Cataloguing {
+                    aws,
+                    settings,
+                    cataloguer,
+                    dry_run: false,
+                    deadline: Some(deadline_before(event.context.deadline, std::time::Duration::from_secs(20))),
+                },
+            )
+            .await?
         } else {
             handle_and_dispatch(aws, settings, &event.payload).await?.0
         };

@@ -6,6 +6,7 @@
 mod catalogue;
 mod common;
 mod dispatch;
+mod evidence;
 mod handle;
 pub mod lambda;
 mod poll;
@@ -40,6 +41,9 @@ enum Command {
     /// queue each eligible snapshot that has none (lost events; with a long --since, the
     /// backfill). Prints one JSON line per snapshot examined, then one summary per database.
     Reconcile(reconcile::Args),
+    /// Manifests (and seals) the completed exports that have none, oldest first: run once after
+    /// deploying the evidence feature, so each database's chain starts at its oldest export.
+    Evidence(evidence::Args),
     /// Consume a queue as Lambda's event source mapping does: receive a batch, run the same
     /// handler on it, delete all but the reported failures. For local runs against an
     /// emulator, or to drain a queue by hand.
@@ -54,6 +58,7 @@ pub async fn run() -> Result<ExitCode> {
         Command::Catalogue(args) => args.run().await,
         Command::Dispatch(args) => args.run().await,
         Command::Reconcile(args) => args.run().await,
+        Command::Evidence(args) => args.run().await,
         Command::Poll(args) => args.run().await,
     }
 }

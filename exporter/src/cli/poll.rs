@@ -103,7 +103,13 @@ impl Args {
             let (handled, dispatched) = match function {
                 Function::Export => handle_and_dispatch(&aws, &settings, &event).await?,
                 Function::Catalogue => {
-                    let decider = Cataloguing { aws: &aws, settings: &settings, cataloguer: &cataloguer, dry_run };
+                    let decider = Cataloguing {
+                        aws: &aws,
+                        settings: &settings,
+                        cataloguer: &cataloguer,
+                        dry_run,
+                        deadline: None,
+                    };
                     (handle_with(&aws, &settings, &event, &decider).await?, None)
                 }
             };

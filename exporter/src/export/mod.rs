@@ -2,6 +2,7 @@
 //! an export started into a free slot (or the record waits for one).
 
 pub mod dispatch;
+pub mod drain;
 pub mod finished;
 pub mod invocation;
 pub mod pending;

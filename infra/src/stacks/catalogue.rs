@@ -194,7 +194,11 @@ pub fn crawler(t: &mut Template, config: &Config, db: &Database) {
             "Name": names::crawler(env, &db.db_name),
             "Role": get_att("CrawlerRole", "Arn"),
             "DatabaseName": r#ref("GlueDatabase"),
-            "Targets": { "S3Targets": [{ "Path": format!("s3://{}/{}", db.s3_bucket_name, db.s3_prefix) }] },
+            // The manifests are evidence, not a table.
+            "Targets": { "S3Targets": [{
+                "Path": format!("s3://{}/{}", db.s3_bucket_name, db.s3_prefix),
+                "Exclusions": [format!("{}/**", names::EVIDENCE_FOLDER)]
+            }] },
             "CrawlerSecurityConfiguration": r#ref("CrawlerSecurity"),
             "Configuration": configuration.to_string(),
             "SchemaChangePolicy": { "UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "LOG" },

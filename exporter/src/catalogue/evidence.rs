@@ -1,0 +1,148 @@
+//! The evidence step of cataloguing: the export's manifest written (or found from an earlier
+//! delivery) and linked into the database's chain, what it says against the previous manifest,
+//! and the seal placed, up to the invocation's deadline.
+
+use std::time::Instant;
+
+use s3exports_config::ExportTarget;
+use s3exports_evidence::completeness;
+use s3exports_evidence::record::read_manifest;
+use s3exports_evidence::{EvidenceError, ExportFacts, Sealed, record, seal};
+use s3exports_rds::ExportTask;
+use s3exports_rds::layout::TableStatus;
+
+use super::cataloguer::Cataloguer;
+
+/// What the evidence step did.
+#[derive(Debug, Clone)]
+pub struct EvidenceReport {
+    pub key: String,
+    pub sha256: String,
+    /// Written by this delivery (findings are alerted once, when it is).
+    pub new: bool,
+    pub sealed: Sealed,
+    /// Tables gone, skipped or shrunk against the previous manifest (new manifests only).
+    pub findings: Vec<String>,
+}
+
+impl EvidenceReport {
+    pub fn summary(&self) -> String {
+        let sealed = match &self.sealed {
+            Sealed::Off => "not sealed (object_lock off)".to_owned(),
+            Sealed::Done { objects } => format!("{objects} objects sealed"),
+            Sealed::Partial { sealed, of } => format!("sealed {sealed} of {of}, the rest follow"),
+        };
+        format!(
+            "manifest {} {} (SHA-256 {}), {sealed}",
+            self.key,
+            if self.new { "written" } else { "already there" },
+            &self.sha256[..self.sha256.len().min(12)]
+        )
+    }
+}
+
+impl Cataloguer {
+    /// Manifests and seals one completed export of `db`, whose published target is `target`;
+    /// sealing stops before `deadline` (and continues on the next delivery).
+    pub async fn evidence(
+        &self,
+        task: &ExportTask,
+        db: &str,
+        target: &ExportTarget,
+        entries: &[TableStatus],
+        deadline: Option<Instant>,
+    ) -> Result<EvidenceReport, EvidenceError> {
+        let info = self.export_info(task).await;
+        let facts = ExportFacts { database: db, task, entries, info: info.as_ref(), seal: target.seal() };
+        let recorded = record(&self.s3, &facts).await?;
+        let mut findings = Vec::new();
+        if recorded.new {
+            let previous = match &recorded.manifest.previous {
+                Some(link) => read_manifest(&self.s3, &task.s3_bucket, &link.key).await.ok().flatten(),
+                None => None,
+            };
+            let pct = target.row_drop_warn_pct.unwrap_or(50);
+            findings = completeness::warnings(&recorded.manifest, previous.as_ref().map(|p| &p.manifest), pct);
+        }
+        let sealed = seal(&self.s3, &recorded, deadline).await?;
+        Ok(EvidenceReport { key: recorded.key, sha256: recorded.sha256, new: recorded.new, sealed, findings })
+    }
+}
+
+/// What the backfill did for one export.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Backfilled {
+    pub db: String,
+    pub export_id: String,
+    /// `written`, `already there`, `would write` (dry run) or `error`.
+    pub outcome: &'static str,
+    pub manifest: Option<String>,
+    pub sha256: Option<String>,
+    pub detail: String,
+}
+
+impl Cataloguer {
+    /// Manifests (and seals) the completed exports of `db` that have none, oldest snapshot first,
+    /// so the chain starts at the oldest export still in the bucket. `tasks`: the export tasks
+    /// RDS lists for the bucket; exports RDS no longer lists are found from the bucket itself.
+    pub async fn backfill(
+        &self,
+        db: &str,
+        target: &ExportTarget,
+        tasks: Vec<ExportTask>,
+        dry_run: bool,
+    ) -> Result<Vec<Backfilled>, s3exports_rds::AwsError> {
+        let mut exports: Vec<ExportTask> =
+            tasks.into_iter().filter(|t| t.status == s3exports_rds::ExportStatus::Complete).collect();
+        for info in self.exports_in_bucket(&target.s3_bucket_name, &target.s3_prefix).await? {
+            if !exports.iter().any(|t| t.id == info.export_task_identifier) {
+                let task = info.to_task();
+                if task.status == s3exports_rds::ExportStatus::Complete {
+                    exports.push(task);
+                }
+            }
+        }
+        exports.sort_by(|a, b| {
+            (a.snapshot_time.or(a.task_end_time), &a.id).cmp(&(b.snapshot_time.or(b.task_end_time), &b.id))
+        });
+        let mut out = Vec::new();
+        for task in exports {
+            let key = s3exports_config::names::manifest_key(&task.s3_prefix, db, &task.id);
+            let line = |outcome: &'static str, sha: Option<String>, detail: String| Backfilled {
+                db: db.to_owned(),
+                export_id: task.id.clone(),
+                outcome,
+                manifest: Some(key.clone()),
+                sha256: sha,
+                detail,
+            };
+            match read_manifest(&self.s3, &task.s3_bucket, &key).await {
+                Ok(Some(found)) => {
+                    out.push(line("already there", Some(found.sha256), String::new()));
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    out.push(line("error", None, e.to_string()));
+                    continue;
+                }
+            }
+            if dry_run {
+                out.push(line("would write", None, format!("export {} has no manifest", task.id)));
+                continue;
+            }
+            let entries = match self.tables_info(&task.s3_bucket, &task.s3_prefix, &task.id).await {
+                Ok(entries) => entries,
+                Err(e) => {
+                    out.push(line("error", None, format!("reading export_tables_info: {e}")));
+                    continue;
+                }
+            };
+            match self.evidence(&task, db, target, &entries, None).await {
+                Ok(e) => out.push(line("written", Some(e.sha256.clone()), e.summary())),
+                Err(e) => out.push(line("error", None, e.to_string())),
+            }
+        }
+        Ok(out)
+    }
+}
