@@ -41,6 +41,11 @@ pub enum EvidenceError {
          which enables Object Lock on the bucket in place, or set object_lock = \"off\""
     )]
     NoObjectLock { bucket: String, database: String, mode: String },
+    #[error(
+        "export {export_id} cannot be sealed: neither its task nor its export info file gives the snapshot's time \
+         (or the export's end) to count the seal's days from"
+    )]
+    NoSealDate { export_id: String },
     #[error("the chain head of {database} kept changing under {tries} attempts to move it; try again")]
     Contended { database: String, tries: usize },
 }
@@ -75,9 +80,11 @@ pub struct ExportFacts<'a> {
     pub seal: Option<(ObjectLock, u32)>,
 }
 
-/// The day a seal ends: the snapshot's day (else the export's end) plus `days`, at midnight UTC.
-pub fn seal_until(task: &ExportTask, days: u32) -> Option<DateTime<Utc>> {
-    let day = task.snapshot_time.or(task.task_end_time)?.date_naive();
+/// The day a seal ends: the snapshot's day plus `days`, at midnight UTC. The snapshot's time
+/// comes from the task, else its export info file; when neither gives one, the export's end.
+pub fn seal_until(task: &ExportTask, info: Option<&ExportInfo>, days: u32) -> Option<DateTime<Utc>> {
+    let from_info = info.and_then(|i| i.snapshot_time.as_deref()).and_then(s3exports_rds::layout::parse_export_time);
+    let day = task.snapshot_time.or(from_info).or(task.task_end_time)?.date_naive();
     Some(day.checked_add_days(chrono::Days::new(u64::from(days)))?.and_time(NaiveTime::MIN).and_utc())
 }
 
@@ -163,11 +170,15 @@ pub async fn collect(s3: &aws_sdk_s3::Client, facts: &ExportFacts<'_>) -> Result
             message: e.message().map(str::to_owned),
         })
         .collect();
-    // A seal whose day has passed (a backfill of an old export) is not placed: S3 refuses one.
-    let seal = facts.seal.and_then(|(lock, days)| {
-        Some(SealRecord { mode: lock.mode()?.to_owned(), retain_until: seal_until(task, days)? })
-    });
-    let seal = seal.filter(|s| s.retain_until > Utc::now());
+    let seal = match facts.seal.and_then(|(lock, days)| Some((lock.mode()?, days))) {
+        None => None,
+        Some((mode, days)) => match seal_until(task, facts.info, days) {
+            // A seal whose day has passed (a backfill of an old export) is not placed: S3 refuses one.
+            Some(until) if until <= Utc::now() => None,
+            Some(until) => Some(SealRecord { mode: mode.to_owned(), retain_until: until }),
+            None => return Err(EvidenceError::NoSealDate { export_id: task.id.clone() }),
+        },
+    };
     Ok(Manifest {
         manifest_version: MANIFEST_VERSION,
         tool: tool(),
@@ -382,11 +393,13 @@ mod tests {
     #[test]
     fn a_seal_lasts_from_the_snapshot_day_for_the_lifecycles_days() {
         let mut task = ExportTask::new("e1", "arn", ExportStatus::Complete);
-        assert_eq!(seal_until(&task, 365), None, "never a guessed date");
+        assert_eq!(seal_until(&task, None, 365), None, "never a guessed date");
         task.task_end_time = DateTime::parse_from_rfc3339("2026-11-25T05:00:00Z").ok().map(|t| t.to_utc());
-        assert_eq!(seal_until(&task, 365).unwrap().to_rfc3339(), "2027-11-25T00:00:00+00:00");
+        assert_eq!(seal_until(&task, None, 365).unwrap().to_rfc3339(), "2027-11-25T00:00:00+00:00");
+        let info = ExportInfo { snapshot_time: Some("Nov 23, 2026 3:05:41 AM".into()), ..ExportInfo::default() };
+        assert_eq!(seal_until(&task, Some(&info), 365).unwrap().to_rfc3339(), "2027-11-23T00:00:00+00:00");
         task.snapshot_time = DateTime::parse_from_rfc3339("2026-11-24T03:10:00Z").ok().map(|t| t.to_utc());
-        assert_eq!(seal_until(&task, 365).unwrap().to_rfc3339(), "2027-11-24T00:00:00+00:00");
+        assert_eq!(seal_until(&task, Some(&info), 365).unwrap().to_rfc3339(), "2027-11-24T00:00:00+00:00");
     }
 
     #[test]

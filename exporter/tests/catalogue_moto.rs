@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use s3exports_config::{CatalogMode, Defaults, ExportTarget, names};
+use s3exports_config::{CatalogMode, Defaults, ExportTarget, ObjectLock, names};
+use s3exports_evidence::record::read_manifest;
 use s3exports_exporter::aws::sdk::{SdkAws, TargetSource};
 use s3exports_exporter::catalogue::Cataloguer;
 use s3exports_exporter::catalogue::Cataloguing;
@@ -37,8 +38,20 @@ fn completed_event(snapshot_id: &str, snapshot_arn: &str) -> serde_json::Value {
     )
 }
 
-#[tokio::test]
-async fn catalogues_exports_into_glue() {
+/// What the database stack provides (bucket, Glue database, target parameter), and two
+/// snapshots exported by RDS; the sample export stands in for the data RDS would write.
+struct Setup {
+    moto: Moto,
+    sdk: aws_config::SdkConfig,
+    s3: aws_sdk_s3::Client,
+    glue: aws_sdk_glue::Client,
+    ssm: aws_sdk_ssm::Client,
+    dir: tempfile::TempDir,
+    facts: Vec<s3exports_testkit::sample::SnapshotFacts>,
+    snapshots: Vec<(String, String)>,
+}
+
+async fn setup(target_extra: impl FnOnce(ExportTarget) -> ExportTarget, object_lock: bool) -> Setup {
     let moto = Moto::start();
     let sdk = moto.sdk_config().await;
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
@@ -47,13 +60,13 @@ async fn catalogues_exports_into_glue() {
     let ssm = aws_sdk_ssm::Client::new(&sdk);
 
     // What the database stack provides: bucket, Glue database, target parameter.
-    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+    s3.create_bucket().bucket(BUCKET).object_lock_enabled_for_bucket(object_lock).send().await.unwrap();
     glue.create_database()
         .database_input(aws_sdk_glue::types::DatabaseInput::builder().name("pams_stack_prod").build().unwrap())
         .send()
         .await
         .unwrap();
-    let target = ExportTarget {
+    let target = target_extra(ExportTarget {
         glue_database: Some("pams_stack_prod".into()),
         ..ExportTarget::new(
             BUCKET,
@@ -61,7 +74,7 @@ async fn catalogues_exports_into_glue() {
             "arn:aws:iam::123456789012:role/rds-snapshot-s3exports/prod/export",
             "arn:aws:kms:us-east-1:123456789012:key/k",
         )
-    };
+    });
     ssm.put_parameter()
         .name(names::target_parameter("prod", "pams-stack-prod"))
         .value(serde_json::to_string(&target).unwrap())
@@ -96,23 +109,50 @@ async fn catalogues_exports_into_glue() {
             .unwrap();
         snapshots.push((id, arn));
     }
+    Setup { moto, sdk, s3, glue, ssm, dir, facts, snapshots }
+}
 
-    let aws = SdkAws::from_config(&sdk, TargetSource::Ssm { client: ssm.clone(), environment: "prod".into() });
-    let cataloguer =
-        Cataloguer { s3: s3.clone(), glue: glue.clone(), ssm, environment: "prod".into(), mode: CatalogMode::Glue };
-    let settings =
-        Settings { environment: "prod".into(), defaults: Defaults::default(), dry_run: false, queue_actions: false };
-    let decider =
-        Cataloguing { aws: &aws, settings: &settings, cataloguer: &cataloguer, dry_run: false, deadline: None };
-    let catalogue = |i: usize| {
-        let event = completed_event(&snapshots[i].0, &snapshots[i].1);
-        let (aws, settings, decider) = (&aws, &settings, &decider);
-        async move { handle_with(aws, settings, &event, decider).await.unwrap().decisions.remove(0) }
-    };
+impl Setup {
+    fn decider_parts(&self) -> (SdkAws, Cataloguer, Settings) {
+        let aws =
+            SdkAws::from_config(&self.sdk, TargetSource::Ssm { client: self.ssm.clone(), environment: "prod".into() });
+        let cataloguer = Cataloguer {
+            s3: self.s3.clone(),
+            glue: self.glue.clone(),
+            ssm: self.ssm.clone(),
+            environment: "prod".into(),
+            mode: CatalogMode::Glue,
+        };
+        let settings = Settings {
+            environment: "prod".into(),
+            defaults: Defaults::default(),
+            dry_run: false,
+            queue_actions: false,
+        };
+        (aws, cataloguer, settings)
+    }
 
+    /// Uploads export `i`'s files and handles its export-completed event as the function would.
+    async fn complete(&self, i: usize) -> s3exports_exporter::Decision {
+        upload_dir(&self.s3, self.dir.path(), &self.dir.path().join(&self.facts[i].export_id)).await;
+        self.catalogue(i).await
+    }
+
+    async fn catalogue(&self, i: usize) -> s3exports_exporter::Decision {
+        let (aws, cataloguer, settings) = self.decider_parts();
+        let decider =
+            Cataloguing { aws: &aws, settings: &settings, cataloguer: &cataloguer, dry_run: false, deadline: None };
+        let event = completed_event(&self.snapshots[i].0, &self.snapshots[i].1);
+        handle_with(&aws, &settings, &event, &decider).await.unwrap().decisions.remove(0)
+    }
+}
+
+#[tokio::test]
+async fn catalogues_exports_into_glue() {
+    let set = setup(|t| t, false).await;
+    let (glue, facts) = (&set.glue, &set.facts);
     // First export: four tables and one partition each.
-    upload_dir(&s3, dir.path(), &dir.path().join(&facts[0].export_id)).await;
-    let d = catalogue(0).await;
+    let d = set.complete(0).await;
     assert_eq!(d.outcome, Outcome::ExportCompleted, "{d:?}");
     assert!(d.reason.contains("4 table(s) created, 0 widened, 4 partition(s) added"), "{}", d.reason);
     let tables = glue.get_tables().database_name("pams_stack_prod").send().await.unwrap();
@@ -164,8 +204,7 @@ async fn catalogues_exports_into_glue() {
     );
 
     // Second export adds `orders.channel`: the table widens, partitions are added.
-    upload_dir(&s3, dir.path(), &dir.path().join(&facts[1].export_id)).await;
-    let d = catalogue(1).await;
+    let d = set.complete(1).await;
     assert!(d.reason.contains("0 table(s) created, 1 widened, 4 partition(s) added"), "{}", d.reason);
     let orders = glue.get_table().database_name("pams_stack_prod").name("pams_public_orders").send().await.unwrap();
     let names_now: Vec<&str> =
@@ -177,7 +216,7 @@ async fn catalogues_exports_into_glue() {
     assert_eq!(parts.partitions().len(), 2);
 
     // Redelivery changes nothing.
-    let d = catalogue(1).await;
+    let d = set.catalogue(1).await;
     assert!(
         d.reason.contains("0 table(s) created, 0 widened, 0 partition(s) added, 4 already present"),
         "{}",
@@ -191,4 +230,93 @@ async fn catalogues_exports_into_glue() {
     let table = glue.get_table().database_name("pams_stack_prod").name("pams_public_orders").send().await.unwrap();
     let columns = table.table().and_then(|t| t.storage_descriptor()).map_or(0, |sd| sd.columns().len());
     assert_eq!(columns, 7);
+}
+
+fn sealed(t: ExportTarget) -> ExportTarget {
+    ExportTarget { object_lock: Some(ObjectLock::Governance), retain_days: Some(365), ..t }
+}
+
+#[tokio::test]
+async fn completed_exports_are_manifested_chained_and_sealed() {
+    let set = setup(sealed, true).await;
+    let d = set.complete(0).await;
+    assert_eq!(d.outcome, Outcome::ExportCompleted, "{d:?}");
+    let first_key = names::manifest_key("", "pams-stack-prod", &set.facts[0].export_id);
+    assert!(
+        d.reason.contains(&format!("manifest {first_key} written")) && d.reason.contains("objects sealed"),
+        "{}",
+        d.reason
+    );
+    let d = set.complete(1).await;
+    assert_eq!(d.outcome, Outcome::ExportCompleted, "{d:?}");
+
+    let first = read_manifest(&set.s3, BUCKET, &first_key).await.unwrap().unwrap();
+    let second_key = names::manifest_key("", "pams-stack-prod", &set.facts[1].export_id);
+    let second = read_manifest(&set.s3, BUCKET, &second_key).await.unwrap().unwrap();
+    let link = second.manifest.previous.as_ref().unwrap();
+    assert_eq!(
+        (link.export_id.as_str(), link.sha256.as_str()),
+        (set.facts[0].export_id.as_str(), first.sha256.as_str())
+    );
+    let seal = second.manifest.seal.as_ref().unwrap();
+    assert_eq!(seal.mode, "GOVERNANCE");
+    // Every object carries the retention, and so does the manifest. (HeadObject: the emulator
+    // answers GetObjectRetention with a version id with the object itself.)
+    for o in &second.manifest.objects {
+        let h =
+            set.s3.head_object().bucket(BUCKET).key(&o.key).set_version_id(o.version_id.clone()).send().await.unwrap();
+        assert_eq!(h.object_lock_mode().map(|m| m.as_str()), Some("GOVERNANCE"), "{}", o.key);
+        assert!(h.object_lock_retain_until_date().is_some(), "{}", o.key);
+    }
+    let h = set.s3.head_object().bucket(BUCKET).key(&second_key).send().await.unwrap();
+    assert_eq!(h.object_lock_mode().map(|m| m.as_str()), Some("GOVERNANCE"), "the manifest is sealed too");
+
+    // A redelivered event finds the manifest and changes nothing.
+    let d = set.catalogue(1).await;
+    assert!(d.reason.contains("already there"), "{}", d.reason);
+    let versions = set.s3.list_object_versions().bucket(BUCKET).prefix(&second_key).send().await.unwrap();
+    assert_eq!(versions.versions().len(), 1, "never written twice");
+}
+
+#[tokio::test]
+async fn sealing_a_bucket_without_object_lock_is_an_error_naming_the_bucket() {
+    let set = setup(sealed, false).await;
+    let d = set.complete(0).await;
+    assert_eq!(d.outcome, Outcome::Reject, "{d:?}");
+    assert!(
+        d.reason.contains(&format!("bucket {BUCKET} has no S3 Object Lock")) && d.reason.contains("object_lock"),
+        "{}",
+        d.reason
+    );
+}
+
+#[tokio::test]
+async fn the_backfill_manifests_older_exports_oldest_first() {
+    let set = setup(sealed, true).await;
+    for f in &set.facts {
+        upload_dir(&set.s3, set.dir.path(), &set.dir.path().join(&f.export_id)).await;
+    }
+    let run = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_exporter"))
+            .args(["evidence", "--backfill", "--env", "prod"])
+            .envs(set.moto.env())
+            .output()
+            .unwrap();
+        let lines: Vec<serde_json::Value> =
+            String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        (lines, String::from_utf8_lossy(&out.stderr).into_owned(), out.status.code())
+    };
+    let (lines, err, code) = run();
+    assert_eq!(code, Some(0), "{err}");
+    let written: Vec<&str> =
+        lines.iter().filter(|l| l["outcome"] == "written").map(|l| l["export_id"].as_str().unwrap()).collect();
+    assert_eq!(written, [set.facts[0].export_id.as_str(), set.facts[1].export_id.as_str()], "{lines:?}");
+    let second = read_manifest(&set.s3, BUCKET, &names::manifest_key("", "pams-stack-prod", &set.facts[1].export_id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.manifest.previous.as_ref().map(|l| l.export_id.as_str()), Some(set.facts[0].export_id.as_str()));
+    let (lines, err, code) = run();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(lines.iter().all(|l| l["outcome"] == "already there"), "{lines:?}");
 }

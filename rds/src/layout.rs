@@ -23,7 +23,8 @@ pub struct ExportInfo {
     pub kms_key_id: String,
     pub status: String,
     pub percent_progress: Option<i64>,
-    #[serde(alias = "totalExtractedDataInGB")]
+    /// `totalExportedDataInGB` as RDS writes it (other spellings seen are read too).
+    #[serde(rename = "totalExportedDataInGB", alias = "totalExportedDataInGb", alias = "totalExtractedDataInGB")]
     pub total_exported_data_in_gb: Option<f64>,
 }
 
@@ -232,6 +233,17 @@ mod tests {
         assert_eq!(my.folder(), Path::new("shop/shop.line_items"));
         assert_eq!(my.glue_table(), "shop_line_items");
         assert_eq!(TableRef::from_target("x"), None);
+    }
+
+    #[test]
+    fn the_exported_size_in_every_spelling_seen() {
+        for key in ["totalExportedDataInGB", "totalExportedDataInGb", "totalExtractedDataInGB"] {
+            let info: ExportInfo = serde_json::from_str(&format!("{{\"{key}\": 2.5}}")).unwrap();
+            assert_eq!(info.total_exported_data_in_gb, Some(2.5), "{key}");
+        }
+        let written =
+            serde_json::to_string(&ExportInfo { total_exported_data_in_gb: Some(1.0), ..ExportInfo::default() });
+        assert!(written.unwrap().contains("\"totalExportedDataInGB\":1.0"));
     }
 
     #[test]

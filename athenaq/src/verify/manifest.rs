@@ -22,22 +22,45 @@ const CONCURRENCY: usize = 16;
 /// The manifest as read, or why it could not be.
 #[derive(Debug, Clone)]
 pub enum Found {
-    Read { key: String, manifest: Box<Manifest>, sha256: String, versions: usize, state: Box<ObjectState> },
-    Missing { key: String },
-    Archived { key: String, class: String },
-    Unreadable { key: String, why: String },
+    Read {
+        key: String,
+        manifest: Box<Manifest>,
+        sha256: String,
+        versions: usize,
+        state: Box<ObjectState>,
+    },
+    Missing {
+        key: String,
+    },
+    /// Gone, with a delete marker on top of its versions.
+    Deleted {
+        key: String,
+        versions: usize,
+    },
+    Archived {
+        key: String,
+        class: String,
+    },
+    Unreadable {
+        key: String,
+        why: String,
+    },
 }
 
 /// Reads the manifest at `key` (its latest version), and counts its versions.
 pub async fn read(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Found {
     let unreadable = |why: String| Found::Unreadable { key: key.to_owned(), why };
-    let versions = match evidence_s3::list_versions(s3, bucket, key).await {
-        Ok(v) => v.iter().filter(|v| v.key == key && !v.delete_marker).count(),
+    let listed = match evidence_s3::list_versions(s3, bucket, key).await {
+        Ok(v) => v,
         Err(e) => return unreadable(format!("listing its versions: {e}")),
     };
+    let versions = listed.iter().filter(|v| v.key == key && !v.delete_marker).count();
+    let deleted = listed.iter().any(|v| v.key == key && v.delete_marker && v.is_latest);
     let state = match evidence_s3::head(s3, bucket, key, None).await {
         Ok(Some(state)) => state,
+        Ok(None) if deleted => return Found::Deleted { key: key.to_owned(), versions },
         Ok(None) => return Found::Missing { key: key.to_owned() },
+        Err(e) if deleted => return Found::Deleted { key: format!("{key} ({e})"), versions },
         Err(e) => return unreadable(e.to_string()),
     };
     if state.is_archived() && !state.restore.as_deref().is_some_and(|r| r.contains("ongoing-request=\"false\"")) {
@@ -83,6 +106,11 @@ pub fn manifest_check(found: &Found, task: &ExportTask) -> Check {
                 "no manifest at {key}: the cataloguer writes one when an export completes; for an export from before \
                  that, `exporter evidence --backfill --db <database>` writes it"
             ),
+        ),
+        Found::Deleted { key, versions } => check(
+            "manifest",
+            Status::Fail,
+            format!("{key} was deleted: a delete marker lies on its {versions} version(s)"),
         ),
         Found::Archived { key, class } => check(
             "manifest",
@@ -281,7 +309,7 @@ pub async fn chain(s3: &aws_sdk_s3::Client, bucket: &str, manifest: &Manifest) -
                 None,
             ),
         },
-        Found::Missing { key } => (
+        Found::Missing { key } | Found::Deleted { key, .. } => (
             check(
                 "chain",
                 Status::Fail,

@@ -103,6 +103,16 @@ pub async fn fixture(class: StorageClass) -> Fixture {
 /// The fixture with the export task started with `task_key` (the key's ARN, or an alias of it).
 /// The key exists in the emulator's KMS as `KEY`, with the database's alias.
 pub async fn fixture_keyed(class: StorageClass, task_key: &str) -> Fixture {
+    fixture_with(class, task_key, false).await
+}
+
+/// The fixture in a bucket with S3 Object Lock (and so versioning), as the prod database stack
+/// makes it.
+pub async fn fixture_locked() -> Fixture {
+    fixture_with(StorageClass::Standard, KEY, true).await
+}
+
+async fn fixture_with(class: StorageClass, task_key: &str, object_lock: bool) -> Fixture {
     let moto = Moto::start();
     let sdk = moto.sdk_config().await;
     let dir = tempfile::tempdir().unwrap();
@@ -111,7 +121,7 @@ pub async fn fixture_keyed(class: StorageClass, task_key: &str) -> Fixture {
 
     // The bucket as the database stack makes it.
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
-    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+    s3.create_bucket().bucket(BUCKET).object_lock_enabled_for_bucket(object_lock).send().await.unwrap();
     let block = PublicAccessBlockConfiguration::builder()
         .block_public_acls(true)
         .ignore_public_acls(true)

@@ -1,0 +1,166 @@
+//! Evidence end to end against moto: exports manifested and sealed in a bucket with Object Lock
+//! (by the library the cataloguing function uses), then `athenaq evidence` and `athenaq verify`
+//! show the intact chain and name every kind of tampering: a part file replaced, a part file
+//! deleted, a stray object added, a manifest altered, a manifest removed.
+
+mod support;
+
+use aws_sdk_s3::types::{ServerSideEncryption, StorageClass};
+use s3exports_config::ObjectLock;
+use s3exports_evidence::{ExportFacts, Recorded, Sealed, record, seal};
+use s3exports_rds::TaskFilter;
+use s3exports_rds::layout::{ExportInfo, TablesInfo};
+use serde_json::Value;
+use support::{BUCKET, Fixture, KEY, athenaq, files_below, fixture_locked, status_of, upload, upload_export};
+
+const DB: &str = "pams-stack-prod";
+
+/// Manifests and seals one export of the fixture, as the cataloguer does when it completes.
+async fn manifest(f: &Fixture, export_id: &str) -> Recorded {
+    let sdk = f.moto.sdk_config().await;
+    let rds = aws_sdk_rds::Client::new(&sdk);
+    let filter = TaskFilter { export_task_identifier: Some(export_id.into()), ..TaskFilter::default() };
+    let task = s3exports_rds::sdk::describe_export_tasks(&rds, &filter).await.unwrap().remove(0);
+    let file = |name: &str| {
+        let path =
+            files_below(&f.sample.path().join(export_id)).into_iter().find(|p| p.to_string_lossy().contains(name));
+        std::fs::read(path.unwrap()).unwrap()
+    };
+    let entries = serde_json::from_slice::<TablesInfo>(&file("export_tables_info_")).unwrap().per_table_status;
+    let info: ExportInfo = serde_json::from_slice(&file("export_info_")).unwrap();
+    let facts = ExportFacts {
+        database: DB,
+        task: &task,
+        entries: &entries,
+        info: Some(&info),
+        seal: Some((ObjectLock::Governance, 365)),
+    };
+    let recorded = record(&f.s3, &facts).await.unwrap();
+    assert_eq!(
+        seal(&f.s3, &recorded, None).await.unwrap(),
+        Sealed::Done { objects: recorded.manifest.objects.len() + 1 }
+    );
+    recorded
+}
+
+/// The earlier export too, with a task of its own, manifested first.
+async fn two_exports() -> (Fixture, Recorded, Recorded) {
+    let f = fixture_locked().await;
+    upload_export(&f.s3, f.sample.path(), &f.earlier_export_id, StorageClass::Standard).await;
+    let sdk = f.moto.sdk_config().await;
+    let rds = aws_sdk_rds::Client::new(&sdk);
+    let snap = rds.create_db_snapshot().db_instance_identifier(DB).db_snapshot_identifier("s0").send().await.unwrap();
+    let arn = snap.db_snapshot().unwrap().db_snapshot_arn().unwrap().to_owned();
+    s3exports_testkit::start_export(&rds, &f.earlier_export_id, &arn, BUCKET, KEY).await;
+    let first = manifest(&f, &f.earlier_export_id).await;
+    let second = manifest(&f, &f.export_id).await;
+    (f, first, second)
+}
+
+fn evidence(f: &Fixture) -> (Vec<Value>, String, Option<i32>) {
+    athenaq(&f.moto, &["--env", "prod", "evidence", "--db", DB, "--format", "json"])
+}
+
+fn verify(f: &Fixture) -> (Vec<Value>, String, Option<i32>) {
+    athenaq(&f.moto, &["--env", "prod", "verify", f.export_id.as_str(), "--format", "json", "--deep"])
+}
+
+#[tokio::test]
+async fn sealed_manifests_form_a_chain_that_verify_and_evidence_confirm() {
+    let (f, first, second) = two_exports().await;
+    assert_eq!(second.manifest.previous.as_ref().map(|l| l.sha256.as_str()), Some(first.sha256.as_str()));
+    assert!(first.key.starts_with(&format!("_evidence/{DB}/")) && first.key.ends_with(".json"));
+
+    let (rows, err, code) = evidence(&f);
+    assert_eq!(code, Some(0), "{rows:?}\n{err}");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for (row, recorded) in rows.iter().zip([&first, &second]) {
+        assert_eq!(row["chain"], "ok", "{row}");
+        assert_eq!(row["manifest_sha256"], recorded.sha256.as_str());
+        assert!(row["lock"].as_str().unwrap().starts_with("GOVERNANCE until "), "{row}");
+        assert_eq!(row["objects"], recorded.manifest.objects.len() as u64);
+    }
+
+    let (rows, err, code) = verify(&f);
+    assert_eq!(code, Some(0), "{rows:?}\n{err}");
+    for check in ["manifest", "objects", "checksums", "retention", "chain", "completeness", "rows"] {
+        assert_eq!(status_of(&rows, check).0, "pass", "{check}: {rows:?}");
+    }
+    assert!(status_of(&rows, "chain").1.contains(&f.earlier_export_id), "{rows:?}");
+    // What RDS left out is recorded, not lost.
+    assert!(second.manifest.left_out.iter().any(|l| l.target == "postgres" && l.status.is_empty()));
+    assert!(second.manifest.tables.iter().all(|t| t.rows.is_some() && !t.columns.is_empty()));
+}
+
+#[tokio::test]
+async fn a_replaced_deleted_or_added_object_is_a_failure_naming_its_key() {
+    let (f, _, second) = two_exports().await;
+    let parts: Vec<&str> =
+        second.manifest.objects.iter().map(|o| o.key.as_str()).filter(|k| k.ends_with(".parquet")).collect();
+    let (replaced, deleted) = (parts[0].to_owned(), parts[1].to_owned());
+    let body =
+        f.s3.get_object().bucket(BUCKET).key(&replaced).send().await.unwrap().body.collect().await.unwrap().to_vec();
+    upload(&f.s3, &replaced, body, StorageClass::Standard, ServerSideEncryption::AwsKms).await;
+    f.s3.delete_object().bucket(BUCKET).key(&deleted).send().await.unwrap();
+    let stray = format!("{}/pams/public.orders/1/part-99999.parquet", f.export_id);
+    upload(&f.s3, &stray, b"PAR1 stray PAR1".to_vec(), StorageClass::Standard, ServerSideEncryption::AwsKms).await;
+
+    let (rows, _, code) = verify(&f);
+    assert_eq!(code, Some(1));
+    let (status, detail) = status_of(&rows, "objects");
+    assert_eq!(status, "fail");
+    assert!(detail.contains(&format!("{replaced}: replaced")), "{detail}");
+    assert!(detail.contains(&format!("{deleted}: deleted")), "{detail}");
+    assert!(detail.contains(&format!("{stray}: added")), "{detail}");
+    // The sealed versions are still there underneath, retained: the evidence of what was.
+    assert_eq!(status_of(&rows, "retention").0, "pass", "{rows:?}");
+}
+
+#[tokio::test]
+async fn an_altered_or_removed_manifest_breaks_the_chain() {
+    let (f, first, second) = two_exports().await;
+    // Altered: a new version of the first manifest, one byte different.
+    let mut bytes = first.manifest.to_canonical_bytes();
+    let at = bytes.iter().position(|b| *b == b'1').unwrap();
+    bytes[at] = b'2';
+    upload(&f.s3, &first.key, bytes, StorageClass::Standard, ServerSideEncryption::AwsKms).await;
+    let (rows, err, code) = evidence(&f);
+    assert_eq!(code, Some(1), "{err}");
+    let first_row = rows.iter().find(|r| r["export_id"] == f.earlier_export_id.as_str()).unwrap();
+    assert!(first_row["chain"].as_str().unwrap().contains("versions: the manifest was replaced"), "{first_row}");
+    let (rows, _, code) = verify(&f);
+    assert_eq!(code, Some(1));
+    let (status, detail) = status_of(&rows, "chain");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.contains(&first.key), "{detail}");
+
+    // Removed: the second manifest deleted (a delete marker on its sealed version).
+    f.s3.delete_object().bucket(BUCKET).key(&second.key).send().await.unwrap();
+    let (rows, err, code) = evidence(&f);
+    assert_eq!(code, Some(1), "{err}");
+    let row = rows.iter().find(|r| r["export_id"] == f.export_id.as_str()).unwrap();
+    assert!(row["chain"].as_str().unwrap().starts_with("no manifest: a COMPLETE export without one"), "{row}");
+    let (rows, _, code) = verify(&f);
+    assert_eq!(code, Some(1));
+    let (status, detail) = status_of(&rows, "manifest");
+    assert_eq!((status, detail.contains("was deleted")), ("fail", true), "{detail}");
+}
+
+#[tokio::test]
+async fn a_manifest_that_is_not_one_is_a_failure_naming_its_key_not_a_panic() {
+    let (f, _, second) = two_exports().await;
+    upload(
+        &f.s3,
+        &second.key,
+        b"{\"manifest_version\": \"x\"".to_vec(),
+        StorageClass::Standard,
+        ServerSideEncryption::AwsKms,
+    )
+    .await;
+    let (rows, err, code) = verify(&f);
+    assert_eq!(code, Some(1), "{err}");
+    let (status, detail) = status_of(&rows, "manifest");
+    assert_eq!(status, "fail");
+    assert!(detail.contains(&second.key), "{detail}");
+    assert!(!err.contains("panicked"), "{err}");
+}
