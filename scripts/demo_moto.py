@@ -8,9 +8,14 @@
 - `backlog`: more snapshots at once than there are export slots, with their events.
 - `upload-sample` / `fetch`: the emulator writes no Parquet, so the repository's sample export is
   uploaded in place of an export's files, and a completed export is copied back for local queries.
+- `manifests`: the evidence the cataloguer left in a bucket: each manifest, its seal, and how many
+  of its export's objects carry one.
+- `tamper`: what anyone with s3:PutObject on the bucket can do under a lock: put a new version
+  over one of an export's part files.
 """
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -62,11 +67,12 @@ def publish(topic, source_type, event_id, source_id, source_arn):
 
 
 def snapshot(args):
-    """One RDS instance and one Aurora cluster of the config, each with an automated and a manual
-    snapshot, and a database the config does not name."""
+    """The config's databases: the first an RDS instance and the last an Aurora cluster, each with
+    an automated and a manual snapshot, the others MySQL instances with their automated snapshot;
+    and a database the config does not name."""
     rds = boto3.client("rds")
     databases = [d["db_name"] for d in args.names["databases"]]
-    instance, cluster = databases[0], databases[-1]
+    instance, others, cluster = databases[0], databases[1:-1], databases[-1]
     topic = events_topic(args.names)
     login = {"MasterUsername": "admin_user", "MasterUserPassword": "password123"}
 
@@ -78,6 +84,10 @@ def snapshot(args):
     cluster_manual = rds.create_db_cluster_snapshot(DBClusterIdentifier=cluster,
                                                     DBClusterSnapshotIdentifier=f"{cluster}-before-upgrade")
     say(f"Aurora cluster {cluster} (aurora-postgresql) with an automated and a manual cluster snapshot")
+    for other in others:
+        rds.create_db_instance(DBInstanceIdentifier=other, Engine="mysql", DBInstanceClass="db.t3.micro",
+                               AllocatedStorage=20, **login)
+        say(f"RDS instance {other} (mysql) with an automated snapshot")
     rds.create_db_instance(DBInstanceIdentifier="scratch-db", Engine="mysql", DBInstanceClass="db.t3.micro",
                            AllocatedStorage=20, **login)
     scratch = rds.create_db_snapshot(DBInstanceIdentifier="scratch-db", DBSnapshotIdentifier="scratch-db-manual")
@@ -88,8 +98,10 @@ def snapshot(args):
     auto = rds.describe_db_snapshots(DBInstanceIdentifier=instance, SnapshotType="automated")["DBSnapshots"][0]
     auto_cluster = rds.describe_db_cluster_snapshots(DBClusterIdentifier=cluster,
                                                      SnapshotType="automated")["DBClusterSnapshots"][0]
+    others_auto = [rds.describe_db_snapshots(DBInstanceIdentifier=o, SnapshotType="automated")["DBSnapshots"][0]
+                   for o in others]
     for event_id, s in [("RDS-EVENT-0091", auto), ("RDS-EVENT-0042", manual["DBSnapshot"]),
-                        ("RDS-EVENT-0042", scratch["DBSnapshot"])]:
+                        *[("RDS-EVENT-0091", o) for o in others_auto], ("RDS-EVENT-0042", scratch["DBSnapshot"])]:
         publish(topic, "db-snapshot", event_id, s["DBSnapshotIdentifier"], s["DBSnapshotArn"])
     for event_id, s in [("RDS-EVENT-0169", auto_cluster), ("RDS-EVENT-0075", cluster_manual["DBClusterSnapshot"])]:
         publish(topic, "db-cluster-snapshot", event_id, s["DBClusterSnapshotIdentifier"], s["DBClusterSnapshotArn"])
@@ -208,6 +220,49 @@ def fetch(args):
     say(f"s3://{args.bucket}/ -> {args.out} ({len(keys)} files)")
 
 
+def manifests(args):
+    """Each manifest under `_evidence/`, with its retention, and the retention of its export's objects."""
+    s3 = boto3.client("s3")
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=args.bucket)
+    keys = [o["Key"] for p in pages for o in p.get("Contents", [])]
+    found = [k for k in keys if "/_evidence/" in f"/{k}" and "/_state/" not in k and k.endswith(".json")]
+    if not found:
+        raise SystemExit(f"no manifest under s3://{args.bucket}/: the cataloguer wrote none")
+    for key in found:
+        head = s3.head_object(Bucket=args.bucket, Key=key)
+        body = s3.get_object(Bucket=args.bucket, Key=key)["Body"].read()
+        sha, manifest = hashlib.sha256(body).hexdigest(), json.loads(body)
+        objects, locked = manifest["objects"], 0
+        for o in objects:
+            version = {"VersionId": o["version_id"]} if o.get("version_id") else {}
+            retention = s3.head_object(Bucket=args.bucket, Key=o["key"], **version)
+            locked += bool(retention.get("ObjectLockMode"))
+        until = head.get("ObjectLockRetainUntilDate")
+        seal = f"{head['ObjectLockMode']} until {until:%Y-%m-%d}" if until else "not sealed"
+        previous = (manifest.get("previous") or {}).get("export_id", "none (first of the chain)")
+        say(f"s3://{args.bucket}/{key}")
+        say(f"    sha256 {sha}; manifest {seal}; {locked} of {len(objects)} objects sealed; previous: {previous}")
+
+
+def tamper(args):
+    """A new version over one part file of the export: a valid Parquet file, another part's bytes.
+    Prints the key replaced."""
+    s3 = boto3.client("s3")
+    task = next(t for t in export_tasks() if t["ExportTaskIdentifier"] == args.export_id)
+    prefix = "/".join(p for p in (task.get("S3Prefix", "").strip("/"), args.export_id) if p) + "/"
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=task["S3Bucket"], Prefix=prefix)
+    parts = sorted(o["Key"] for p in pages for o in p.get("Contents", []) if o["Key"].endswith(".parquet"))
+    if len(parts) < 2:
+        raise SystemExit(f"export {args.export_id} has fewer than two part files to swap")
+    victim, other = parts[0], parts[-1]
+    body = s3.get_object(Bucket=task["S3Bucket"], Key=other)["Body"].read()
+    s3.put_object(Bucket=task["S3Bucket"], Key=victim, Body=body, ServerSideEncryption="aws:kms",
+                  SSEKMSKeyId=task["KmsKeyId"])
+    say(f"s3://{task['S3Bucket']}/{victim}: a new version (the bytes of a {other.split('/')[-3]} part); "
+        "the sealed original stays underneath, as Object Lock keeps versions, not keys")
+    print(victim)
+
+
 def decisions(args):
     """One line per decision, from the JSON lines the functions print (and the reconcile's
     summary line per database)."""
@@ -248,6 +303,12 @@ def main():
     p.add_argument("bucket")
     p.add_argument("out")
     p.set_defaults(run=fetch)
+    p = commands.add_parser("manifests")
+    p.add_argument("bucket")
+    p.set_defaults(run=manifests)
+    p = commands.add_parser("tamper")
+    p.add_argument("export_id")
+    p.set_defaults(run=tamper)
     p = commands.add_parser("decisions")
     p.add_argument("file")
     p.set_defaults(run=decisions)

@@ -4,8 +4,10 @@ templates (for the demo and any run that deploys into the emulator).
 - `stack_resources`: a deployed stack's logical -> physical ids.
 - `Resolver`: Ref, Fn::GetAtt and Fn::Sub of the few shapes these resources use.
 - `wire`: the topic's SQS subscriptions with their filter policies, the Glue databases and the
-  Athena workgroup, created as the templates declare them; the emulator's Lambda event source
-  mappings paused (moto would run the function in Docker; `exporter poll` stands in).
+  Athena workgroup, created as the templates declare them; the buckets' versioning, Object
+  Lock, lifecycle and public access blocks, which moto's CloudFormation ignores, applied as
+  declared; the emulator's Lambda event
+  source mappings paused (moto would run the function in Docker; `exporter poll` stands in).
 """
 
 import json
@@ -55,8 +57,45 @@ class Resolver:
         return value
 
 
+def lifecycle_rule(rule):
+    """A CloudFormation lifecycle rule in the API's shape."""
+    out = {"ID": rule["Id"], "Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")}}
+    if "Transitions" in rule:
+        out["Transitions"] = [{"Days": t["TransitionInDays"], "StorageClass": t["StorageClass"]}
+                              for t in rule["Transitions"]]
+    if "ExpirationInDays" in rule:
+        out["Expiration"] = {"Days": rule["ExpirationInDays"]}
+    if rule.get("ExpiredObjectDeleteMarker"):
+        out["Expiration"] = {"ExpiredObjectDeleteMarker": True}
+    if "NoncurrentVersionExpiration" in rule:
+        out["NoncurrentVersionExpiration"] = {"NoncurrentDays": rule["NoncurrentVersionExpiration"]["NoncurrentDays"]}
+    if "AbortIncompleteMultipartUpload" in rule:
+        out["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
+    return out
+
+
+def bucket_settings(s3, where, bucket, props):
+    """Versioning, Object Lock, lifecycle and public access blocks as the template declares them
+    (moto's CloudFormation skips them)."""
+    if "PublicAccessBlockConfiguration" in props:
+        s3.put_public_access_block(Bucket=bucket,
+                                   PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"])
+    if "LifecycleConfiguration" in props:
+        rules = [lifecycle_rule(r) for r in props["LifecycleConfiguration"]["Rules"]]
+        s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+        say(f"{where}: lifecycle on {bucket}: " + ", ".join(r["ID"] for r in rules))
+    if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        say(f"{where}: versioning on {bucket}")
+    lock = props.get("ObjectLockConfiguration", {})
+    if lock.get("ObjectLockEnabled") == "Enabled":
+        # As declared: enabled, no default retention (the cataloguer seals each export itself).
+        s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"})
+        say(f"{where}: Object Lock on {bucket}")
+
+
 def wire(templates):
-    sns, glue, athena, awslambda = (boto3.client(s) for s in ("sns", "glue", "athena", "lambda"))
+    sns, glue, athena, awslambda, s3 = (boto3.client(s) for s in ("sns", "glue", "athena", "lambda", "s3"))
     skipped = set()
     for path in sorted(Path(templates).glob("*.template.json")):
         stack = path.name.removesuffix(".template.json")
@@ -64,6 +103,8 @@ def wire(templates):
         resolve = Resolver(stack, resources)
         for logical, resource in resources.items():
             kind, props = resource["Type"], resource.get("Properties", {})
+            if kind == "AWS::S3::Bucket" and resolve.physical.get(logical):
+                bucket_settings(s3, f"{stack}/{logical}", resolve.physical[logical], props)
             if resolve.physical.get(logical):
                 continue
             if kind == "AWS::SNS::Subscription":

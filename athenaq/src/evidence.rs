@@ -92,6 +92,9 @@ pub async fn database_evidence(
                 .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
                 .map(|t| t.to_utc()),
             previous: meta("previous-export-id").zip(meta("previous-sha256")),
+            previous_lapses: meta("previous-lapses")
+                .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                .map(|t| t.to_utc()),
             versions: counts.get(key.as_str()).copied().unwrap_or(1),
         };
         let lock = state
@@ -116,7 +119,7 @@ pub async fn database_evidence(
         });
         heads.push(head);
     }
-    let links = chain::check(&heads);
+    let links = chain::check(&heads, Utc::now());
     for row in &mut rows {
         row.chain = links.get(&row.export_id).map_or_else(|| "ok".to_owned(), Link::text);
     }

@@ -7,7 +7,9 @@ mod support;
 
 use aws_sdk_s3::types::{ServerSideEncryption, StorageClass};
 use s3exports_config::ObjectLock;
-use s3exports_evidence::{ExportFacts, Recorded, Sealed, record, seal};
+use s3exports_evidence::manifest::{Link, sha256_hex};
+use s3exports_evidence::record::{ChainHead, EvidenceError, head_key, pending_key};
+use s3exports_evidence::{ExportFacts, Recorded, Sealed, collect, record, seal};
 use s3exports_rds::TaskFilter;
 use s3exports_rds::layout::{ExportInfo, TablesInfo};
 use serde_json::Value;
@@ -15,8 +17,27 @@ use support::{BUCKET, Fixture, KEY, athenaq, files_below, fixture_locked, status
 
 const DB: &str = "pams-stack-prod";
 
-/// Manifests and seals one export of the fixture, as the cataloguer does when it completes.
-async fn manifest(f: &Fixture, export_id: &str) -> Recorded {
+/// What the cataloguer knows of one export of the fixture when it completes.
+struct Known {
+    task: s3exports_rds::ExportTask,
+    entries: Vec<s3exports_rds::layout::TableStatus>,
+    info: ExportInfo,
+}
+
+impl Known {
+    fn facts(&self, database: &'static str) -> ExportFacts<'_> {
+        ExportFacts {
+            database,
+            task: &self.task,
+            entries: &self.entries,
+            info: Some(&self.info),
+            seal: Some((ObjectLock::Governance, 365)),
+            expire_days: Some(365),
+        }
+    }
+}
+
+async fn known(f: &Fixture, export_id: &str) -> Known {
     let sdk = f.moto.sdk_config().await;
     let rds = aws_sdk_rds::Client::new(&sdk);
     let filter = TaskFilter { export_task_identifier: Some(export_id.into()), ..TaskFilter::default() };
@@ -28,14 +49,13 @@ async fn manifest(f: &Fixture, export_id: &str) -> Recorded {
     };
     let entries = serde_json::from_slice::<TablesInfo>(&file("export_tables_info_")).unwrap().per_table_status;
     let info: ExportInfo = serde_json::from_slice(&file("export_info_")).unwrap();
-    let facts = ExportFacts {
-        database: DB,
-        task: &task,
-        entries: &entries,
-        info: Some(&info),
-        seal: Some((ObjectLock::Governance, 365)),
-    };
-    let recorded = record(&f.s3, &facts).await.unwrap();
+    Known { task, entries, info }
+}
+
+/// Manifests and seals one export of the fixture, as the cataloguer does when it completes.
+async fn manifest(f: &Fixture, export_id: &str) -> Recorded {
+    let known = known(f, export_id).await;
+    let recorded = record(&f.s3, &known.facts(DB)).await.unwrap();
     assert_eq!(
         seal(&f.s3, &recorded, None).await.unwrap(),
         Sealed::Done { objects: recorded.manifest.objects.len() + 1 }
@@ -43,8 +63,8 @@ async fn manifest(f: &Fixture, export_id: &str) -> Recorded {
     recorded
 }
 
-/// The earlier export too, with a task of its own, manifested first.
-async fn two_exports() -> (Fixture, Recorded, Recorded) {
+/// The fixture with its earlier export too, with a task of its own.
+async fn fixture_with_two() -> Fixture {
     let f = fixture_locked().await;
     upload_export(&f.s3, f.sample.path(), &f.earlier_export_id, StorageClass::Standard).await;
     let sdk = f.moto.sdk_config().await;
@@ -52,6 +72,12 @@ async fn two_exports() -> (Fixture, Recorded, Recorded) {
     let snap = rds.create_db_snapshot().db_instance_identifier(DB).db_snapshot_identifier("s0").send().await.unwrap();
     let arn = snap.db_snapshot().unwrap().db_snapshot_arn().unwrap().to_owned();
     s3exports_testkit::start_export(&rds, &f.earlier_export_id, &arn, BUCKET, KEY).await;
+    f
+}
+
+/// Both exports manifested, the earlier first.
+async fn two_exports() -> (Fixture, Recorded, Recorded) {
+    let f = fixture_with_two().await;
     let first = manifest(&f, &f.earlier_export_id).await;
     let second = manifest(&f, &f.export_id).await;
     (f, first, second)
@@ -163,4 +189,47 @@ async fn a_manifest_that_is_not_one_is_a_failure_naming_its_key_not_a_panic() {
     assert_eq!(status, "fail");
     assert!(detail.contains(&second.key), "{detail}");
     assert!(!err.contains("panicked"), "{err}");
+}
+
+#[tokio::test]
+async fn a_manifest_whose_writer_stopped_after_moving_the_head_is_finished_by_the_next() {
+    let f = fixture_with_two().await;
+    // The earlier export's writer moved the head to its manifest, kept its bytes, and stopped
+    // (a timeout, a crash) before writing the manifest itself.
+    let earlier = known(&f, &f.earlier_export_id).await;
+    let mut m = collect(&f.s3, &earlier.facts(DB)).await.unwrap();
+    m.previous = None;
+    let bytes = m.to_canonical_bytes();
+    let sha = sha256_hex(&bytes);
+    let key = s3exports_config::names::manifest_key("", DB, &f.earlier_export_id);
+    let put = |key: String, body: Vec<u8>| f.s3.put_object().bucket(BUCKET).key(key).body(body.into()).send();
+    put(pending_key("", DB, &f.earlier_export_id), bytes).await.unwrap();
+    let link = Link { export_id: f.earlier_export_id.clone(), key: key.clone(), sha256: sha.clone(), lapses: None };
+    put(head_key("", DB), serde_json::to_vec(&ChainHead { manifest: link, previous: None }).unwrap()).await.unwrap();
+
+    // The next export finishes it from the kept bytes before linking to it.
+    let second = manifest(&f, &f.export_id).await;
+    assert_eq!(second.manifest.previous.as_ref().map(|l| l.sha256.as_str()), Some(sha.as_str()));
+    // The stopped writer's retry finds its manifest as it would have written it, and seals.
+    let first = manifest(&f, &f.earlier_export_id).await;
+    assert_eq!((first.sha256.as_str(), first.new, first.key.as_str()), (sha.as_str(), false, key.as_str()));
+
+    let (rows, err, code) = evidence(&f);
+    assert_eq!(code, Some(0), "{rows:?}\n{err}");
+    assert!(rows.iter().all(|r| r["chain"] == "ok"), "{rows:?}");
+}
+
+#[tokio::test]
+async fn a_removed_chain_head_stops_the_chain_rather_than_starting_a_second() {
+    let f = fixture_with_two().await;
+    let (earlier, later) = (known(&f, &f.earlier_export_id).await, known(&f, &f.export_id).await);
+    record(&f.s3, &earlier.facts(DB)).await.unwrap();
+    f.s3.delete_object().bucket(BUCKET).key(head_key("", DB)).send().await.unwrap();
+    match record(&f.s3, &later.facts(DB)).await {
+        Err(e @ EvidenceError::HeadMissing { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains(&head_key("", DB)) && text.contains(&f.earlier_export_id), "{text}");
+        }
+        other => panic!("expected HeadMissing, got {other:?}"),
+    }
 }

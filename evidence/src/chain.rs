@@ -19,6 +19,8 @@ pub struct ManifestHead {
     pub snapshot_time: Option<DateTime<Utc>>,
     /// The manifest it names as previous: (export id, hex SHA-256).
     pub previous: Option<(String, String)>,
+    /// From when that previous manifest may be gone by the lifecycle (see `manifest::Link`).
+    pub previous_lapses: Option<DateTime<Utc>>,
     /// Versions of its key in the bucket (1 when never replaced).
     pub versions: usize,
 }
@@ -41,9 +43,10 @@ impl Link {
 }
 
 /// Each manifest's link, by export id. A whole chain has one first manifest (no previous), one
-/// last (no successor), every previous present with the SHA-256 it names, no manifest followed
-/// by two, and one version of each manifest key.
-pub fn check(heads: &[ManifestHead]) -> HashMap<String, Link> {
+/// last (no successor), every previous present with the SHA-256 it names (or gone after the
+/// lifecycle's expiry, as configured), no manifest followed by two, and one version of each
+/// manifest key.
+pub fn check(heads: &[ManifestHead], now: DateTime<Utc>) -> HashMap<String, Link> {
     let by_id: HashMap<&str, &ManifestHead> = heads.iter().map(|h| (h.export_id.as_str(), h)).collect();
     let mut followers: HashMap<&str, Vec<&str>> = HashMap::new();
     for h in heads {
@@ -62,6 +65,8 @@ pub fn check(heads: &[ManifestHead]) -> HashMap<String, Link> {
         }
         match &h.previous {
             Some((previous, sha)) => match by_id.get(previous.as_str()) {
+                // The oldest manifests age out with their exports.
+                None if h.previous_lapses.is_some_and(|l| l <= now) => {}
                 None => problems.push(format!(
                     "gap: {} names {previous} as previous, and {previous}'s manifest is not there",
                     h.export_id
@@ -111,8 +116,13 @@ mod tests {
             sha256: Some(format!("sha-{id}")),
             snapshot_time: None,
             previous: previous.map(|p| (p.to_owned(), format!("sha-{p}"))),
+            previous_lapses: None,
             versions: 1,
         }
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2027-12-01T00:00:00Z").unwrap().to_utc()
     }
 
     fn broken(links: &HashMap<String, Link>) -> Vec<(String, String)> {
@@ -129,15 +139,15 @@ mod tests {
 
     #[test]
     fn a_whole_chain_is_ok() {
-        let links = check(&[head("e1", None), head("e2", Some("e1")), head("e3", Some("e2"))]);
+        let links = check(&[head("e1", None), head("e2", Some("e1")), head("e3", Some("e2"))], now());
         assert!(broken(&links).is_empty(), "{links:?}");
-        assert!(check(&[]).is_empty());
-        assert_eq!(check(&[head("e1", None)])["e1"], Link::Ok);
+        assert!(check(&[], now()).is_empty());
+        assert_eq!(check(&[head("e1", None)], now())["e1"], Link::Ok);
     }
 
     #[test]
     fn a_removed_manifest_is_a_gap_naming_both_ends() {
-        let links = check(&[head("e1", None), head("e3", Some("e2"))]);
+        let links = check(&[head("e1", None), head("e3", Some("e2"))], now());
         let b = broken(&links);
         assert!(
             b.iter().any(|(id, why)| id == "e3" && why.contains("gap: e3 names e2") && why.contains("not there")),
@@ -147,22 +157,33 @@ mod tests {
     }
 
     #[test]
+    fn the_oldest_manifest_ages_out_with_its_export_not_before() {
+        let mut e2 = head("e2", Some("e1"));
+        e2.previous_lapses = DateTime::parse_from_rfc3339("2027-11-24T00:00:00Z").ok().map(|t| t.to_utc());
+        let chain = [e2.clone(), head("e3", Some("e2"))];
+        assert!(broken(&check(&chain, now())).is_empty(), "gone after the lifecycle's expiry: no gap");
+        let before = DateTime::parse_from_rfc3339("2027-11-23T23:59:59Z").unwrap().to_utc();
+        let b = broken(&check(&chain, before));
+        assert!(b.iter().any(|(id, why)| id == "e2" && why.contains("gap: e2 names e1")), "{b:?}");
+    }
+
+    #[test]
     fn an_altered_manifest_no_longer_matches_its_link() {
         let mut e1 = head("e1", None);
         e1.sha256 = Some("other".into());
-        let b = broken(&check(&[e1, head("e2", Some("e1"))]));
+        let b = broken(&check(&[e1, head("e2", Some("e1"))], now()));
         assert_eq!(b.len(), 1);
         assert!(b[0].1.contains("names e1 with SHA-256 sha-e1, and e1's manifest has other: altered"), "{b:?}");
     }
 
     #[test]
     fn forks_and_replaced_manifests_are_broken() {
-        let b = broken(&check(&[head("e1", None), head("e2", Some("e1")), head("e3", Some("e1"))]));
+        let b = broken(&check(&[head("e1", None), head("e2", Some("e1")), head("e3", Some("e1"))], now()));
         assert!(b.iter().any(|(id, why)| id == "e1" && why.contains("fork: e2 and e3 both follow e1")), "{b:?}");
-        let b = broken(&check(&[head("e1", None), head("e2", None)]));
+        let b = broken(&check(&[head("e1", None), head("e2", None)], now()));
         assert!(b.iter().any(|(_, why)| why.contains("2 chains start here")), "{b:?}");
         let mut twice = head("e1", None);
         twice.versions = 2;
-        assert!(broken(&check(&[twice]))[0].1.contains("has 2 versions: the manifest was replaced"));
+        assert!(broken(&check(&[twice], now()))[0].1.contains("has 2 versions: the manifest was replaced"));
     }
 }

@@ -122,6 +122,18 @@ pub struct Link {
     pub key: String,
     /// Hex SHA-256 of the manifest's bytes.
     pub sha256: String,
+    /// From when the lifecycle may remove that manifest (its snapshot day plus the lifecycle's
+    /// expiry days, the day its seal ends): a link to a manifest gone after this is the chain
+    /// aging out as configured, not a gap. `None` when it was not known.
+    #[serde(default)]
+    pub lapses: Option<DateTime<Utc>>,
+}
+
+impl Link {
+    /// Whether the manifest it names may be gone by `now` without anyone having removed it.
+    pub fn lapsed(&self, now: DateTime<Utc>) -> bool {
+        self.lapses.is_some_and(|l| l <= now)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,8 +4,11 @@
 //! The chain is kept linear by a head pointer (`_evidence/<db>/_state/head.json`) written with
 //! S3's conditional writes: a writer links to the manifest the head names and moves the head
 //! only if no one moved it meanwhile, so two exports completing at once never both follow the
-//! same manifest. The manifest itself is written only if absent, and a retry after a crash
-//! between the two writes rebuilds the same bytes from the head.
+//! same manifest. Before moving the head, the writer keeps its manifest's exact bytes beside it
+//! (`_state/<export id>.pending.json`); the manifest itself is written after, only if absent.
+//! Whoever finds the head naming a manifest that was never written (its writer crashed or
+//! timed out between the two writes) writes it from those bytes before linking to it, so no
+//! manifest ever links to one that is missing, and a retry never computes different bytes.
 
 use std::time::Duration;
 
@@ -48,6 +51,18 @@ pub enum EvidenceError {
     NoSealDate { export_id: String },
     #[error("the chain head of {database} kept changing under {tries} attempts to move it; try again")]
     Contended { database: String, tries: usize },
+    #[error(
+        "the chain head s3://{bucket}/{head} names {key}, which was never written, and {pending} does not hold its \
+         bytes ({why}): the chain cannot continue from it. Restore the pending file's last version, or the head's \
+         previous version, then retry"
+    )]
+    Unfinished { bucket: String, head: String, key: String, pending: String, why: String },
+    #[error(
+        "the chain head s3://{bucket}/{head} is missing while {found} exists: the head was removed, and a manifest \
+         written now would start a second chain. Restore the head's last version (the bucket is versioned: \
+         `aws s3api list-object-versions --bucket {bucket} --prefix {head}`), then retry"
+    )]
+    HeadMissing { bucket: String, head: String, found: String },
 }
 
 impl EvidenceError {
@@ -78,6 +93,8 @@ pub struct ExportFacts<'a> {
     pub info: Option<&'a ExportInfo>,
     /// Sealing: the mode and the days after the snapshot day the seal lasts.
     pub seal: Option<(ObjectLock, u32)>,
+    /// The lifecycle's expiry days: from the snapshot day plus these the manifest may be gone.
+    pub expire_days: Option<u32>,
 }
 
 /// The day a seal ends: the snapshot's day plus `days`, at midnight UTC. The snapshot's time
@@ -233,6 +250,11 @@ pub fn head_key(prefix: &str, database: &str) -> String {
     format!("{}_state/head.json", names::evidence_folder(prefix, database))
 }
 
+/// Where a manifest's bytes wait while the head already names it.
+pub fn pending_key(prefix: &str, database: &str, export_id: &str) -> String {
+    format!("{}_state/{export_id}.pending.json", names::evidence_folder(prefix, database))
+}
+
 /// A manifest as written.
 #[derive(Debug, Clone)]
 pub struct Recorded {
@@ -256,33 +278,41 @@ pub async fn record(s3: &aws_sdk_s3::Client, facts: &ExportFacts<'_>) -> Result<
         return Ok(found);
     }
     let mut manifest = collect(s3, facts).await?;
+    let lapses = facts.expire_days.and_then(|days| seal_until(task, facts.info, days));
     let head_at = head_key(&task.s3_prefix, facts.database);
+    let pending_at = pending_key(&task.s3_prefix, facts.database, &task.id);
     for attempt in 0..HEAD_TRIES {
         let head = read_head(s3, bucket, &head_at).await?;
-        manifest.previous = match &head {
-            Some((h, _)) if h.manifest.export_id == task.id => h.previous.clone(),
-            Some((h, _)) => Some(h.manifest.clone()),
-            None => None,
-        };
-        let bytes = manifest.to_canonical_bytes();
-        let sha = sha256_hex(&bytes);
-        let this = Link { export_id: task.id.clone(), key: key.clone(), sha256: sha.clone() };
-        let moved = match &head {
-            // A retry after the head was moved and the manifest not yet written.
+        let (bytes, moved) = match &head {
+            // A retry after the head was moved and the manifest not yet written: the bytes kept.
             Some((h, _)) if h.manifest.export_id == task.id => {
-                if h.manifest.sha256 != sha {
-                    return Err(changed(bucket, &key, &task.id, &h.manifest.sha256, &sha));
-                }
-                true
+                let bytes = pending_bytes(s3, bucket, &head_at, &h.manifest, &pending_at).await?;
+                manifest = Manifest::parse(&pending_at, &bytes)?;
+                (bytes, true)
             }
-            _ => {
-                let next = ChainHead { manifest: this, previous: manifest.previous.clone() };
-                let body = serde_json::to_vec(&next).unwrap_or_default();
-                let expect = head.as_ref().map(|(_, etag)| etag.as_str());
-                let written = s3::put_if(s3, bucket, &head_at, body, &[], expect)
+            Some((h, _)) => {
+                finish(s3, bucket, &head_at, &task.s3_prefix, facts.database, &h.manifest).await?;
+                manifest.previous = Some(h.manifest.clone());
+                let bytes = manifest.to_canonical_bytes();
+                (
+                    bytes.clone(),
+                    move_head(s3, bucket, &head_at, &pending_at, head.as_ref(), &manifest, &key, lapses, bytes).await?,
+                )
+            }
+            None => {
+                let folder = names::evidence_folder(&task.s3_prefix, facts.database);
+                if let Some(found) = s3::any_manifest(s3, bucket, &folder)
                     .await
-                    .map_err(EvidenceError::aws(format!("moving the chain head s3://{bucket}/{head_at}")))?;
-                written != Written::Conflict
+                    .map_err(EvidenceError::aws(format!("listing s3://{bucket}/{folder}")))?
+                {
+                    return Err(EvidenceError::HeadMissing { bucket: bucket.to_owned(), head: head_at, found });
+                }
+                manifest.previous = None;
+                let bytes = manifest.to_canonical_bytes();
+                (
+                    bytes.clone(),
+                    move_head(s3, bucket, &head_at, &pending_at, None, &manifest, &key, lapses, bytes).await?,
+                )
             }
         };
         if !moved {
@@ -290,12 +320,13 @@ pub async fn record(s3: &aws_sdk_s3::Client, facts: &ExportFacts<'_>) -> Result<
             tokio::time::sleep(Duration::from_millis(20 * (attempt as u64 + 1))).await;
             continue;
         }
-        let metadata = metadata(&manifest);
-        let written = s3::put_if(s3, bucket, &key, bytes, &metadata, None)
+        let sha = sha256_hex(&bytes);
+        let written = s3::put_if(s3, bucket, &key, bytes, &metadata(&manifest), None)
             .await
             .map_err(EvidenceError::aws(format!("writing the manifest s3://{bucket}/{key}")))?;
         return match written {
             Written::Yes { version_id, .. } => Ok(Recorded { manifest, key, sha256: sha, version_id, new: true }),
+            // Written meanwhile (by the next export's writer, from the kept bytes).
             Written::Conflict => match read_manifest(s3, bucket, &key).await? {
                 Some(found) if found.sha256 == sha => Ok(found),
                 Some(found) => Err(changed(bucket, &key, &task.id, &found.sha256, &sha)),
@@ -307,6 +338,87 @@ pub async fn record(s3: &aws_sdk_s3::Client, facts: &ExportFacts<'_>) -> Result<
         };
     }
     Err(EvidenceError::Contended { database: facts.database.to_owned(), tries: HEAD_TRIES })
+}
+
+/// Keeps the manifest's bytes, then moves the head from `head` to it; false when another
+/// writer moved the head first.
+#[allow(clippy::too_many_arguments)]
+async fn move_head(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    head_at: &str,
+    pending_at: &str,
+    head: Option<&(ChainHead, String)>,
+    manifest: &Manifest,
+    key: &str,
+    lapses: Option<DateTime<Utc>>,
+    bytes: Vec<u8>,
+) -> Result<bool, EvidenceError> {
+    let this = Link { export_id: manifest.export.id.clone(), key: key.to_owned(), sha256: sha256_hex(&bytes), lapses };
+    s3::put(s3, bucket, pending_at, bytes)
+        .await
+        .map_err(EvidenceError::aws(format!("keeping the manifest's bytes at s3://{bucket}/{pending_at}")))?;
+    let next = ChainHead { manifest: this, previous: manifest.previous.clone() };
+    let body = serde_json::to_vec(&next).unwrap_or_default();
+    let expect = head.map(|(_, etag)| etag.as_str());
+    let written = s3::put_if(s3, bucket, head_at, body, &[], expect)
+        .await
+        .map_err(EvidenceError::aws(format!("moving the chain head s3://{bucket}/{head_at}")))?;
+    Ok(written != Written::Conflict)
+}
+
+/// The bytes kept for the manifest `link` names, checked against the SHA-256 the head holds.
+async fn pending_bytes(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    head_at: &str,
+    link: &Link,
+    pending_at: &str,
+) -> Result<Vec<u8>, EvidenceError> {
+    let unfinished = |why: String| EvidenceError::Unfinished {
+        bucket: bucket.to_owned(),
+        head: head_at.to_owned(),
+        key: link.key.clone(),
+        pending: pending_at.to_owned(),
+        why,
+    };
+    let doing = || format!("reading s3://{bucket}/{pending_at}");
+    let Some(state) = s3::head(s3, bucket, pending_at, None).await.map_err(EvidenceError::aws(doing()))? else {
+        return Err(unfinished("it is not there".into()));
+    };
+    let bytes = s3::get(s3, bucket, pending_at, state.version_id.as_deref(), None)
+        .await
+        .map_err(EvidenceError::aws(doing()))?;
+    let sha = sha256_hex(&bytes);
+    if sha != link.sha256 {
+        return Err(unfinished(format!("its SHA-256 is {sha}, the head names {}", link.sha256)));
+    }
+    Ok(bytes)
+}
+
+/// Makes sure the manifest the head names exists before anything links to it: written by its
+/// own writer, or now, from the bytes that writer kept.
+async fn finish(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    head_at: &str,
+    prefix: &str,
+    database: &str,
+    link: &Link,
+) -> Result<(), EvidenceError> {
+    let there = s3::head(s3, bucket, &link.key, None)
+        .await
+        .map_err(EvidenceError::aws(format!("HeadObject s3://{bucket}/{}", link.key)))?;
+    if there.is_some() {
+        return Ok(());
+    }
+    let pending_at = pending_key(prefix, database, &link.export_id);
+    let bytes = pending_bytes(s3, bucket, head_at, link, &pending_at).await?;
+    let manifest = Manifest::parse(&pending_at, &bytes)?;
+    s3::put_if(s3, bucket, &link.key, bytes, &metadata(&manifest), None)
+        .await
+        .map_err(EvidenceError::aws(format!("writing the manifest s3://{bucket}/{}", link.key)))?;
+    Ok(())
 }
 
 fn changed(bucket: &str, key: &str, export_id: &str, found: &str, computed: &str) -> EvidenceError {
@@ -336,6 +448,9 @@ fn metadata(m: &Manifest) -> Vec<(&'static str, String)> {
     if let Some(p) = &m.previous {
         out.push(("previous-export-id", p.export_id.clone()));
         out.push(("previous-sha256", p.sha256.clone()));
+        if let Some(lapses) = p.lapses {
+            out.push(("previous-lapses", lapses.to_rfc3339()));
+        }
     }
     out
 }

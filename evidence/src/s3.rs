@@ -300,6 +300,33 @@ pub async fn put_if(
     }
 }
 
+/// PUT `bytes` to `key`, whatever is there.
+pub async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<(), AwsError> {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type("application/json")
+        .body(bytes.into())
+        .send()
+        .await
+        .map_err(|e| classify(&e))?;
+    Ok(())
+}
+
+/// The key of some manifest directly in `folder` (not in its `_state/`), if there is one.
+pub async fn any_manifest(s3: &aws_sdk_s3::Client, bucket: &str, folder: &str) -> Result<Option<String>, AwsError> {
+    let out = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(folder)
+        .delimiter("/")
+        .max_keys(10)
+        .send()
+        .await
+        .map_err(|e| classify(&e))?;
+    Ok(out.contents().iter().filter_map(|o| o.key()).find(|k| k.ends_with(".json")).map(str::to_owned))
+}
+
 /// Places a retention on one version, in `mode` (GOVERNANCE or COMPLIANCE) until `until`.
 pub async fn retain(
     s3: &aws_sdk_s3::Client,

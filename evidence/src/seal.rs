@@ -44,6 +44,27 @@ pub fn progress_key(prefix: &str, database: &str, export_id: &str) -> String {
     format!("{}_state/{export_id}.seal.json", names::evidence_folder(prefix, database))
 }
 
+/// Fails unless `bucket` has Object Lock: checked before a manifest that records a seal is
+/// written, and again before sealing.
+pub async fn require_lock(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    database: &str,
+    mode: &str,
+) -> Result<(), EvidenceError> {
+    let locked = s3::lock_enabled(s3, bucket)
+        .await
+        .map_err(|source| EvidenceError::Aws { doing: format!("GetObjectLockConfiguration {bucket}"), source })?;
+    if locked {
+        return Ok(());
+    }
+    Err(EvidenceError::NoObjectLock {
+        bucket: bucket.to_owned(),
+        database: database.to_owned(),
+        mode: mode.to_ascii_lowercase(),
+    })
+}
+
 /// Seals `recorded`'s export, stopping before `deadline` if given.
 pub async fn seal(
     s3: &aws_sdk_s3::Client,
@@ -53,16 +74,7 @@ pub async fn seal(
     let m = &recorded.manifest;
     let Some(seal) = &m.seal else { return Ok(Sealed::Off) };
     let bucket = m.export.s3_bucket.as_str();
-    let locked = s3::lock_enabled(s3, bucket)
-        .await
-        .map_err(|source| EvidenceError::Aws { doing: format!("GetObjectLockConfiguration {bucket}"), source })?;
-    if !locked {
-        return Err(EvidenceError::NoObjectLock {
-            bucket: bucket.to_owned(),
-            database: m.database.clone(),
-            mode: seal.mode.to_ascii_lowercase(),
-        });
-    }
+    require_lock(s3, bucket, &m.database, &seal.mode).await?;
     // The manifest last: it is sealed once everything it records is.
     let mut targets: Vec<(&str, Option<&str>)> =
         m.objects.iter().map(|o| (o.key.as_str(), o.version_id.as_deref())).collect();

@@ -1,5 +1,5 @@
-//! `restore EXPORT_ID`: bring an export (or one table) back from Glacier / Deep Archive, a plan
-//! first, the requests with `--yes`.
+//! `restore EXPORT_ID`: bring an export (or one table) back from Glacier / Deep Archive, with
+//! its manifest, a plan first, the requests with `--yes`.
 
 use std::process::ExitCode;
 
@@ -35,7 +35,21 @@ impl Args {
     pub async fn run(self, ctx: &Context) -> Result<ExitCode> {
         let sdk = ctx.sdk().await;
         let s3 = s3_client(&sdk);
-        let (task, objects) = export_objects(&sdk, &s3, &ctx.config, &self.export_id, self.table.as_deref()).await?;
+        let (task, mut objects) =
+            export_objects(&sdk, &s3, &ctx.config, &self.export_id, self.table.as_deref()).await?;
+        // The export's manifest too, once the lifecycle has archived it: `verify` reads it.
+        if let Some(db) = ctx.config.databases.iter().find(|d| d.s3_bucket_name == task.s3_bucket) {
+            let key = s3exports_config::names::manifest_key(&task.s3_prefix, &db.db_name, &task.id);
+            let listing = crate::objects::RestoreListing::for_sdk(&sdk);
+            let mut manifest: Vec<_> = crate::objects::list(&s3, &task.s3_bucket, &key, listing)
+                .await
+                .map_err(|e| anyhow::anyhow!("listing s3://{}/{key}: {e}", task.s3_bucket))?
+                .into_iter()
+                .filter(|o| o.key == key)
+                .collect();
+            crate::restore::fill_restore_states(&s3, &task.s3_bucket, &mut manifest).await?;
+            objects.extend(manifest);
+        }
         let plan = Plan::of(&objects);
         // The lifecycle removes the objects on this day, restored copies included.
         let expires = ctx

@@ -199,10 +199,27 @@ pub fn retention(
     heads: &HashMap<String, Result<Option<ObjectState>, String>>,
     manifest_state: &ObjectState,
     db: &Database,
+    now: DateTime<Utc>,
 ) -> Check {
     let Some(seal) = &manifest.seal else {
         if db.object_lock == ObjectLock::Off {
             return check("retention", Status::Pass, "not sealed: object_lock is off for this database");
+        }
+        // A backfill does not seal an export whose lock period has already ended (S3 refuses a
+        // date in the past).
+        let ended = manifest
+            .export
+            .snapshot_time
+            .and_then(|t| t.date_naive().checked_add_days(chrono::Days::new(u64::from(db.lifecycle.expire_days))));
+        if let Some(day) = ended.filter(|d| d.and_time(chrono::NaiveTime::MIN).and_utc() <= now) {
+            return check(
+                "retention",
+                Status::Pass,
+                format!(
+                    "not sealed: its lock period (the snapshot day plus {} days) ended on {day}",
+                    db.lifecycle.expire_days
+                ),
+            );
         }
         return check(
             "retention",
@@ -245,6 +262,30 @@ pub fn retention(
         );
     }
     check("retention", Status::Fail, format!("{} not retained as sealed: {}", problems.len(), problems.join("; ")))
+}
+
+/// Whether this caller may see retentions: HeadObject returns an object's lock mode and date
+/// only to callers allowed `s3:GetObjectRetention`, and without it every object would look
+/// unsealed. Asked only when the sealed manifest's HEAD shows no retention.
+pub async fn retention_denied(s3: &aws_sdk_s3::Client, bucket: &str, state: &ObjectState) -> Option<String> {
+    if state.lock.is_some() {
+        return None;
+    }
+    let asked =
+        s3.get_object_retention().bucket(bucket).key(&state.key).set_version_id(state.version_id.clone()).send().await;
+    match asked {
+        Err(e)
+            if e.as_service_error().and_then(|s| s.meta().code()) == Some("AccessDenied")
+                || e.raw_response().is_some_and(|r| r.status().as_u16() == 403) =>
+        {
+            Some(format!(
+                "cannot see retentions: GetObjectRetention on {} is denied, and S3 shows a retention only to callers \
+                 allowed s3:GetObjectRetention; grant it (README: Evidence and immutability) and verify again",
+                state.key
+            ))
+        }
+        _ => None,
+    }
 }
 
 fn date(t: DateTime<Utc>) -> String {
@@ -309,6 +350,18 @@ pub async fn chain(s3: &aws_sdk_s3::Client, bucket: &str, manifest: &Manifest) -
                 None,
             ),
         },
+        Found::Missing { key } | Found::Deleted { key, .. } if link.lapsed(Utc::now()) => (
+            check(
+                "chain",
+                Status::Pass,
+                format!(
+                    "follows {}, whose manifest {key} the lifecycle may remove from {} on, as configured",
+                    link.export_id,
+                    link.lapses.map(date).unwrap_or_default()
+                ),
+            ),
+            None,
+        ),
         Found::Missing { key } | Found::Deleted { key, .. } => (
             check(
                 "chain",

@@ -172,7 +172,14 @@ async fn against_manifest(
     }
     let heads = manifest::heads(&c.s3, bucket, m).await;
     checks.push(manifest::checksums(m, &heads));
-    checks.push(manifest::retention(m, &heads, state, db));
+    let denied = match &m.seal {
+        Some(_) => manifest::retention_denied(&c.s3, bucket, state).await,
+        None => None,
+    };
+    checks.push(match denied {
+        Some(why) => check("retention", Status::Fail, why),
+        None => manifest::retention(m, &heads, state, db, chrono::Utc::now()),
+    });
     let (chain, previous) = manifest::chain(&c.s3, bucket, m).await;
     checks.push(chain);
     checks.push(manifest::completeness_check(m, previous.as_ref(), config.defaults.row_drop_warn_pct));

@@ -7,6 +7,7 @@ use std::time::Instant;
 use s3exports_config::ExportTarget;
 use s3exports_evidence::completeness;
 use s3exports_evidence::record::read_manifest;
+use s3exports_evidence::seal::require_lock;
 use s3exports_evidence::{EvidenceError, ExportFacts, Sealed, record, seal};
 use s3exports_rds::ExportTask;
 use s3exports_rds::layout::TableStatus;
@@ -26,6 +27,12 @@ pub struct EvidenceReport {
 }
 
 impl EvidenceReport {
+    /// The evidence step's report, from its two halves.
+    pub fn new(manifested: Manifested, sealed: Sealed) -> Self {
+        let Manifested { recorded, findings } = manifested;
+        Self { key: recorded.key, sha256: recorded.sha256, new: recorded.new, sealed, findings }
+    }
+
     pub fn summary(&self) -> String {
         let sealed = match &self.sealed {
             Sealed::Off => "not sealed (object_lock off)".to_owned(),
@@ -41,6 +48,14 @@ impl EvidenceReport {
     }
 }
 
+/// A manifest written or found, and what it says against the previous one.
+#[derive(Debug, Clone)]
+pub struct Manifested {
+    pub recorded: s3exports_evidence::Recorded,
+    /// Tables gone, skipped or shrunk against the previous manifest (new manifests only).
+    pub findings: Vec<String>,
+}
+
 impl Cataloguer {
     /// Manifests and seals one completed export of `db`, whose published target is `target`;
     /// sealing stops before `deadline` (and continues on the next delivery).
@@ -52,8 +67,34 @@ impl Cataloguer {
         entries: &[TableStatus],
         deadline: Option<Instant>,
     ) -> Result<EvidenceReport, EvidenceError> {
+        let manifested = self.manifest(task, db, target, entries).await?;
+        let sealed = seal(&self.s3, &manifested.recorded, deadline).await?;
+        Ok(EvidenceReport::new(manifested, sealed))
+    }
+
+    /// The export's manifest, written and linked into the chain (or found from an earlier
+    /// delivery), with its completeness findings when written now. A target that asks for a
+    /// seal on a bucket without Object Lock is refused before anything is written, so no
+    /// manifest ever records a seal that cannot be placed.
+    pub async fn manifest(
+        &self,
+        task: &ExportTask,
+        db: &str,
+        target: &ExportTarget,
+        entries: &[TableStatus],
+    ) -> Result<Manifested, EvidenceError> {
+        if let Some((lock, _)) = target.seal() {
+            require_lock(&self.s3, &task.s3_bucket, db, lock.mode().unwrap_or_default()).await?;
+        }
         let info = self.export_info(task).await;
-        let facts = ExportFacts { database: db, task, entries, info: info.as_ref(), seal: target.seal() };
+        let facts = ExportFacts {
+            database: db,
+            task,
+            entries,
+            info: info.as_ref(),
+            seal: target.seal(),
+            expire_days: target.retain_days,
+        };
         let recorded = record(&self.s3, &facts).await?;
         let mut findings = Vec::new();
         if recorded.new {
@@ -64,8 +105,7 @@ impl Cataloguer {
             let pct = target.row_drop_warn_pct.unwrap_or(50);
             findings = completeness::warnings(&recorded.manifest, previous.as_ref().map(|p| &p.manifest), pct);
         }
-        let sealed = seal(&self.s3, &recorded, deadline).await?;
-        Ok(EvidenceReport { key: recorded.key, sha256: recorded.sha256, new: recorded.new, sealed, findings })
+        Ok(Manifested { recorded, findings })
     }
 }
 

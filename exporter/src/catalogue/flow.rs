@@ -7,13 +7,14 @@ use std::ops::ControlFlow;
 use std::time::Instant;
 
 use s3exports_config::names;
-use s3exports_evidence::Sealed;
+use s3exports_evidence::{Sealed, seal};
 use s3exports_rds::ExportStatus;
 
 use crate::aws::{Aws, ExportAlert};
 use crate::batch::Settings;
 use crate::batch::{RecordDecider, start_decision};
 use crate::catalogue::Cataloguer;
+use crate::catalogue::evidence::EvidenceReport;
 use crate::decision::{Decision, Outcome};
 use crate::event::Record;
 use crate::event_kind::{EventKind, ExportResult, event_kind};
@@ -66,31 +67,21 @@ async fn decide<A: Aws>(c: &Cataloguing<'_, A>, record: &Record) -> Decision {
         Ok(report) => report,
         Err(e) => return d.failed(&format!("cataloguing export {}", task.id), &e),
     };
-    let evidence = match c.cataloguer.evidence(&task, &db, &target, &report.entries, c.deadline).await {
-        Ok(evidence) => evidence,
+    let manifested = match c.cataloguer.manifest(&task, &db, &target, &report.entries).await {
+        Ok(manifested) => manifested,
         Err(e) => {
             count_incomplete(c.aws, &db).await;
             return d.failed(&format!("writing the evidence of export {} (catalogued)", task.id), &e.into_aws());
         }
     };
-    if let Sealed::Partial { sealed, of } = evidence.sealed {
-        count_incomplete(c.aws, &db).await;
-        return d.retry(
-            RetryKind::Transient,
-            format!(
-                "{}; {}: sealed {sealed} of {of} objects before the invocation's deadline, the next delivery seals the rest",
-                report.summary(),
-                evidence.key
-            ),
-        );
-    }
-    // Said once: RDS's left-outs with the catalogue, the findings when the manifest is written.
+    // Said once, before sealing (which may take more deliveries): RDS's left-outs with the
+    // catalogue, the findings when the manifest is written.
     let mut causes = Vec::new();
     if !report.not_exported.is_empty() {
         causes.push(format!("tables not exported: {}", report.not_exported.join(", ")));
     }
-    causes.extend(evidence.findings.iter().cloned());
-    if !causes.is_empty() && (evidence.new || !report.not_exported.is_empty()) {
+    causes.extend(manifested.findings.iter().cloned());
+    if !causes.is_empty() && (manifested.recorded.new || !report.not_exported.is_empty()) {
         let alert = ExportAlert {
             export_task_identifier: task.id.clone(),
             status: "PARTIAL".into(),
@@ -103,6 +94,25 @@ async fn decide<A: Aws>(c: &Cataloguing<'_, A>, record: &Record) -> Decision {
         if let Err(e) = c.aws.alert(&alert).await {
             return d.failed("alerting on tables the export left out", &e);
         }
+    }
+    let key = manifested.recorded.key.clone();
+    let evidence = match seal(&c.cataloguer.s3, &manifested.recorded, c.deadline).await {
+        Ok(sealed) => EvidenceReport::new(manifested, sealed),
+        Err(e) => {
+            count_incomplete(c.aws, &db).await;
+            return d.failed(&format!("sealing export {} ({key} written)", task.id), &e.into_aws());
+        }
+    };
+    if let Sealed::Partial { sealed, of } = evidence.sealed {
+        count_incomplete(c.aws, &db).await;
+        return d.retry(
+            RetryKind::Transient,
+            format!(
+                "{}; {}: sealed {sealed} of {of} objects before the invocation's deadline, the next delivery seals the rest",
+                report.summary(),
+                evidence.key
+            ),
+        );
     }
     d.with(Outcome::ExportCompleted, format!("{}; {}", report.summary(), evidence.summary()))
 }

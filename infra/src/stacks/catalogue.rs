@@ -53,6 +53,17 @@ pub fn add(t: &mut Template, config: &Config) {
     t.output("CatalogueQueueUrl", "Export-completed events to catalogue", r#ref("CatalogueQueue"));
 }
 
+/// The ARN pattern of every object under the bucket's evidence folder (all databases').
+pub fn evidence_objects(db: &Database) -> String {
+    let bucket = format!("arn:${{AWS::Partition}}:s3:::{}", db.s3_bucket_name);
+    let prefix = db.s3_prefix.trim_matches('/');
+    if prefix.is_empty() {
+        format!("{bucket}/{}/*", names::EVIDENCE_FOLDER)
+    } else {
+        format!("{bucket}/{prefix}/{}/*", names::EVIDENCE_FOLDER)
+    }
+}
+
 /// The database stack's grant to the cataloguer: read its exports, decrypt them, write its Glue
 /// database (and run its crawler in crawler mode).
 pub fn database_grant(t: &mut Template, config: &Config, db: &Database) {
@@ -60,19 +71,11 @@ pub fn database_grant(t: &mut Template, config: &Config, db: &Database) {
     let glue_db = names::glue_database(&db.db_name);
     let glue = |what: &str| sub(&format!("arn:${{AWS::Partition}}:glue:${{AWS::Region}}:${{AWS::AccountId}}:{what}"));
     let bucket = format!("arn:${{AWS::Partition}}:s3:::{}", db.s3_bucket_name);
-    let evidence = if db.s3_prefix.is_empty() {
-        format!("{bucket}/{}/*", names::EVIDENCE_FOLDER)
-    } else {
-        format!("{bucket}/{}/{}/*", db.s3_prefix, names::EVIDENCE_FOLDER)
-    };
+    let evidence = evidence_objects(db);
     let mut statements = vec![
         allow("ListExports", &["s3:ListBucket", "s3:ListBucketVersions"], vec![sub(&bucket)]),
         // The manifest records each object's version and S3's checksum, read without the data.
-        allow(
-            "ReadExports",
-            &["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"],
-            vec![sub(&format!("{bucket}/*"))],
-        ),
+        allow("ReadExports", &["s3:GetObject", "s3:GetObjectVersion"], vec![sub(&format!("{bucket}/*"))]),
         // Manifests only: the cataloguer writes nothing else into the bucket.
         allow("WriteManifests", &["s3:PutObject"], vec![sub(&evidence)]),
         allow("UseExportKey", &["kms:Decrypt", "kms:GenerateDataKey"], vec![get_att("ExportKey", "Arn")]),

@@ -155,6 +155,20 @@ fn export_role(t: &mut Template, env: &str, db: &Database) {
                 "PolicyName": "write-exports",
                 "PolicyDocument": policy(vec![
                     allow("WriteExportBucket", &EXPORT_S3_ACTIONS, vec![sub(&bucket_arn), sub(&format!("{bucket_arn}/*"))]),
+                    // AWS's documented wildcards reach further than an export needs: never
+                    // retentions or legal holds, never the evidence the cataloguer keeps.
+                    json!({
+                        "Sid": "NeverLocks",
+                        "Effect": "Deny",
+                        "Action": ["s3:PutObjectRetention", "s3:PutObjectLegalHold", "s3:BypassGovernanceRetention"],
+                        "Resource": sub(&format!("{bucket_arn}/*"))
+                    }),
+                    json!({
+                        "Sid": "NeverEvidence",
+                        "Effect": "Deny",
+                        "Action": ["s3:PutObject*", "s3:DeleteObject*"],
+                        "Resource": sub(&super::catalogue::evidence_objects(db))
+                    }),
                     json!({
                         "Sid": "UseExportKey",
                         "Effect": "Allow",
