@@ -29,6 +29,9 @@ pub struct LocalExport {
     /// The `<export-id>` folder.
     pub root: PathBuf,
     pub tables: Vec<LocalTable>,
+    /// Every entry of the export's `export_tables_info` files (tables RDS skipped and its
+    /// notes included), with the columns' original types; empty when it has none.
+    pub entries: Vec<TableStatus>,
 }
 
 /// The snapshot's date: from the info file's `snapshotTime` (ISO 8601 or Java's form), else
@@ -259,7 +262,7 @@ pub fn assemble(
         let Some(snapshot_date) = export_snapshot_date(&info) else {
             return Err(LayoutError::NoSnapshotDate { path: info_path.clone(), time: info.snapshot_time.clone() });
         };
-        exports.push(LocalExport { info, snapshot_date, root, tables });
+        exports.push(LocalExport { info, snapshot_date, root, tables, entries: statuses });
     }
     exports.sort_by(|a, b| {
         (&a.snapshot_date, &a.info.export_task_identifier).cmp(&(&b.snapshot_date, &b.info.export_task_identifier))

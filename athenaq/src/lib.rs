@@ -15,6 +15,7 @@ pub mod output;
 pub mod prices;
 pub mod progress;
 pub mod pull;
+pub mod rehydrate;
 pub mod restore;
 pub mod runtime;
 pub mod text_decimal;

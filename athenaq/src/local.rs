@@ -8,6 +8,7 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::MemorySchemaProvider;
 use datafusion::common::{Column, ScalarValue, TableReference};
+use datafusion::datasource::TableProvider;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl, PartitionedFile,
@@ -315,6 +316,37 @@ async fn part_reader(ctx: &SessionContext, file: &Path) -> Result<Box<dyn AsyncF
         &ExecutionPlanMetricsSet::new(),
     )?;
     Ok(reader)
+}
+
+/// The merged Arrow schema of a table's part files, from their footers.
+pub async fn parts_schema(ctx: &SessionContext, files: &[PathBuf]) -> Result<Schema, LocalError> {
+    let table = part_files_table(ctx, files).await?;
+    Ok(table.schema().as_ref().clone())
+}
+
+/// Rows in a table's part files, from their footers (no data read).
+pub async fn parts_rows(ctx: &SessionContext, files: &[PathBuf]) -> Result<u64, LocalError> {
+    let mut rows = 0u64;
+    for path in files {
+        let mut reader = part_reader(ctx, path).await?;
+        let meta = ArrowReaderMetadata::load_async(&mut reader, Default::default())
+            .await
+            .map_err(|e| LocalError::Parquet { path: path.clone(), message: e.to_string() })?;
+        rows += u64::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0);
+    }
+    Ok(rows)
+}
+
+/// The rows of a table's part files as record batches, these columns in this order, streamed
+/// (never the whole table in memory).
+pub async fn parts_batches(
+    ctx: &SessionContext,
+    files: &[PathBuf],
+    columns: &[String],
+) -> Result<datafusion::execution::SendableRecordBatchStream, LocalError> {
+    let table = part_files_table(ctx, files).await?;
+    let select: Vec<Expr> = columns.iter().map(|c| Expr::Column(Column::new_unqualified(c))).collect();
+    Ok(ctx.read_table(table)?.select(select)?.execute_stream().await?)
 }
 
 /// After a query failed while reading data: the first part file of a table the SQL names that

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use athenaq::commands::{Global, cost, evidence, list_exports, pull, query, restore, tables, verify};
+use athenaq::commands::{Global, cost, evidence, list_exports, pull, query, rehydrate, restore, tables, verify};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -39,6 +39,10 @@ enum Command {
     /// concurrent, resumable (files already there whole are skipped); archived objects are
     /// refused with a pointer to `restore`.
     Pull(pull::Args),
+    /// Load an export back into a real PostgreSQL or MySQL/MariaDB: tables with the original
+    /// types, every row, exact values; one row of proof per table (rows expected, rows loaded);
+    /// exit status 1 on any mismatch. Safe to run again.
+    Rehydrate(rehydrate::Args),
     /// Per database: the export charge of the last 30 days (by snapshot size) and the monthly
     /// storage of what its bucket holds, by storage class; restores in progress. Approximate.
     Cost(cost::Args),
@@ -69,6 +73,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Evidence(args) => args.run(&ctx).await,
         Command::Restore(args) => args.run(&ctx).await,
         Command::Pull(args) => args.run(&ctx).await,
+        Command::Rehydrate(args) => args.run(&ctx).await,
         Command::Cost(args) => args.run(&ctx).await,
         Command::Tables(args) => args.run(&ctx).await,
         Command::Query(args) => args.run(&ctx).await,

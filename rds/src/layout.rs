@@ -172,10 +172,12 @@ impl TableRef {
     }
 
     /// The folder RDS writes the table to, under the export: `<database>/<schema>.<table>`
-    /// (MySQL: `<database>/<database>.<table>`).
+    /// (MySQL: `<database>/<database>.<table>`). RDS turns `\`, `` ` ``, `"` and spaces in the
+    /// S3 path into underscores, so table `order lines` is in folder `public.order_lines`.
     pub fn folder(&self) -> PathBuf {
-        let leaf = format!("{}.{}", self.schema.as_deref().unwrap_or(&self.database), self.table);
-        Path::new(&self.database).join(leaf)
+        let s3_safe = |name: &str| name.replace(['\\', '`', '"', ' '], "_");
+        let leaf = format!("{}.{}", s3_safe(self.schema.as_deref().unwrap_or(&self.database)), s3_safe(&self.table));
+        Path::new(&s3_safe(&self.database)).join(leaf)
     }
 
     pub fn glue_table(&self) -> String {
@@ -233,6 +235,10 @@ mod tests {
         assert_eq!(my.folder(), Path::new("shop/shop.line_items"));
         assert_eq!(my.glue_table(), "shop_line_items");
         assert_eq!(TableRef::from_target("x"), None);
+        // RDS writes these characters of the S3 path as underscores.
+        let odd = TableRef::from_target("pams.public.order lines \"`x`\\").unwrap();
+        assert_eq!(odd.folder(), Path::new("pams/public.order_lines___x__"));
+        assert_eq!(odd.table, "order lines \"`x`\\");
     }
 
     #[test]

@@ -152,7 +152,7 @@ fn python() -> PathBuf {
     PathBuf::from("python3")
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

@@ -7,6 +7,7 @@ pub mod evidence;
 pub mod list_exports;
 pub mod pull;
 pub mod query;
+pub mod rehydrate;
 pub mod restore;
 pub mod tables;
 pub mod verify;
