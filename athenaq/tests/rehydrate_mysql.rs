@@ -100,6 +100,7 @@ fn the_mysql_sample_loads_with_its_types_and_exact_values_and_reruns_safely() {
         "4294967295\t255\t-32768\t18446744073709551615\t2026"
     );
     assert_eq!(sql(&db, "SELECT slot, yr, score FROM maxone.orders WHERE id = 2"), "838:59:59\t1901\t1e300");
+    assert_eq!(sql(&db, "SELECT CAST(shipped_on AS CHAR) FROM maxone.orders WHERE id = 3"), "0000-00-00");
     assert_eq!(sql(&db, "SELECT HEX(code) FROM maxone.orders WHERE id = 2"), hex(b"C-000002"));
     assert_eq!(sql(&db, "SELECT HEX(raw) FROM maxone.orders WHERE id = 2").get(..12), Some("00090A5CFF4E"));
     assert_eq!(

@@ -4,7 +4,8 @@
 //! precision; text above 38), BIGINT UNSIGNED as DECIMAL(20,0), INT UNSIGNED as INT64,
 //! TINYINT/SMALLINT/YEAR as INT32, DATE and TIME as text, CHAR, BIT and BLOB as bytes, FLOAT
 //! as DOUBLE. Values are a pure function of the row id; the edges (the largest unsigned
-//! values, 838:59:59, bytes that need escaping, NULL beside empty) sit in the first rows.
+//! values, 838:59:59, a zero date, bytes that need escaping, NULL beside empty) sit in the
+//! first rows.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -125,7 +126,10 @@ fn orders_part(from: u64, to: u64, facts: &mut MySqlFacts) -> anyhow::Result<Rec
             paid.append_value(second + 3_600_000_000 + (r % 1_000_000) as i64)
         }
         updated.append_value(second + 60_000_000);
-        if r % 5 == 0 {
+        if n == 3 {
+            // MySQL's zero date, which RDS writes as the text MySQL shows.
+            shipped.append_value("0000-00-00")
+        } else if r % 5 == 0 {
             shipped.append_null()
         } else {
             shipped.append_value(format!("2026-{:02}-{:02}", 1 + (r >> 30) % 12, 1 + (r >> 34) % 28))
