@@ -54,6 +54,7 @@ def main():
         },
         "local_query": queries,
         "synth": synth,
+        "rehydrate": load(parts, "rehydrate"),
     }
     speedup = python["first_event_ms"] / exporter["first_event_ms"]
     worst = max(queries["queries"], key=lambda q: q["ratio"])
@@ -69,6 +70,7 @@ def main():
         "queries_within_1_5x_of_duckdb": worst["ratio"] <= 1.5,
         "queries_same_rows": all(q["same_rows"] for q in queries["queries"]),
         "templates_within_limits": all(s["within_limits"] for s in synth),
+        "rehydrate_at_least_0_8_of_copy": results["rehydrate"]["ratio"] >= 0.8,
     }
     results["provenance"] = {
         "date": time.strftime("%Y-%m-%d"),
@@ -94,6 +96,9 @@ def main():
     print(f"\n{'query':<16}{'athenaq ms':>12}{'duckdb ms':>12}{'ratio':>8}  same rows")
     for q in queries["queries"]:
         print(f"{q['name']:<16}{q['athenaq_ms']:>12.1f}{q['duckdb_ms']:>12.1f}{q['ratio']:>8.2f}  {q['same_rows']}")
+    r = results["rehydrate"]
+    print(f"\nrehydrate: {r['rows']} rows at {r['rows_per_s']} rows/s (--jobs 1; {r['jobs_2_rows_per_s']} with --jobs 2), "
+          f"COPY FROM CSV {r['copy_rows_per_s']} rows/s: ratio {r['ratio']}; peak {r['peak_mb']} MB")
     print(f"\n{'databases':>10}{'synth ms':>10}{'stacks':>8}{'max bytes':>11}{'max resources':>15}")
     for s in synth:
         print(f"{s['databases']:>10}{s['ms']:>10.1f}{s['stacks']:>8}{s['max_template_bytes']:>11}{s['max_resources']:>15}")

@@ -18,6 +18,7 @@ pub mod pull;
 pub mod rehydrate;
 pub mod restore;
 pub mod runtime;
+pub mod shell;
 pub mod text_decimal;
 pub mod tiers;
 pub mod verify;

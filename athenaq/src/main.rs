@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use athenaq::commands::{Global, cost, evidence, list_exports, pull, query, rehydrate, restore, tables, verify};
+use athenaq::commands::{Global, cost, evidence, list_exports, pull, query, rehydrate, restore, shell, tables, verify};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -50,6 +50,9 @@ enum Command {
     Tables(tables::Args),
     /// Run SQL on the environment's Athena workgroup, or on a local copy.
     Query(query::Args),
+    /// An interactive SQL prompt (Athena, a local copy, or S3 in place): line editing, history,
+    /// completion, \d, \timing, \format; Ctrl-C cancels the running statement.
+    Shell(shell::Args),
 }
 
 fn main() -> Result<ExitCode> {
@@ -77,6 +80,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Cost(args) => args.run(&ctx).await,
         Command::Tables(args) => args.run(&ctx).await,
         Command::Query(args) => args.run(&ctx).await,
+        Command::Shell(args) => args.run(&ctx).await,
     }
 }
 

@@ -52,6 +52,29 @@ pub struct Written {
     pub parts: Vec<(String, Vec<PathBuf>)>,
 }
 
+/// A COMPLETE export's `export_info`, with its snapshot, start and end times.
+pub(crate) fn completed_info(
+    export_id: &str,
+    arn: &str,
+    bucket: &str,
+    [snapshot, start, end]: [String; 3],
+) -> ExportInfo {
+    ExportInfo {
+        export_task_identifier: export_id.to_owned(),
+        source_arn: arn.to_owned(),
+        snapshot_time: Some(snapshot),
+        task_start_time: Some(start),
+        task_end_time: Some(end),
+        s3_bucket: bucket.to_owned(),
+        iam_role_arn: "arn:aws:iam::123456789012:role/rds-snapshot-s3exports/prod/export".to_owned(),
+        kms_key_id: "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000".to_owned(),
+        status: "COMPLETE".to_owned(),
+        percent_progress: Some(100),
+        total_exported_data_in_gb: Some(0.0),
+        ..ExportInfo::default()
+    }
+}
+
 /// Writes `spec` under `out/<export-id>/` and returns what it wrote.
 pub fn write_export(out: &Path, spec: &ExportSpec) -> anyhow::Result<Written> {
     let snapshot_id = format!("rds:{}-{}", spec.instance, spec.snapshot_time.format("%Y-%m-%d-%H-%M"));
@@ -80,20 +103,7 @@ pub fn write_export(out: &Path, spec: &ExportSpec) -> anyhow::Result<Written> {
     let at = |minutes: i64| {
         (spec.snapshot_time + chrono::Duration::minutes(minutes)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     };
-    let info = ExportInfo {
-        export_task_identifier: export_id.clone(),
-        source_arn: arn,
-        snapshot_time: Some(at(0)),
-        task_start_time: Some(at(10)),
-        task_end_time: Some(at(31)),
-        s3_bucket: spec.bucket.clone(),
-        iam_role_arn: "arn:aws:iam::123456789012:role/rds-snapshot-s3exports/prod/export".to_owned(),
-        kms_key_id: "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000".to_owned(),
-        status: "COMPLETE".to_owned(),
-        percent_progress: Some(100),
-        total_exported_data_in_gb: Some(0.0),
-        ..ExportInfo::default()
-    };
+    let info = completed_info(&export_id, &arn, &spec.bucket, [at(0), at(10), at(31)]);
     std::fs::create_dir_all(&root)?;
     std::fs::write(root.join(format!("export_info_{export_id}.json")), serde_json::to_string_pretty(&info)?)?;
     let mut per_table_status: Vec<TableStatus> = spec

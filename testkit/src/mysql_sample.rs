@@ -19,6 +19,7 @@ use arrow::record_batch::RecordBatch;
 use s3exports_rds::layout::TypeMapping;
 
 use crate::export_writer::{ExportSpec, TableSpec, column, write_export};
+use crate::sample::mix;
 
 pub const INSTANCE: &str = "maxonevams-stack-prod";
 pub const DATABASE: &str = "maxone";
@@ -38,13 +39,6 @@ pub struct MySqlFacts {
     /// Sum of the lengths of `orders.raw` (a BLOB), NULLs aside.
     pub raw_bytes: u64,
     pub null_raw: u64,
-}
-
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
 }
 
 fn sized(mut m: TypeMapping, length: Option<i64>, precision: Option<i64>, fraction: Option<i64>) -> TypeMapping {

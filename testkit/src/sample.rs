@@ -25,7 +25,7 @@ use parquet::basic::{Compression, GzipLevel};
 use parquet::file::properties::WriterProperties;
 use serde_json::json;
 
-use s3exports_rds::layout::{ExportInfo, SchemaMetadata, TableStatus, TablesInfo, TypeMapping};
+use s3exports_rds::layout::{SchemaMetadata, TableStatus, TablesInfo, TypeMapping};
 
 pub const DB_INSTANCE: &str = "pams-stack-prod";
 pub const DATABASE: &str = "pams";
@@ -69,7 +69,7 @@ pub struct SnapshotFacts {
 }
 
 /// splitmix64: a fast, well-mixed pure function of the seed.
-fn mix(mut x: u64) -> u64 {
+pub(crate) fn mix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -438,20 +438,8 @@ fn write_snapshot(out: &Path, date: &str, orders: u64, customers: u64, second: b
 }
 
 fn write_info_files(root: &Path, export_id: &str, arn: &str, date: &str, second: bool) -> anyhow::Result<()> {
-    let info = ExportInfo {
-        export_task_identifier: export_id.to_owned(),
-        source_arn: arn.to_owned(),
-        snapshot_time: Some(format!("{date}T03:10:00Z")),
-        task_start_time: Some(format!("{date}T03:20:00Z")),
-        task_end_time: Some(format!("{date}T03:41:00Z")),
-        s3_bucket: BUCKET.to_owned(),
-        iam_role_arn: "arn:aws:iam::123456789012:role/rds-snapshot-s3exports/prod/export".to_owned(),
-        kms_key_id: "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000".to_owned(),
-        status: "COMPLETE".to_owned(),
-        percent_progress: Some(100),
-        total_exported_data_in_gb: Some(0.0),
-        ..ExportInfo::default()
-    };
+    let times = ["03:10:00", "03:20:00", "03:41:00"].map(|t| format!("{date}T{t}Z"));
+    let info = crate::export_writer::completed_info(export_id, arn, BUCKET, times);
     std::fs::write(root.join(format!("export_info_{export_id}.json")), serde_json::to_string_pretty(&info)?)?;
     let text = |c| (c, "text", "STRING");
     let mut orders_cols = vec![

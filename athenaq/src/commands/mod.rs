@@ -9,6 +9,7 @@ pub mod pull;
 pub mod query;
 pub mod rehydrate;
 pub mod restore;
+pub mod shell;
 pub mod tables;
 pub mod verify;
 

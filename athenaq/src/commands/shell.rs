@@ -1,0 +1,156 @@
+//! `shell [--local DIR|s3://...] [--db NAME]`: an interactive SQL prompt on Athena (the default),
+//! a folder of exports, or exports read in place on S3, with the catalogue discovered once.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use rustyline::error::ReadlineError;
+use rustyline::history::FileHistory;
+use rustyline::{Config, Editor};
+use s3exports_config::names;
+
+use super::Context;
+use crate::in_place::{Purpose, Source};
+use crate::local;
+use crate::shell::complete::Names;
+use crate::shell::engine::Engine;
+use crate::shell::{Next, Session};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Query exports in a folder or in place on S3 with DataFusion instead of Athena.
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    local: Option<Source>,
+    /// Only this database's tables (on Athena: the default database for unqualified names).
+    #[arg(long)]
+    db: Option<String>,
+}
+
+impl Args {
+    pub async fn run(self, ctx: &Context) -> Result<ExitCode> {
+        let engine = match &self.local {
+            Some(source) => {
+                let opened = ctx.open(source, Purpose::ReadData).await?;
+                let tables = local::catalog_tables(&opened.found.exports, Some(&ctx.config), self.db.as_deref());
+                let session = local::session_in(opened.ctx, &tables).await?;
+                eprintln!("{} table(s) over {} export(s) in {source}", tables.len(), opened.found.exports.len());
+                Engine::Local { ctx: session, tables }
+            }
+            None => {
+                ctx.check_db(self.db.as_deref(), false)?;
+                let database = match &self.db {
+                    Some(d) => Some(names::glue_database(d)),
+                    None if ctx.config.databases.len() == 1 => {
+                        Some(names::glue_database(&ctx.config.databases[0].db_name))
+                    }
+                    None => None,
+                };
+                Engine::Athena { config: Box::new(ctx.config.clone()), sdk: Box::new(ctx.sdk().await), database }
+            }
+        };
+        let mut session = Session::new(engine, ctx.format);
+        if std::io::stdin().is_terminal() {
+            interactive(&mut session).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        // Fed from a pipe or a file: every line in turn, and the exit status says whether any
+        // statement or command failed.
+        let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr());
+        for line in std::io::stdin().lock().lines() {
+            let line = line.context("reading the SQL from standard input")?;
+            if session.line(&line, std::future::pending::<()>, &mut out, &mut err).await? == Next::Quit {
+                break;
+            }
+        }
+        if session.is_open() {
+            eprintln!("error: the input ended inside a statement (no closing `;`)");
+            session.failures += 1;
+        }
+        Ok(if session.failures > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    }
+}
+
+async fn interactive(session: &mut Session) -> Result<()> {
+    let names = match session.engine.tables().await {
+        Ok(tables) => Names::new(&tables),
+        Err(e) => {
+            eprintln!("warning: no completion of table names: {e}");
+            Names::default()
+        }
+    };
+    let mut editor: Editor<Names, FileHistory> =
+        Editor::with_config(Config::builder().auto_add_history(false).max_history_size(10_000)?.build())?;
+    editor.set_helper(Some(names));
+    let history = history_file();
+    if let Some(path) = &history {
+        // A first session has no history yet.
+        let _ = editor.load_history(path);
+    }
+    eprintln!("athenaq shell on {}: SQL ends with `;`, \\? for help, Ctrl-D to quit", session.engine.describe());
+    let interrupts = interrupts()?;
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+    loop {
+        let prompt = if session.is_open() { "     -> " } else { "athenaq> " };
+        let read = tokio::task::block_in_place(|| editor.readline(prompt));
+        match read {
+            Ok(line) => {
+                if !line.trim().is_empty() {
+                    let _ = editor.add_history_entry(line.as_str());
+                }
+                // Ctrl-C while a statement runs cancels it (StopQueryExecution on Athena).
+                let cancel = || {
+                    let mut seen = interrupts.clone();
+                    seen.borrow_and_update();
+                    async move {
+                        let _ = seen.changed().await;
+                    }
+                };
+                if session.line(&line, cancel, &mut out, &mut err).await? == Next::Quit {
+                    break;
+                }
+            }
+            Err(ReadlineError::Interrupted) => session.clear(),
+            Err(ReadlineError::Eof) => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if let Some(path) = &history {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Err(e) = editor.save_history(path) {
+            eprintln!("warning: history not saved to {}: {e}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// Counts Ctrl-C presses. They are caught on a thread of their own: a busy query can hold
+/// every runtime worker, and the workers are what notice signals.
+fn interrupts() -> Result<tokio::sync::watch::Receiver<u64>> {
+    let (tx, rx) = tokio::sync::watch::channel(0u64);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    // The handler is in place before the first prompt: created, not first polled.
+    let mut sigint = {
+        let _on = runtime.enter();
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).context("catching Ctrl-C")?
+    };
+    std::thread::Builder::new().name("athenaq-ctrl-c".into()).spawn(move || {
+        runtime.block_on(async move {
+            while sigint.recv().await.is_some() {
+                tx.send_modify(|n| *n += 1);
+            }
+        });
+    })?;
+    Ok(rx)
+}
+
+/// `$XDG_STATE_HOME/athenaq/history`, else `~/.local/state/athenaq/history`.
+fn history_file() -> Option<PathBuf> {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
+    Some(state.join("athenaq").join("history"))
+}

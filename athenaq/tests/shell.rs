@@ -1,0 +1,115 @@
+//! `athenaq shell` over a local copy: the line loop fed line by line (multi-line statements,
+//! `\d`, `\timing`, `\format`, errors that do not end the session, a canceled statement), and
+//! the binary fed from a pipe, whose exit status says whether anything failed.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use athenaq::in_place::{Purpose, Source, open};
+use athenaq::local;
+use athenaq::output::Format;
+use athenaq::shell::engine::Engine;
+use athenaq::shell::{Next, Session};
+use s3exports_testkit::sample::{SampleSpec, write_sample};
+
+async fn session(dir: &std::path::Path) -> Session {
+    let opened =
+        open(&Source::Folder(dir.to_owned()), Purpose::ReadData, || async { unreachable!("no AWS") }).await.unwrap();
+    let tables = local::catalog_tables(&opened.found.exports, None, None);
+    let ctx = local::session_in(opened.ctx, &tables).await.unwrap();
+    Session::new(Engine::Local { ctx, tables }, Format::Csv)
+}
+
+/// Feeds `lines`; stdout and stderr as text.
+async fn feed(session: &mut Session, lines: &[&str]) -> (String, String) {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    for line in lines {
+        let next = session.line(line, std::future::pending::<()>, &mut out, &mut err).await.unwrap();
+        if next == Next::Quit {
+            break;
+        }
+    }
+    (String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_line_loop_keeps_one_catalogue_and_goes_on_after_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let facts = write_sample(dir.path(), SampleSpec::default()).unwrap();
+    let mut s = session(dir.path()).await;
+
+    // A statement over three lines, ended by `;`.
+    let (out, _) =
+        feed(&mut s, &["SELECT snapshot_date, count(*) AS n", "FROM pams_public_orders", "GROUP BY 1 ORDER BY 1;"])
+            .await;
+    assert_eq!(
+        out,
+        format!(
+            "snapshot_date,n\n{},{}\n{},{}\n",
+            facts[0].snapshot_date, facts[0].rows["orders"], facts[1].snapshot_date, facts[1].rows["orders"]
+        )
+    );
+
+    // \d lists the tables; \d TABLE its columns and snapshots.
+    let (out, _) = feed(&mut s, &["\\d"]).await;
+    assert!(out.starts_with("table,columns,snapshots\n"), "{out}");
+    assert!(out.contains("pams_public_orders,9,2"), "{out}");
+    let (out, _) = feed(&mut s, &["\\d pams_public_events"]).await;
+    assert!(out.contains("raw,Binary") && out.contains("snapshot_date,Utf8"), "{out}");
+    assert!(out.contains(&format!("(snapshot),{} ({})", facts[1].snapshot_date, facts[1].export_id)), "{out}");
+
+    // An error is shown and the session goes on; \timing and \format switch.
+    let (out, err) =
+        feed(&mut s, &["SELECT nope FROM pams_public_orders;", "\\timing", "\\format json", "SELECT 1 AS one;"]).await;
+    assert!(err.contains("error:") && err.contains("nope"), "{err}");
+    assert!(err.contains("Timing is on.") && err.contains("Time: "), "{err}");
+    assert_eq!(out, "{\"one\":1}\n");
+    let (_, err) = feed(&mut s, &["\\d no_such_table", "\\format xml", "\\bogus"]).await;
+    assert!(err.contains("no table `no_such_table`") && err.contains("pams_public_orders"), "{err}");
+    assert!(err.contains("table, csv or json") && err.contains("unknown command \\bogus"), "{err}");
+    assert_eq!(s.failures, 4);
+
+    // Cancel (Ctrl-C) stops the running statement and keeps the session.
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    s.line(
+        "SELECT count(*) FROM pams_public_order_items a, pams_public_order_items b;",
+        || async {},
+        &mut out,
+        &mut err,
+    )
+    .await
+    .unwrap();
+    assert!(String::from_utf8(err).unwrap().contains("canceled"));
+    let (out, _) = feed(&mut s, &["SELECT 2 AS two;", "\\q", "SELECT 3;"]).await;
+    assert_eq!(out, "{\"two\":2}\n");
+    assert!(!s.is_open());
+}
+
+#[test]
+fn piped_input_runs_every_statement_and_fails_when_one_did() {
+    let dir = tempfile::tempdir().unwrap();
+    write_sample(dir.path(), SampleSpec::default()).unwrap();
+    let run = |input: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_athenaq"))
+            .args(["--format", "csv", "shell", "--local"])
+            .arg(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap(), out.status.code())
+    };
+    let (out, err, code) = run("SELECT count(*) AS n\nFROM pams_public_customers;\n\\d pams_public_customers\n");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("n\n100\n"), "{out}");
+    assert!(out.contains("vip,Boolean"), "{out}");
+    let (out, err, code) = run("SELECT broken FROM nowhere;\nSELECT 1 AS one;\n");
+    assert_eq!(code, Some(1));
+    assert!(err.contains("nowhere") && out.contains("one\n1\n"), "{out}{err}");
+    let (_, err, code) = run("SELECT 1\n");
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no closing `;`"), "{err}");
+}
