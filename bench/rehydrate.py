@@ -40,6 +40,7 @@ class Postgres:
         self.bin, self.work = Path(pg_bin), Path(work)
         self.data = self.work / "data"
         self.port = free_port()
+        self.work.mkdir(parents=True, exist_ok=True)
         (self.work / "pw").write_text(PASSWORD)
         if os.geteuid() == 0:
             shutil.chown(self.work, "postgres")
