@@ -15,11 +15,14 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt, stream};
 use object_store::aws::{AmazonS3Builder, AwsCredential};
+use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::{CredentialProvider, ObjectStore, ObjectStoreExt};
+use object_store::{CredentialProvider, ObjectMeta, ObjectStore, ObjectStoreExt};
 
+use crate::known_objects::KnownObjects;
 use crate::layout::{self, Discovered, LayoutError, Skipped, check_part_framing};
 use crate::local;
+use crate::metadata_cache::{self, MetadataCache, Part, Version};
 use crate::progress;
 
 /// Requests in flight at once while discovering an export on S3.
@@ -84,10 +87,23 @@ pub enum SourceError {
     AllArchived { location: String, reasons: Vec<String> },
 }
 
-/// The exports a `--local` argument holds, and a session whose object stores can read them.
+/// The exports a `--local` argument holds, and a session whose object stores can read them
+/// (answering what each part file is from discovery, its footer from the metadata cache).
 pub struct Opened {
     pub found: Discovered,
     pub ctx: SessionContext,
+    /// Every part file discovery found (for a query: checked and readable).
+    pub parts: Vec<Part>,
+    pub cache: MetadataCache,
+}
+
+impl Opened {
+    /// Keeps what `session` (made from [`Self::ctx`]) read of the part files' footers in the
+    /// metadata cache, for the next run.
+    pub fn remember(&self, session: &SessionContext) {
+        self.cache.learn(session, &self.parts);
+        self.cache.save();
+    }
 }
 
 impl fmt::Debug for Opened {
@@ -105,33 +121,69 @@ pub enum Purpose {
     ReadData,
 }
 
+/// Whether discovery may use (and update) the metadata cache: off with `--no-cache`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caching {
+    On,
+    Off,
+}
+
 /// Discovers the exports of `source`; AWS is configured (by `sdk`) only for an S3 prefix.
-pub async fn open<F, Fut>(source: &Source, purpose: Purpose, sdk: F) -> Result<Opened, SourceError>
+pub async fn open<F, Fut>(source: &Source, purpose: Purpose, caching: Caching, sdk: F) -> Result<Opened, SourceError>
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = aws_config::SdkConfig>,
 {
+    let cache_of = |identity: String| match caching {
+        Caching::On => MetadataCache::of_source(&identity),
+        Caching::Off => MetadataCache::off(),
+    };
+    let ctx = local::context();
     match source {
-        Source::Folder(dir) => Ok(Opened { found: layout::discover(dir)?, ctx: local::context() }),
+        Source::Folder(dir) => {
+            let canonical = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+            let cache = cache_of(format!("folder {}", canonical.display()));
+            let found = layout::discover_cached(dir, &cache)?;
+            let parts = found
+                .exports
+                .iter()
+                .flat_map(|e| e.tables.iter().flat_map(|t| &t.files))
+                .map(|file| {
+                    let metadata =
+                        std::fs::metadata(file).map_err(|source| LayoutError::Io { path: file.clone(), source })?;
+                    Ok(Part {
+                        meta: metadata_cache::local_meta(local::store_path(file)?, &metadata),
+                        file: file.clone(),
+                    })
+                })
+                .collect::<Result<Vec<_>, SourceError>>()?;
+            let url = url::Url::parse("file://").expect("a constant URL");
+            ctx.register_object_store(
+                &url,
+                Arc::new(KnownObjects::new(Arc::new(LocalFileSystem::new()), metas(&parts))),
+            );
+            cache.prime(&ctx, &parts);
+            Ok(Opened { found, ctx, parts, cache })
+        }
         Source::S3 { bucket, prefix } => {
             let sdk = sdk().await;
             let location = source.to_string();
-            let store: Arc<dyn ObjectStore> = Arc::new(
-                s3_store(&sdk, bucket)
-                    .await
-                    .map_err(|message| SourceError::Store { location: location.clone(), message })?,
-            );
-            let listed = list(&sdk, bucket, prefix)
-                .await
-                .map_err(|message| SourceError::Store { location: location.clone(), message })?;
-            let found = discover(store.clone(), bucket, listed, &location, purpose).await?;
-            let ctx = local::context();
-            let url = url::Url::parse(&format!("s3://{bucket}"))
-                .map_err(|e| SourceError::Store { location: location.clone(), message: e.to_string() })?;
-            ctx.register_object_store(&url, store);
-            Ok(Opened { found, ctx })
+            let failed = |message: String| SourceError::Store { location: location.clone(), message };
+            let endpoint = s3exports_cli::resolve_s3_endpoint(&sdk, None, false).await.map_err(failed)?;
+            let cache = cache_of(format!("{endpoint} {bucket} {prefix}"));
+            let store: Arc<dyn ObjectStore> = Arc::new(s3_store(&sdk, bucket).await.map_err(failed)?);
+            let listed = list(&sdk, bucket, prefix).await.map_err(failed)?;
+            let (found, parts) = discover(store.clone(), bucket, listed, &location, purpose, &cache).await?;
+            let url = url::Url::parse(&format!("s3://{bucket}")).map_err(|e| failed(e.to_string()))?;
+            ctx.register_object_store(&url, Arc::new(KnownObjects::new(store, metas(&parts))));
+            cache.prime(&ctx, &parts);
+            Ok(Opened { found, ctx, parts, cache })
         }
     }
+}
+
+fn metas(parts: &[Part]) -> impl Iterator<Item = ObjectMeta> + '_ {
+    parts.iter().map(|p| p.meta.clone())
 }
 
 /// One object under the prefix, its key exactly as S3 lists it.
@@ -139,7 +191,26 @@ where
 pub struct Listed {
     pub key: String,
     pub size: u64,
+    pub etag: String,
     pub archived: Option<String>,
+}
+
+impl Listed {
+    fn version(&self) -> Version {
+        Version { size: self.size, stamp: self.etag.clone() }
+    }
+
+    /// What the object store would answer for it. S3's listing has no time here; the ETag is
+    /// what tells versions apart.
+    fn meta(&self, location: ObjectPath) -> ObjectMeta {
+        ObjectMeta {
+            location,
+            last_modified: chrono::DateTime::UNIX_EPOCH,
+            size: self.size,
+            e_tag: Some(self.etag.clone()),
+            version: None,
+        }
+    }
 }
 
 /// Every object under `prefix`, through the SDK (one ListObjectsV2 a page, `RestoreStatus`
@@ -157,6 +228,7 @@ async fn list(sdk: &aws_config::SdkConfig, bucket: &str, prefix: &str) -> Result
         .map(|o| Listed {
             archived: o.unreadable().then(|| o.storage_class.clone()).filter(|_| o.restore.is_some()),
             size: u64::try_from(o.size).unwrap_or(0),
+            etag: o.etag,
             key: o.key,
         })
         .collect())
@@ -251,7 +323,8 @@ async fn discover(
     listed: Vec<Listed>,
     location: &str,
     purpose: Purpose,
-) -> Result<Discovered, SourceError> {
+    cache: &MetadataCache,
+) -> Result<(Discovered, Vec<Part>), SourceError> {
     let failed = |message: String| SourceError::Store { location: location.to_owned(), message };
     let mut skipped = Vec::new();
     let url_of = |key: &str| PathBuf::from(format!("s3://{bucket}/{key}"));
@@ -267,8 +340,15 @@ async fn discover(
             if let Some(class) = &l.archived {
                 return Ok::<_, object_store::Error>((file.clone(), Err(class.clone())));
             }
+            if let Some(bytes) = cache.cached_json(file, &l.version()) {
+                return Ok((file.clone(), Ok(bytes)));
+            }
             match store.get(path).await {
-                Ok(got) => Ok((file.clone(), Ok(got.bytes().await?.to_vec()))),
+                Ok(got) => {
+                    let bytes = got.bytes().await?.to_vec();
+                    cache.keep_json(file, &l.version(), &bytes);
+                    Ok((file.clone(), Ok(bytes)))
+                }
                 Err(e) => match archived_class(&e.to_string()) {
                     Some(class) => Ok((file.clone(), Err(class))),
                     None => Err(e),
@@ -298,7 +378,7 @@ async fn discover(
         return Err(SourceError::Empty(location.to_owned()));
     }
     if purpose == Purpose::List {
-        return Ok(found);
+        return Ok((found, Vec::new()));
     }
 
     // Every part file, with the export it belongs to.
@@ -311,7 +391,12 @@ async fn discover(
         .collect();
     let checked = progress::each_concurrently(&parts, "checking part files", CONCURRENT_READS, |(i, file, l, p)| {
         let store = store.clone();
-        async move { (*i, check_object(store.as_ref(), file, l, p).await) }
+        async move {
+            if l.archived.is_none() && cache.has_footer(file, &l.version()) {
+                return (*i, Ok(()));
+            }
+            (*i, check_object(store.as_ref(), file, l, p).await)
+        }
     })
     .await;
     let mut archived: BTreeMap<usize, String> = BTreeMap::new();
@@ -329,7 +414,12 @@ async fn discover(
         let reasons = found.skipped.iter().map(|s| s.reason.clone()).collect();
         return Err(SourceError::AllArchived { location: location.to_owned(), reasons });
     }
-    Ok(found)
+    let parts = parts
+        .into_iter()
+        .filter(|(i, ..)| !archived.contains_key(i))
+        .map(|(_, file, l, path)| Part { meta: l.meta(path), file })
+        .collect();
+    Ok((found, parts))
 }
 
 /// Exports with archived part files left out, each said in `skipped` with the restore to run:

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::metadata_cache::{MetadataCache, Version};
+
 pub use s3exports_rds::layout::{
     ExportInfo, SchemaMetadata, TableRef, TableStatus, TablesInfo, TypeMapping, date_in_automated_snapshot_id,
     parse_export_time, snapshot_date,
@@ -178,12 +180,29 @@ fn file_name(path: &Path) -> &str {
 /// are not `<schema>.<table>` are left out; each with its reason in `skipped`. A damaged part
 /// file is an error naming it.
 pub fn discover(dir: &Path) -> Result<Discovered, LayoutError> {
+    discover_cached(dir, &MetadataCache::off())
+}
+
+/// [`discover`], with the JSON files of `cache` used while unchanged, and the framing check left
+/// out for part files whose footer `cache` holds (read whole before, unchanged since).
+pub fn discover_cached(dir: &Path, cache: &MetadataCache) -> Result<Discovered, LayoutError> {
     let mut skipped = Vec::new();
     let files = walk(dir, &mut skipped)?;
-    let read = |path: &Path| std::fs::read(path).map_err(io(path));
+    let version = |path: &Path| std::fs::metadata(path).map(|m| Version::of_file(&m)).map_err(io(path));
+    let read = |path: &Path| {
+        let version = version(path)?;
+        if let Some(bytes) = cache.cached_json(path, &version) {
+            return Ok(bytes);
+        }
+        let bytes = std::fs::read(path).map_err(io(path))?;
+        cache.keep_json(path, &version, &bytes);
+        Ok(bytes)
+    };
     let found = assemble(dir, &files, &read, skipped)?;
     for file in found.exports.iter().flat_map(|e| &e.tables).flat_map(|t| &t.files) {
-        check_part_file(file)?;
+        if !(cache.is_on() && cache.has_footer(file, &version(file)?)) {
+            check_part_file(file)?;
+        }
     }
     if found.exports.is_empty() {
         return Err(LayoutError::Empty(dir.to_owned()));

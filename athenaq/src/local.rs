@@ -303,6 +303,11 @@ fn part_url(file: &Path) -> Result<ListingTableUrl, LocalError> {
     Ok(ListingTableUrl::try_new(url, None)?)
 }
 
+/// A part file's path as the object store spells it (what DataFusion asks the store about).
+pub fn store_path(file: &Path) -> Result<object_store::path::Path, LocalError> {
+    Ok(part_url(file)?.prefix().clone())
+}
+
 /// A part file through the session's object store (the local file system or S3), read the
 /// way DataFusion reads it.
 async fn part_reader(ctx: &SessionContext, file: &Path) -> Result<Box<dyn AsyncFileReader>, LocalError> {

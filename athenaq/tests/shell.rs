@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use athenaq::in_place::{Purpose, Source, open};
+use athenaq::in_place::{Caching, Purpose, Source, open};
 use athenaq::local;
 use athenaq::output::Format;
 use athenaq::shell::engine::Engine;
@@ -14,7 +14,9 @@ use s3exports_testkit::sample::{SampleSpec, write_sample};
 
 async fn session(dir: &std::path::Path) -> Session {
     let opened =
-        open(&Source::Folder(dir.to_owned()), Purpose::ReadData, || async { unreachable!("no AWS") }).await.unwrap();
+        open(&Source::Folder(dir.to_owned()), Purpose::ReadData, Caching::Off, || async { unreachable!("no AWS") })
+            .await
+            .unwrap();
     let tables = local::catalog_tables(&opened.found.exports, None, None);
     let ctx = local::session_in(opened.ctx, &tables).await.unwrap();
     Session::new(Engine::Local { ctx, tables }, Format::Csv)

@@ -292,3 +292,45 @@ async fn archived_export_json_is_a_warning_with_the_restore_to_run_not_a_failure
     assert_eq!(code, Some(0), "{err}");
     assert!(rows[0]["stored_gb"].as_str().unwrap().contains("DEEP_ARCHIVE"), "{rows:?}");
 }
+
+#[tokio::test]
+async fn in_place_metadata_comes_from_the_cache_until_an_object_changes() {
+    use datafusion::arrow::array::RecordBatch;
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let f = fixture(StorageClass::Standard).await;
+    let cache = tempfile::tempdir().unwrap();
+    let sql = format!("SELECT count(*) AS n FROM {}.pams_public_orders", names::glue_database("pams-stack-prod"));
+    let query = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_athenaq"))
+            .args(extra)
+            .args(["--env", "prod", "query", "--local", &format!("s3://{BUCKET}"), "--format", "csv", &sql])
+            .envs(f.moto.env())
+            .env("ATHENAQ_CACHE_DIR", cache.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(out.status.success(), "{err}");
+        (String::from_utf8(out.stdout).unwrap(), err)
+    };
+    let (first, err) = query(&[]);
+    assert!(!err.contains("from the cache"), "{err}");
+    let (second, err) = query(&[]);
+    assert_eq!(second, first);
+    assert!(err.contains("part file(s)' metadata from the cache"), "{err}");
+
+    // One orders part rewritten with 3 rows: a new ETag, so its cached footer is not used.
+    let part = f.keys.iter().find(|k| k.contains("public.orders/")).unwrap();
+    let body = f.s3.get_object().bucket(BUCKET).key(part).send().await.unwrap().body.collect().await.unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(body.into_bytes()).unwrap().build().unwrap();
+    let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+    let mut rewritten = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut rewritten, batches[0].schema(), None).unwrap();
+    writer.write(&batches[0].slice(0, 3)).unwrap();
+    writer.close().unwrap();
+    upload(&f.s3, part, rewritten, StorageClass::Standard, ServerSideEncryption::AwsKms).await;
+    let (after, _) = query(&[]);
+    assert_ne!(after, first);
+    assert_eq!(after, query(&["--no-cache"]).0);
+}

@@ -19,7 +19,7 @@ use anyhow::{Result, bail};
 use s3exports_cli::AwsArgs;
 use s3exports_config::{Config, EnvSelector};
 
-use crate::in_place::{self, Opened, Purpose, Source};
+use crate::in_place::{self, Caching, Opened, Purpose, Source};
 use crate::objects::{self, Object, RestoreListing};
 use crate::output::Format;
 
@@ -35,6 +35,10 @@ pub struct Global {
     /// Output: a readable table, or csv / json (one object per row) for machines.
     #[arg(long, global = true, value_enum, default_value = "table")]
     pub format: Format,
+    /// Read every export's metadata afresh, and leave the metadata cache (the exports' JSON
+    /// files and footers kept from earlier runs in ~/.cache/athenaq) untouched.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
     #[command(flatten)]
     pub aws: AwsArgs,
 }
@@ -44,13 +48,15 @@ pub struct Global {
 pub struct Context {
     pub config: Config,
     pub format: Format,
+    pub caching: Caching,
     pub aws: AwsArgs,
 }
 
 impl Global {
     pub fn context(self) -> Result<Context> {
         let config = s3exports_cli::load_config(&self.env, self.config.as_deref())?;
-        Ok(Context { config, format: self.format, aws: self.aws })
+        let caching = if self.no_cache { Caching::Off } else { Caching::On };
+        Ok(Context { config, format: self.format, caching, aws: self.aws })
     }
 }
 
@@ -76,7 +82,7 @@ impl Context {
 
     /// The exports a `--local` argument holds; what discovery left out is said on stderr.
     pub async fn open(&self, source: &Source, purpose: Purpose) -> Result<Opened> {
-        let opened = in_place::open(source, purpose, || self.aws.sdk_config()).await?;
+        let opened = in_place::open(source, purpose, self.caching, || self.aws.sdk_config()).await?;
         for skipped in &opened.found.skipped {
             eprintln!("warning: skipped {skipped}");
         }

@@ -71,7 +71,7 @@ async fn run_local(ctx: &Context, source: &Source, db: Option<&str>, sql: &str) 
     let opened = ctx.open(source, Purpose::ReadData).await?;
     let exports = &opened.found.exports;
     let tables = local::catalog_tables(exports, Some(&ctx.config), db);
-    let session = local::session_in(opened.ctx, &tables).await?;
+    let session = local::session_in(opened.ctx.clone(), &tables).await?;
     let rows = match local::query(&session, sql).await {
         Ok(rows) => rows,
         // A failure while reading data is most often a damaged copy: name the file.
@@ -80,10 +80,15 @@ async fn run_local(ctx: &Context, source: &Source, db: Option<&str>, sql: &str) 
         }
         Err(e) => return Err(e.into()),
     };
+    opened.remember(&session);
     rows.render(ctx.format, &mut std::io::stdout().lock())?;
     let place = if matches!(source, Source::S3 { .. }) { "in place" } else { "locally" };
+    let cached = match opened.cache.hits().footers {
+        0 => String::new(),
+        n => format!(" ({n} of {} part file(s)' metadata from the cache)", opened.parts.len()),
+    };
     eprintln!(
-        "{} row(s) in {:.3} s, {place} over {} export(s)",
+        "{} row(s) in {:.3} s, {place} over {} export(s){cached}",
         rows.rows.len(),
         started.elapsed().as_secs_f64(),
         exports.len()

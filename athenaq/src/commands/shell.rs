@@ -34,7 +34,8 @@ impl Args {
             Some(source) => {
                 let opened = ctx.open(source, Purpose::ReadData).await?;
                 let tables = local::catalog_tables(&opened.found.exports, Some(&ctx.config), self.db.as_deref());
-                let session = local::session_in(opened.ctx, &tables).await?;
+                let session = local::session_in(opened.ctx.clone(), &tables).await?;
+                opened.remember(&session);
                 eprintln!("{} table(s) over {} export(s) in {source}", tables.len(), opened.found.exports.len());
                 Engine::Local { ctx: session, tables }
             }

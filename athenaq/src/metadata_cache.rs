@@ -1,0 +1,330 @@
+//! What discovery learns about exports, kept between runs so that a repeated query skips it:
+//! the exports' JSON files (which hold the partition values, `snapshot_date` and `export_id`) and
+//! each part file's Parquet footer (its schema, row groups, statistics and page index).
+//!
+//! One file per source in the user's cache directory (`$XDG_CACHE_HOME/athenaq/metadata`, else
+//! `~/.cache/athenaq/metadata`; `ATHENAQ_CACHE_DIR` overrides). An entry is used only while its
+//! file is unchanged: the same size and modification time in a folder, the same size and ETag on
+//! S3. Whatever changed is read again, and entries for files that are gone are dropped when the
+//! cache is written back. `--no-cache` neither reads nor writes it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
+use datafusion::datasource::physical_plan::parquet::metadata::CachedParquetMetaData;
+use datafusion::execution::cache::cache_manager::CachedFileMetadataEntry;
+use datafusion::prelude::SessionContext;
+use object_store::ObjectMeta;
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader, ParquetMetaDataWriter};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Bumped whenever the file's layout changes: an older cache is then ignored, not misread.
+const FORMAT: u32 = 1;
+
+/// A part file as discovery found it: its path (`/dir/...` or `s3://bucket/key`) and what the
+/// object store says of it.
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub file: PathBuf,
+    pub meta: ObjectMeta,
+}
+
+/// A file as it is now, which is what a cached entry must match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    pub size: u64,
+    /// The ETag on S3; the modification time, in nanoseconds, in a folder.
+    pub stamp: String,
+}
+
+impl Version {
+    /// A file in a folder: its size and modification time.
+    pub fn of_file(metadata: &std::fs::Metadata) -> Self {
+        Self::of(&local_meta(object_store::path::Path::default(), metadata))
+    }
+
+    /// An endpoint that lists no ETag (some S3-compatible stores) gives no way to tell versions
+    /// of the same size apart: such files are never taken from the cache, nor kept in it.
+    pub fn is_known(&self) -> bool {
+        !self.stamp.is_empty()
+    }
+
+    pub fn of(meta: &ObjectMeta) -> Self {
+        let stamp = meta.e_tag.clone().unwrap_or_else(|| {
+            meta.last_modified.timestamp_nanos_opt().map_or_else(|| meta.last_modified.to_rfc3339(), |n| n.to_string())
+        });
+        Self { size: meta.size, stamp }
+    }
+}
+
+/// What the object store says of a file in a folder (at `location`, its path as the store
+/// spells it): its size and modification time, no ETag.
+pub fn local_meta(location: object_store::path::Path, metadata: &std::fs::Metadata) -> ObjectMeta {
+    let modified = metadata.modified().map(chrono::DateTime::<chrono::Utc>::from).unwrap_or_default();
+    ObjectMeta { location, last_modified: modified, size: metadata.len(), e_tag: None, version: None }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Entry {
+    size: u64,
+    stamp: String,
+    /// A JSON file's bytes, or a footer as Parquet writes one; base64.
+    bytes: String,
+}
+
+impl Entry {
+    fn matches(&self, version: &Version) -> bool {
+        version.is_known() && self.size == version.size && self.stamp == version.stamp
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Stored {
+    format: u32,
+    /// What the cache is of (a folder, or an endpoint, bucket and prefix), for whoever looks.
+    source: String,
+    /// By file path (or S3 key).
+    json: BTreeMap<String, Entry>,
+    footers: BTreeMap<String, Entry>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    loaded: Stored,
+    /// The entries this run used or learned: what is written back.
+    kept: Stored,
+    changed: bool,
+}
+
+/// How much of a run's discovery the cache answered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Hits {
+    pub json: usize,
+    pub footers: usize,
+    pub misses: usize,
+}
+
+/// The cache of one source for one run.
+#[derive(Debug, Clone)]
+pub struct MetadataCache {
+    file: Option<PathBuf>,
+    state: Arc<Mutex<State>>,
+    hits: Arc<Mutex<Hits>>,
+}
+
+/// Where the caches live: `ATHENAQ_CACHE_DIR`, `$XDG_CACHE_HOME/athenaq/metadata` or
+/// `~/.cache/athenaq/metadata`; `None` when none of them is set.
+pub fn cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("ATHENAQ_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("athenaq").join("metadata"))
+}
+
+impl MetadataCache {
+    /// A cache that remembers nothing: `--no-cache`.
+    pub fn off() -> Self {
+        Self { file: None, state: Arc::default(), hits: Arc::default() }
+    }
+
+    /// The cache of `source` (a canonical folder path, or endpoint + bucket + prefix), loaded
+    /// from the cache directory. A cache that cannot be read is started afresh, with a warning.
+    pub fn of_source(source: &str) -> Self {
+        let Some(dir) = cache_dir() else { return Self::off() };
+        let file = dir.join(format!("{}.json", hex(&Sha256::digest(source.as_bytes()))));
+        let mut loaded = match std::fs::read(&file) {
+            Ok(bytes) => serde_json::from_slice::<Stored>(&bytes).unwrap_or_else(|e| {
+                eprintln!("warning: ignoring the metadata cache {}: {e}; it is rebuilt", file.display());
+                Stored::default()
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Stored::default(),
+            Err(e) => {
+                eprintln!("warning: cannot read the metadata cache {}: {e}; reading everything", file.display());
+                Stored::default()
+            }
+        };
+        if loaded.format != FORMAT {
+            loaded = Stored::default();
+        }
+        let kept = Stored { format: FORMAT, source: source.to_owned(), ..Stored::default() };
+        Self {
+            file: Some(file),
+            state: Arc::new(Mutex::new(State { loaded, kept, changed: false })),
+            hits: Arc::default(),
+        }
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.file.is_some()
+    }
+
+    pub fn hits(&self) -> Hits {
+        *lock(&self.hits)
+    }
+
+    /// An export's JSON file from the cache, when `version` matches the one kept.
+    pub fn cached_json(&self, file: &Path, version: &Version) -> Option<Vec<u8>> {
+        if !self.is_on() {
+            return None;
+        }
+        let key = file.to_string_lossy();
+        let mut state = lock(&self.state);
+        let entry = state.loaded.json.get(key.as_ref()).filter(|e| e.matches(version)).cloned()?;
+        let bytes = BASE64.decode(&entry.bytes).ok()?;
+        state.kept.json.insert(key.into_owned(), entry);
+        lock(&self.hits).json += 1;
+        Some(bytes)
+    }
+
+    /// Keeps a JSON file just read.
+    pub fn keep_json(&self, file: &Path, version: &Version, bytes: &[u8]) {
+        if !self.is_on() || !version.is_known() {
+            return;
+        }
+        lock(&self.hits).misses += 1;
+        let entry = Entry { size: version.size, stamp: version.stamp.clone(), bytes: BASE64.encode(bytes) };
+        let mut state = lock(&self.state);
+        state.kept.json.insert(file.to_string_lossy().into_owned(), entry);
+        state.changed = true;
+    }
+
+    /// Whether the cache holds this part file's footer, as the file is now: such a file was
+    /// read whole before and has not changed since, so its framing needs no check.
+    pub fn has_footer(&self, file: &Path, version: &Version) -> bool {
+        let state = lock(&self.state);
+        state.loaded.footers.get(file.to_string_lossy().as_ref()).is_some_and(|e| e.matches(version))
+    }
+
+    /// Hands the cached footers of `parts` (as they are now) to the session's own metadata
+    /// cache, so DataFusion plans and reads without fetching them. A footer that does not decode
+    /// is left to be read from the file.
+    pub fn prime(&self, ctx: &SessionContext, parts: &[Part]) {
+        if !self.is_on() {
+            return;
+        }
+        let session_cache = ctx.runtime_env().cache_manager.get_file_metadata_cache();
+        let mut state = lock(&self.state);
+        let mut used = 0;
+        for Part { file, meta } in parts {
+            let key = file.to_string_lossy();
+            let Some(entry) = state.loaded.footers.get(key.as_ref()).filter(|e| e.matches(&Version::of(meta))).cloned()
+            else {
+                continue;
+            };
+            let Some(metadata) = decode_footer(&entry.bytes) else { continue };
+            session_cache.put(
+                &meta.location,
+                CachedFileMetadataEntry::new(meta.clone(), Arc::new(CachedParquetMetaData::new(Arc::new(metadata)))),
+            );
+            state.kept.footers.insert(key.into_owned(), entry);
+            used += 1;
+        }
+        lock(&self.hits).footers += used;
+    }
+
+    /// Takes the footers DataFusion read for `parts` during this run into the cache.
+    pub fn learn(&self, ctx: &SessionContext, parts: &[Part]) {
+        if !self.is_on() {
+            return;
+        }
+        let session_cache = ctx.runtime_env().cache_manager.get_file_metadata_cache();
+        let mut state = lock(&self.state);
+        for Part { file, meta } in parts {
+            let key = file.to_string_lossy();
+            let version = Version::of(meta);
+            if !version.is_known() || state.kept.footers.get(key.as_ref()).is_some_and(|e| e.matches(&version)) {
+                continue;
+            }
+            let Some(cached) = session_cache.get(&meta.location).filter(|c| c.is_valid_for(meta)) else { continue };
+            let Some(parquet) = cached.file_metadata.as_any().downcast_ref::<CachedParquetMetaData>() else {
+                continue;
+            };
+            let Some(bytes) = encode_footer(parquet.parquet_metadata()) else { continue };
+            state.kept.footers.insert(key.into_owned(), Entry { size: version.size, stamp: version.stamp, bytes });
+            state.changed = true;
+        }
+    }
+
+    /// Writes the cache back when this run learned or dropped anything: atomically (a reader never
+    /// sees half a file); a failure is a warning, never the query's failure.
+    pub fn save(&self) {
+        let Some(file) = &self.file else { return };
+        let state = lock(&self.state);
+        let dropped =
+            state.loaded.json.len() > state.kept.json.len() || state.loaded.footers.len() > state.kept.footers.len();
+        if !state.changed && !dropped {
+            mark_used(file);
+            return;
+        }
+        if let Err(e) = write_atomically(file, &state.kept) {
+            eprintln!("warning: the metadata cache was not saved to {}: {e}", file.display());
+        }
+        forget_unused(file.parent().unwrap_or(Path::new(".")), file);
+    }
+}
+
+/// Caches not written for this long are of folders or prefixes no longer queried (a deleted
+/// copy, a test's temporary folder): they are removed, so the directory does not grow forever.
+const UNUSED_FOR: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
+/// An unchanged cache still in use is dated anew (at most daily), so it is not taken for unused.
+fn mark_used(file: &Path) {
+    let Ok(handle) = std::fs::File::options().append(true).open(file) else { return };
+    let old = handle
+        .metadata()
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > std::time::Duration::from_secs(24 * 3600)));
+    if old {
+        let _ = handle.set_modified(std::time::SystemTime::now());
+    }
+}
+
+fn forget_unused(dir: &Path, current: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let stale =
+            entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|age| age > UNUSED_FOR));
+        if stale && path != current && path.extension().is_some_and(|e| e == "json") {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn write_atomically(file: &Path, stored: &Stored) -> std::io::Result<()> {
+    let dir = file.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+    serde_json::to_writer(&mut temp, stored)?;
+    temp.persist(file).map_err(|e| e.error)?;
+    Ok(())
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A footer (with its page index, when read) as Parquet lays one out, base64.
+fn encode_footer(metadata: &ParquetMetaData) -> Option<String> {
+    let mut buffer = Vec::new();
+    ParquetMetaDataWriter::new(&mut buffer, metadata).finish().ok()?;
+    Some(BASE64.encode(buffer))
+}
+
+fn decode_footer(text: &str) -> Option<ParquetMetaData> {
+    let bytes = Bytes::from(BASE64.decode(text).ok()?);
+    ParquetMetaDataReader::new().with_page_index_policy(PageIndexPolicy::Optional).parse_and_finish(&bytes).ok()
+}
