@@ -71,6 +71,26 @@ def ceiling(s3):
             "list_ms": round(list_ms, 1), "objects": len(objects), "largest_mb": round(largest["Size"] / (1 << 20), 1)}
 
 
+def client(endpoint, key, secret):
+    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key, aws_secret_access_key=secret,
+                        region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))
+
+
+def moto_ceiling(moto_server, exports):
+    """The same ceiling measured on moto, to show why it is not the endpoint here."""
+    port = free_port()
+    server = subprocess.Popen([moto_server, "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(port)
+        s3 = client(f"http://127.0.0.1:{port}", "testing", "testing")
+        upload(s3, exports)
+        return ceiling(s3)
+    finally:
+        server.terminate()
+        server.wait()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--athenaq", required=True)
@@ -79,6 +99,7 @@ def main():
     parser.add_argument("--duckdb-python", required=True, help="a Python whose DuckDB matches the httpfs extension")
     parser.add_argument("--extensions", required=True, help="the directory holding httpfs")
     parser.add_argument("--cache-dir", required=True)
+    parser.add_argument("--moto-server", help="also measure moto's ceiling on the same objects")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     port = free_port()
@@ -88,9 +109,7 @@ def main():
                                    "--directory", data], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_for(port)
-            s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="S3RVER",
-                              aws_secret_access_key="S3RVER", region_name="us-east-1",
-                              config=Config(s3={"addressing_style": "path"}))
+            s3 = client(endpoint, "S3RVER", "S3RVER")
             files, size = upload(s3, args.exports)
             limits = ceiling(s3)
             env = dict(os.environ, **CREDENTIALS)
@@ -105,6 +124,8 @@ def main():
             server.terminate()
             server.wait()
     result["endpoint"] = {"server": "s3rver 3.7.1 (Node.js) on loopback", "files": files, "bytes": size, **limits}
+    if args.moto_server:
+        result["moto_ceiling"] = moto_ceiling(args.moto_server, args.exports)
     print(json.dumps(result, indent=2))
 
 

@@ -45,31 +45,20 @@ pub async fn tables(glue: &Client, database: &str) -> Result<Option<Vec<TableRow
 
 /// Partitions of a table and the latest `snapshot_date` among them.
 async fn partitions(glue: &Client, database: &str, table: &str) -> Result<(usize, Option<String>), String> {
-    let mut count = 0;
-    let mut latest: Option<String> = None;
-    let mut token = None;
-    loop {
-        let page = glue
-            .get_partitions()
-            .database_name(database)
-            .table_name(table)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(error_text)?;
-        for p in page.partitions() {
-            count += 1;
-            if let Some(date) = p.values().first() {
-                if latest.as_ref().is_none_or(|l| date > l) {
-                    latest = Some(date.clone());
-                }
-            }
-        }
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            return Ok((count, latest));
-        }
+    let values = partition_values(glue, database, table).await?;
+    let latest = values.iter().filter_map(|v| v.first()).max().cloned();
+    Ok((values.len(), latest))
+}
+
+/// The values of every partition of a table (GetPartitions, all pages), in Glue's order:
+/// `[snapshot_date, export_id]` for ours.
+pub async fn partition_values(glue: &Client, database: &str, table: &str) -> Result<Vec<Vec<String>>, String> {
+    let mut out = Vec::new();
+    let mut pages = glue.get_partitions().database_name(database).table_name(table).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        out.extend(page.map_err(error_text)?.partitions().iter().map(|p| p.values().to_vec()));
     }
+    Ok(out)
 }
 
 pub fn to_rows(rows: &[TableRow]) -> Rows {

@@ -294,7 +294,7 @@ fn forget_unused(dir: &Path, current: &Path) {
         let path = entry.path();
         let stale =
             entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|age| age > UNUSED_FOR));
-        if stale && path != current && path.extension().is_some_and(|e| e == "json") {
+        if stale && path != current && is_cache_file(&path) {
             let _ = std::fs::remove_file(path);
         }
     }
@@ -307,6 +307,13 @@ fn write_atomically(file: &Path, stored: &Stored) -> std::io::Result<()> {
     serde_json::to_writer(&mut temp, stored)?;
     temp.persist(file).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// Only athenaq's own files (a SHA-256 in hex, `.json`) are ever removed: `ATHENAQ_CACHE_DIR`
+/// may name a folder that holds other things.
+fn is_cache_file(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    name.strip_suffix(".json").is_some_and(|stem| stem.len() == 64 && stem.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -327,4 +334,68 @@ fn encode_footer(metadata: &ParquetMetaData) -> Option<String> {
 fn decode_footer(text: &str) -> Option<ParquetMetaData> {
     let bytes = Bytes::from(BASE64.decode(text).ok()?);
     ParquetMetaDataReader::new().with_page_index_policy(PageIndexPolicy::Optional).parse_and_finish(&bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_its_own_files_are_ever_removed() {
+        let ours = format!("{}.json", hex(&Sha256::digest(b"folder /exports")));
+        assert!(is_cache_file(Path::new(&ours)));
+        for other in ["notes.json", "settings.json", "0123.json", &ours.replace(".json", ".txt")] {
+            assert!(!is_cache_file(Path::new(other)), "{other}");
+        }
+    }
+
+    #[test]
+    fn a_footer_survives_the_round_trip_with_its_page_index() {
+        use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
+        use datafusion::arrow::datatypes::{DataType, Field, Schema};
+        use parquet::arrow::ArrowWriter;
+
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("name", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from_iter_values(0..5000)),
+                Arc::new(StringArray::from_iter((0..5000).map(|i| (i % 7 != 0).then(|| format!("n{i}"))))),
+            ],
+        )
+        .unwrap();
+        let mut file = Vec::new();
+        let mut writer = ArrowWriter::try_new(&mut file, schema, None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        let original = ParquetMetaDataReader::new()
+            .with_page_index_policy(PageIndexPolicy::Required)
+            .parse_and_finish(&Bytes::from(file))
+            .unwrap();
+        let decoded = decode_footer(&encode_footer(&original).unwrap()).unwrap();
+        assert_eq!(decoded.file_metadata().num_rows(), 5000);
+        // Where the data is, and what it holds, are kept; the page index's own offsets now point
+        // into the cached bytes, which is where it is read from.
+        let chunks = |m: &ParquetMetaData| -> Vec<_> {
+            m.row_groups()
+                .iter()
+                .flat_map(|g| g.columns())
+                .map(|c| {
+                    (
+                        c.data_page_offset(),
+                        c.dictionary_page_offset(),
+                        c.compressed_size(),
+                        c.num_values(),
+                        c.statistics().cloned(),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(chunks(&decoded), chunks(&original));
+        assert!(decoded.column_index().is_some() && decoded.offset_index().is_some());
+        assert_eq!(decoded.offset_index(), original.offset_index());
+    }
 }

@@ -334,3 +334,26 @@ async fn in_place_metadata_comes_from_the_cache_until_an_object_changes() {
     assert_ne!(after, first);
     assert_eq!(after, query(&["--no-cache"]).0);
 }
+
+#[tokio::test]
+async fn the_shell_on_athena_describes_a_table_with_its_glue_partitions() {
+    use std::io::Write;
+    let f = fixture(StorageClass::Standard).await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_athenaq"))
+        .args(["--env", "prod", "--format", "csv", "shell", "--db", "pams-stack-prod"])
+        .envs(f.moto.env())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"\\d\n\\d pams_public_orders\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap());
+    assert!(out.status.success(), "{stderr}");
+    // \d: four tables, one snapshot each; \d TABLE: the partition keys and the partition.
+    assert!(stdout.contains("pams_public_orders,2,1"), "{stdout}");
+    assert!(stdout.contains("snapshot_date,string") && stdout.contains("export_id,string"), "{stdout}");
+    let partition = stdout.lines().find(|l| l.starts_with("(snapshot),")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(partition.ends_with(&format!(" ({})", f.export_id)), "{partition}");
+}

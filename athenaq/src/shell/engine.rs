@@ -127,8 +127,8 @@ impl Engine {
     }
 }
 
-/// The Glue tables of the session's database (or every configured one), with their columns
-/// and partition keys.
+/// The Glue tables of the session's database (or every configured one), with their columns,
+/// partition keys and partitions (GetTables and GetPartitions, all pages of each).
 async fn athena_tables(
     config: &Config,
     sdk: &aws_config::SdkConfig,
@@ -158,7 +158,18 @@ async fn athena_tables(
                     t.partition_keys().iter().map(|c| (c.name().to_owned(), c.r#type().unwrap_or("").to_owned())),
                 );
                 let name = if database.is_some() { t.name().to_owned() } else { format!("{db}.{}", t.name()) };
-                out.push(TableInfo { name, columns, snapshots: Vec::new() });
+                let partitions = crate::glue::partition_values(&glue, &db, t.name())
+                    .await
+                    .map_err(|e| format!("partitions of {db}.{}: {e}", t.name()))?;
+                let mut snapshots: Vec<String> = partitions
+                    .iter()
+                    .map(|values| match values.as_slice() {
+                        [date, export_id, ..] => format!("{date} ({export_id})"),
+                        other => other.join(", "),
+                    })
+                    .collect();
+                snapshots.sort();
+                out.push(TableInfo { name, columns, snapshots });
             }
         }
     }
