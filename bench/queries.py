@@ -103,7 +103,8 @@ def s3_exports(con, bucket, prefix):
     base = f"s3://{bucket}/{prefix}".rstrip("/")
     infos = con.execute(
         f"SELECT exportTaskIdentifier, snapshotTime FROM read_json('{base}/*/export_info_*.json')").fetchall()
-    files = [row[0] for row in con.execute(f"SELECT file FROM glob('{base}/*/pams/*/*/*.parquet')").fetchall()]
+    # Batch folders (`<table>/<batch>/part-*`) and the older flat layout (`<table>/part-*`) alike.
+    files = [row[0] for row in con.execute(f"SELECT file FROM glob('{base}/*/pams/**/*.parquet')").fetchall()]
     exports = {}
     for export_id, snapshot_time in infos:
         parts = {}

@@ -127,10 +127,19 @@ fn merged_schema(schemas: &[Arc<Schema>]) -> Schema {
 /// A session with Athena's casts and no tables yet; register an object store on it before
 /// [`session_in`] when the exports are on S3.
 pub fn context() -> SessionContext {
-    let ctx = SessionContext::new();
+    // DataFusion keeps 50 MB of footers by default and evicts the rest, which the metadata cache
+    // then never sees; an export's footers with their page indexes can take more.
+    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+        .with_metadata_cache_limit(METADATA_CACHE_BYTES)
+        .build_arc()
+        .expect("the default runtime with a larger metadata cache");
+    let ctx = SessionContext::new_with_config_rt(datafusion::prelude::SessionConfig::new(), runtime);
     ctx.add_analyzer_rule(Arc::new(TextDecimalCasts));
     ctx
 }
+
+/// The Parquet footers a session keeps in memory (what the metadata cache learns from).
+const METADATA_CACHE_BYTES: usize = 1 << 30;
 
 /// A session over exports in a local folder: see [`session_in`].
 pub async fn session(tables: &[CatalogTable]) -> Result<SessionContext, LocalError> {
