@@ -23,4 +23,5 @@ pub mod runtime;
 pub mod shell;
 pub mod text_decimal;
 pub mod tiers;
+pub mod user_dirs;
 pub mod verify;

@@ -101,20 +101,13 @@ struct State {
     changed: bool,
 }
 
-/// How much of a run's discovery the cache answered.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Hits {
-    pub json: usize,
-    pub footers: usize,
-    pub misses: usize,
-}
-
 /// The cache of one source for one run.
 #[derive(Debug, Clone)]
 pub struct MetadataCache {
     file: Option<PathBuf>,
     state: Arc<Mutex<State>>,
-    hits: Arc<Mutex<Hits>>,
+    /// Part files whose footer this run took from the cache.
+    footer_hits: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Where the caches live: `ATHENAQ_CACHE_DIR`, `$XDG_CACHE_HOME/athenaq/metadata` or
@@ -123,17 +116,19 @@ pub fn cache_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("ATHENAQ_CACHE_DIR").filter(|d| !d.is_empty()) {
         return Some(PathBuf::from(dir));
     }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("athenaq").join("metadata"))
+    Some(crate::user_dirs::user_dir("XDG_CACHE_HOME", ".cache")?.join("metadata"))
+}
+
+/// The key of a file: its path exactly. A path that is not UTF-8 is not cached, since a lossy
+/// spelling could give two files one key.
+fn key(file: &Path) -> Option<&str> {
+    file.to_str()
 }
 
 impl MetadataCache {
     /// A cache that remembers nothing: `--no-cache`.
     pub fn off() -> Self {
-        Self { file: None, state: Arc::default(), hits: Arc::default() }
+        Self { file: None, state: Arc::default(), footer_hits: Arc::default() }
     }
 
     /// The cache of `source` (a canonical folder path, or endpoint + bucket + prefix), loaded
@@ -159,7 +154,7 @@ impl MetadataCache {
         Self {
             file: Some(file),
             state: Arc::new(Mutex::new(State { loaded, kept, changed: false })),
-            hits: Arc::default(),
+            footer_hits: Arc::default(),
         }
     }
 
@@ -167,8 +162,9 @@ impl MetadataCache {
         self.file.is_some()
     }
 
-    pub fn hits(&self) -> Hits {
-        *lock(&self.hits)
+    /// Part files whose footer this run took from the cache.
+    pub fn footer_hits(&self) -> usize {
+        self.footer_hits.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// An export's JSON file from the cache, when `version` matches the one kept.
@@ -176,24 +172,20 @@ impl MetadataCache {
         if !self.is_on() {
             return None;
         }
-        let key = file.to_string_lossy();
+        let key = key(file)?;
         let mut state = lock(&self.state);
-        let entry = state.loaded.json.get(key.as_ref()).filter(|e| e.matches(version)).cloned()?;
+        let entry = state.loaded.json.get(key).filter(|e| e.matches(version)).cloned()?;
         let bytes = BASE64.decode(&entry.bytes).ok()?;
-        state.kept.json.insert(key.into_owned(), entry);
-        lock(&self.hits).json += 1;
+        state.kept.json.insert(key.to_owned(), entry);
         Some(bytes)
     }
 
     /// Keeps a JSON file just read.
     pub fn keep_json(&self, file: &Path, version: &Version, bytes: &[u8]) {
-        if !self.is_on() || !version.is_known() {
-            return;
-        }
-        lock(&self.hits).misses += 1;
+        let Some(key) = key(file).filter(|_| self.is_on() && version.is_known()) else { return };
         let entry = Entry { size: version.size, stamp: version.stamp.clone(), bytes: BASE64.encode(bytes) };
         let mut state = lock(&self.state);
-        state.kept.json.insert(file.to_string_lossy().into_owned(), entry);
+        state.kept.json.insert(key.to_owned(), entry);
         state.changed = true;
     }
 
@@ -201,7 +193,7 @@ impl MetadataCache {
     /// read whole before and has not changed since, so its framing needs no check.
     pub fn has_footer(&self, file: &Path, version: &Version) -> bool {
         let state = lock(&self.state);
-        state.loaded.footers.get(file.to_string_lossy().as_ref()).is_some_and(|e| e.matches(version))
+        key(file).and_then(|k| state.loaded.footers.get(k)).is_some_and(|e| e.matches(version))
     }
 
     /// Hands the cached footers of `parts` (as they are now) to the session's own metadata
@@ -215,9 +207,8 @@ impl MetadataCache {
         let mut state = lock(&self.state);
         let mut used = 0;
         for Part { file, meta } in parts {
-            let key = file.to_string_lossy();
-            let Some(entry) = state.loaded.footers.get(key.as_ref()).filter(|e| e.matches(&Version::of(meta))).cloned()
-            else {
+            let Some(key) = key(file) else { continue };
+            let Some(entry) = state.loaded.footers.get(key).filter(|e| e.matches(&Version::of(meta))).cloned() else {
                 continue;
             };
             let Some(metadata) = decode_footer(&entry.bytes) else { continue };
@@ -225,10 +216,10 @@ impl MetadataCache {
                 &meta.location,
                 CachedFileMetadataEntry::new(meta.clone(), Arc::new(CachedParquetMetaData::new(Arc::new(metadata)))),
             );
-            state.kept.footers.insert(key.into_owned(), entry);
+            state.kept.footers.insert(key.to_owned(), entry);
             used += 1;
         }
-        lock(&self.hits).footers += used;
+        self.footer_hits.fetch_add(used, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Takes the footers DataFusion read for `parts` during this run into the cache.
@@ -239,9 +230,9 @@ impl MetadataCache {
         let session_cache = ctx.runtime_env().cache_manager.get_file_metadata_cache();
         let mut state = lock(&self.state);
         for Part { file, meta } in parts {
-            let key = file.to_string_lossy();
+            let Some(key) = key(file) else { continue };
             let version = Version::of(meta);
-            if !version.is_known() || state.kept.footers.get(key.as_ref()).is_some_and(|e| e.matches(&version)) {
+            if !version.is_known() || state.kept.footers.get(key).is_some_and(|e| e.matches(&version)) {
                 continue;
             }
             let Some(cached) = session_cache.get(&meta.location).filter(|c| c.is_valid_for(meta)) else { continue };
@@ -249,7 +240,7 @@ impl MetadataCache {
                 continue;
             };
             let Some(bytes) = encode_footer(parquet.parquet_metadata()) else { continue };
-            state.kept.footers.insert(key.into_owned(), Entry { size: version.size, stamp: version.stamp, bytes });
+            state.kept.footers.insert(key.to_owned(), Entry { size: version.size, stamp: version.stamp, bytes });
             state.changed = true;
         }
     }

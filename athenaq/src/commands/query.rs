@@ -83,7 +83,7 @@ async fn run_local(ctx: &Context, source: &Source, db: Option<&str>, sql: &str) 
     opened.remember(&session);
     rows.render(ctx.format, &mut std::io::stdout().lock())?;
     let place = if matches!(source, Source::S3 { .. }) { "in place" } else { "locally" };
-    let cached = match opened.cache.hits().footers {
+    let cached = match opened.cache.footer_hits() {
         0 => String::new(),
         n => format!(" ({n} of {} part file(s)' metadata from the cache)", opened.parts.len()),
     };

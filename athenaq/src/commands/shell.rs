@@ -150,8 +150,5 @@ fn interrupts() -> Result<tokio::sync::watch::Receiver<u64>> {
 
 /// `$XDG_STATE_HOME/athenaq/history`, else `~/.local/state/athenaq/history`.
 fn history_file() -> Option<PathBuf> {
-    let state = std::env::var_os("XDG_STATE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
-    Some(state.join("athenaq").join("history"))
+    Some(crate::user_dirs::user_dir("XDG_STATE_HOME", ".local/state")?.join("history"))
 }
