@@ -112,6 +112,12 @@ fn walk(dir: &Path, skipped: &mut Vec<Skipped>) -> Result<Vec<PathBuf>, LayoutEr
         for entry in std::fs::read_dir(&d).map_err(io(&d))? {
             let entry = entry.map_err(io(&d))?;
             let path = entry.path();
+            if entry.file_name().to_str().is_none() {
+                // RDS writes none, S3 keys are UTF-8, and a query could not name it.
+                let reason = "a name that is not UTF-8: not read (rename it to include it)".into();
+                skipped.push(Skipped { path, reason });
+                continue;
+            }
             let kind = entry.file_type().map_err(io(&path))?;
             if kind.is_dir() {
                 stack.push(path);

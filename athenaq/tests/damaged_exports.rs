@@ -212,3 +212,17 @@ async fn a_damaged_data_page_names_its_table_and_file() {
     let text = damaged.to_string();
     assert!(text.contains("pams_public_orders") && text.matches(&*part.display().to_string()).count() == 1, "{text}");
 }
+
+#[test]
+fn a_file_whose_name_is_not_utf8_is_said_not_dropped_silently() {
+    use std::os::unix::ffi::OsStrExt;
+    let (dir, _) = sample();
+    let part = files_below(dir.path(), ".parquet")
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("public.orders"))
+        .unwrap();
+    let renamed = part.with_file_name(std::ffi::OsStr::from_bytes(b"part-\xff.parquet"));
+    std::fs::rename(&part, &renamed).unwrap();
+    let found = layout::discover(dir.path()).unwrap();
+    assert!(found.skipped.iter().any(|s| s.path == renamed && s.reason.contains("not UTF-8")), "{:?}", found.skipped);
+}
