@@ -28,22 +28,14 @@
         };
         craneLib = (crane.mkLib pkgs).overrideToolchain (_: toolchain);
 
-        # Cargo sources plus what the build and tests read: config files, fixtures,
-        # snapshots, the emulator launcher.
-        src = lib.fileset.toSource {
-          root = ./.;
-          fileset = lib.fileset.unions [
-            (craneLib.fileset.commonCargoSources ./.)
-            ./config/dev.toml
-            ./config/prod.toml
-            (lib.fileset.fileFilter (f: f.hasExt "json" || f.hasExt "snap" || f.hasExt "zip" || f.hasExt "toml") ./exporter/tests)
-            (lib.fileset.fileFilter (f: f.hasExt "snap" || f.hasExt "zip" || f.hasExt "toml") ./infra/tests)
-            (lib.fileset.fileFilter (f: f.hasExt "snap") ./athenaq/tests)
-            # proptest's saved failing cases, wherever a crate keeps them.
-            (lib.fileset.fileFilter (f: f.hasExt "txt") ./.)
-            ./testkit/moto_server.py
-            ./testkit/moto_wiring.py
-          ];
+        # Every tracked file but what the build must not see (nix/source.nix), so fixtures the
+        # tests read (testkit/aws-examples, tests/fixtures, snapshots, ...) are in without a
+        # list to keep up; scripts/check-flake checks the exclusions against `git ls-files`.
+        source = import ./nix/source.nix;
+        src = lib.cleanSourceWith {
+          src = ./.;
+          name = "source";
+          filter = source.filter ./.;
         };
 
         commonArgs = {
@@ -117,6 +109,28 @@
         # moto_server needs flask and flask-cors, which nixpkgs keeps in moto's `server` extra.
         # testkit/moto_server.py patches moto 5.2.x and refuses to start on another version.
         python = pkgs.python3.withPackages (ps: [ ps.moto ps.boto3 ] ++ ps.moto.optional-dependencies.server);
+        # parliament (the IAM linter of scripts/lint_iam.py), which nixpkgs does not package, at
+        # the version of scripts/requirements.txt, with its two dependencies from PyPI.
+        fromPypi = ps: pname: version: hash: propagatedBuildInputs: ps.buildPythonPackage {
+          inherit pname version propagatedBuildInputs;
+          format = "setuptools";
+          src = ps.fetchPypi { inherit pname version hash; };
+          doCheck = false;
+        };
+        parliament = ps:
+          let
+            kwonly-args = fromPypi ps "kwonly-args" "1.0.10" "sha256-WcheH6YmwOrVQ4tk8QtT3aJFngBC6iQljJ3CEVl5pZg=" [ ];
+            json-cfg = fromPypi ps "json-cfg" "0.4.2" "sha256-090aswsWo7skm26zX8xCGY+WVvMxJ+NqP621439Q1Fs=" [ kwonly-args ];
+          in
+          fromPypi ps "parliament" "1.6.4" "sha256-6muTDeKv0vFZHVYktWuMk2HnRsds5QqVhsqyCQVN+kw="
+            [ ps.boto3 ps.jmespath ps.pyyaml json-cfg ];
+        # The shell's Python: the emulator's and the IAM linter's.
+        shellPython = pkgs.python3.withPackages (ps:
+          [ ps.moto ps.boto3 (parliament ps) ] ++ ps.moto.optional-dependencies.server);
+        # The rehydrate tests start their own PostgreSQL and MariaDB servers; testkit finds
+        # PostgreSQL's initdb and pg_ctl in PG_BIN, MariaDB's server on PATH.
+        databases = [ pkgs.postgresql pkgs.mariadb ];
+        pgBin = "${pkgs.postgresql}/bin";
         # Tests build in the dev profile (crane defaults to release: fat LTO for every test
         # binary), with dependency artifacts of that profile. The sandbox has no /etc/ssl, and
         # the SDK's root certificate loading asserts in debug builds without a bundle.
@@ -151,6 +165,9 @@
           });
           tests = craneLib.cargoNextest (testArgs // {
             cargoArtifacts = testArtifacts;
+            # Only here, not in testArgs: the dependency build needs no database server.
+            nativeBuildInputs = databases;
+            PG_BIN = pgBin;
             cargoNextestExtraArgs = "--workspace";
           });
         };
@@ -164,9 +181,11 @@
             pkgs.awscli2
             pkgs.python3Packages.cfn-lint
             pkgs.checkov
-            python
-          ];
-          MOTO_PYTHON = "${python}/bin/python";
+            shellPython
+          ] ++ databases;
+          # scripts/venv.sh uses these instead of making a .venv inside the shell.
+          MOTO_PYTHON = "${shellPython}/bin/python";
+          PG_BIN = pgBin;
         };
       });
 }

@@ -57,12 +57,29 @@ class Resolver:
         return value
 
 
+# The CloudFormation Rule properties lifecycle_rule translates; any other one is refused, so a
+# template change can never be dropped on its way to the emulator.
+RULE_PROPERTIES = {"Id", "Status", "Prefix", "Transitions", "ExpirationInDays", "ExpiredObjectDeleteMarker",
+                   "NoncurrentVersionExpiration", "AbortIncompleteMultipartUpload"}
+
+
 def lifecycle_rule(rule):
-    """A CloudFormation lifecycle rule in the API's shape."""
+    """A CloudFormation lifecycle rule in the API's shape: `Prefix` becomes the filter (the
+    evidence-keeping rules filter the archive transition on the export folders), and
+    ExpiredObjectDeleteMarker, which S3 refuses beside a number of days, gets its own Expiration."""
+    unknown = sorted(set(rule) - RULE_PROPERTIES)
+    if unknown:
+        raise ValueError(f"lifecycle rule {rule.get('Id')}: moto_wiring cannot translate {', '.join(unknown)}")
     out = {"ID": rule["Id"], "Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")}}
     if "Transitions" in rule:
+        for t in rule["Transitions"]:
+            if set(t) != {"StorageClass", "TransitionInDays"}:
+                raise ValueError(f"lifecycle rule {rule['Id']}: transition {t} is not one of days")
         out["Transitions"] = [{"Days": t["TransitionInDays"], "StorageClass": t["StorageClass"]}
                               for t in rule["Transitions"]]
+    if "ExpirationInDays" in rule and rule.get("ExpiredObjectDeleteMarker"):
+        raise ValueError(f"lifecycle rule {rule['Id']}: ExpiredObjectDeleteMarker beside ExpirationInDays, "
+                         "which S3 refuses")
     if "ExpirationInDays" in rule:
         out["Expiration"] = {"Days": rule["ExpirationInDays"]}
     if rule.get("ExpiredObjectDeleteMarker"):
@@ -88,6 +105,8 @@ def bucket_settings(s3, where, bucket, props):
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         say(f"{where}: versioning on {bucket}")
     lock = props.get("ObjectLockConfiguration", {})
+    if lock and props.get("ObjectLockEnabled") is not True:
+        raise ValueError(f"{where}: ObjectLockConfiguration without ObjectLockEnabled: true")
     if lock.get("ObjectLockEnabled") == "Enabled":
         # As declared: enabled, no default retention (the cataloguer seals each export itself).
         s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"})

@@ -10,9 +10,6 @@ use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState, ResultCo
 
 use crate::output::{Column, Rows, parse_csv};
 
-/// Athena bills $5 per TB scanned, at least 10 MB per query.
-const USD_PER_TB: f64 = 5.0;
-const MIN_BILLED_BYTES: i64 = 10 * 1024 * 1024;
 /// GetQueryResults returns at most this many rows a page.
 const PAGE_ROWS: i32 = 1000;
 
@@ -66,9 +63,10 @@ pub struct Finished {
     pub source: ResultSource,
 }
 
-/// Approximate cost of scanning `bytes`.
+/// Approximate cost of scanning `bytes` (Athena bills per TB scanned, at least a minimum per query).
 pub fn approximate_cost_usd(bytes: i64) -> f64 {
-    bytes.max(MIN_BILLED_BYTES) as f64 / 1e12 * USD_PER_TB
+    use crate::prices::{ATHENA_MIN_BILLED_BYTES, ATHENA_PER_TB_SCANNED};
+    bytes.max(ATHENA_MIN_BILLED_BYTES) as f64 / 1e12 * ATHENA_PER_TB_SCANNED
 }
 
 #[derive(Debug)]

@@ -1,15 +1,23 @@
 //! `evidence`: one row per export of a database, from its manifests and what RDS lists: the
 //! manifest's SHA-256, its place in the chain, its seal, and what it records. Read with
 //! listings and HeadObject only (S3's SHA-256 of each manifest and the metadata it was written
-//! with), so manifests in Glacier or Deep Archive count too.
+//! with), so manifests in Glacier or Deep Archive count too. The chain head
+//! (`_evidence/<db>/_state/head.json`) is part of the evidence: one missing, garbled, naming a
+//! manifest that is not there or whose SHA-256 changed is a row of its own, and so is any
+//! object in the evidence folder that is neither a manifest nor the chain's state.
+//!
+//! Values read from S3 (metadata, the head's content) are shown bounded: they are input anyone
+//! who can write to the bucket shaped.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use s3exports_config::{Database, names};
 use s3exports_evidence::chain::{self, Link, ManifestHead};
-use s3exports_evidence::manifest::{base64_to_hex, sha256_hex};
+use s3exports_evidence::manifest::{Manifest, base64_to_hex, sha256_hex};
+use s3exports_evidence::record::{ChainHead, head_key};
 use s3exports_evidence::s3 as evidence_s3;
+use s3exports_evidence::text::shown;
 use s3exports_rds::{ExportStatus, ExportTask, TaskFilter};
 use serde::Serialize;
 
@@ -70,31 +78,53 @@ pub async fn database_evidence(
     .await;
     let mut heads = Vec::new();
     let mut rows: Vec<EvidenceRow> = Vec::new();
+    // Findings about one manifest beyond its place in the chain, by export id.
+    let mut notes: HashMap<String, Vec<String>> = HashMap::new();
     for (key, state) in states {
         let state = state.map_err(|e| format!("HeadObject s3://{bucket}/{key}: {e}"))?;
         let Some(state) = state else { continue };
-        let meta = |name: &str| state.metadata.get(name).cloned();
+        let meta = |name: &str| state.metadata.get(name).map(|v| shown(v));
+        // The cataloguer writes every manifest with S3's SHA-256 and its chain metadata; for one
+        // written otherwise, what it says of itself comes from its content, if it can be read.
+        let written_by_us = meta("export-id").is_some();
+        let bytes = match state.checksum.as_ref().filter(|c| c.algorithm == "SHA256") {
+            Some(_) if written_by_us => None,
+            _ if state.is_archived() => None,
+            _ => evidence_s3::get(s3, bucket, &key, state.version_id.as_deref(), None).await.ok(),
+        };
+        let content = bytes.as_deref().and_then(|b| Manifest::parse(&key, b).ok());
         let export_id = meta("export-id")
-            .unwrap_or_else(|| key.strip_prefix(&folder).unwrap_or(&key).trim_end_matches(".json").to_owned());
+            .or_else(|| content.as_ref().map(|m| shown(&m.export.id)))
+            .unwrap_or_else(|| shown(key.strip_prefix(&folder).unwrap_or(&key).trim_end_matches(".json")));
         let sha256 = match state.checksum.as_ref().filter(|c| c.algorithm == "SHA256") {
             Some(c) => base64_to_hex(&c.value),
-            // Not written by the cataloguer with S3's SHA-256: hash it, unless it is archived.
-            None if !state.is_archived() => {
-                evidence_s3::get(s3, bucket, &key, state.version_id.as_deref(), None).await.ok().map(|b| sha256_hex(&b))
-            }
-            None => None,
+            None => bytes.as_deref().map(sha256_hex),
+        };
+        if !written_by_us {
+            notes.entry(export_id.clone()).or_default().push(format!(
+                "{} was not written as the cataloguer writes manifests (no export-id metadata{}): it was replaced or \
+                 planted by another writer",
+                shown(&key),
+                if sha256.is_none() { ", and archived" } else { "" }
+            ));
+        }
+        let time = |t: Option<String>| t.and_then(|t| DateTime::parse_from_rfc3339(&t).ok()).map(|t| t.to_utc());
+        let previous = match &content {
+            Some(m) if !written_by_us => m.previous.as_ref().map(|p| (shown(&p.export_id), shown(&p.sha256))),
+            _ => meta("previous-export-id").zip(meta("previous-sha256")),
+        };
+        let previous_lapses = match &content {
+            Some(m) if !written_by_us => m.previous.as_ref().and_then(|p| p.lapses),
+            _ => time(meta("previous-lapses")),
         };
         let head = ManifestHead {
             export_id: export_id.clone(),
             key: key.clone(),
             sha256,
-            snapshot_time: meta("snapshot-time")
-                .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-                .map(|t| t.to_utc()),
-            previous: meta("previous-export-id").zip(meta("previous-sha256")),
-            previous_lapses: meta("previous-lapses")
-                .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-                .map(|t| t.to_utc()),
+            snapshot_time: time(meta("snapshot-time"))
+                .or_else(|| content.as_ref().and_then(|m| m.export.snapshot_time)),
+            previous,
+            previous_lapses,
             versions: counts.get(key.as_str()).copied().unwrap_or(1),
         };
         let lock = state
@@ -120,8 +150,17 @@ pub async fn database_evidence(
         heads.push(head);
     }
     let links = chain::check(&heads, Utc::now());
+    let head_at = head_key(&db.s3_prefix, &db.db_name);
+    let (head_finding, rewritten) = chain_head(s3, bucket, &head_at, &versions, &heads).await;
+    if let Some((id, why)) = rewritten {
+        notes.entry(id).or_default().insert(0, why);
+    }
     for row in &mut rows {
-        row.chain = links.get(&row.export_id).map_or_else(|| "ok".to_owned(), Link::text);
+        let mut problems = notes.remove(&row.export_id).unwrap_or_default();
+        if let Some(Link::Broken(why)) = links.get(&row.export_id) {
+            problems.push(why.clone());
+        }
+        row.chain = if problems.is_empty() { "ok".to_owned() } else { format!("broken: {}", problems.join("; ")) };
     }
     let missing: Vec<EvidenceRow> = tasks
         .iter()
@@ -131,7 +170,157 @@ pub async fn database_evidence(
     rows.extend(missing);
     rows.retain(|r| since.is_none_or(|s| r.snapshot_time.is_some_and(|t| t >= s)));
     rows.sort_by(|a, b| (a.snapshot_time, &a.export_id).cmp(&(b.snapshot_time, &b.export_id)));
+    // What is not about one export, whatever `--since` says.
+    rows.extend(head_finding.map(|why| finding(db, HEAD_ROW, &head_at, why)));
+    let strays = strays(s3, bucket, db, &folder, &versions).await?;
+    rows.extend(strays.into_iter().map(|key| {
+        let why = format!(
+            "{} is in the evidence folder and is neither a manifest nor the chain's state: nothing the cataloguer \
+             writes; find out who put it there",
+            shown(&key)
+        );
+        finding(db, STRAY_ROW, &key, why)
+    }));
     Ok(rows)
+}
+
+/// The export id column of a row about the chain head.
+pub const HEAD_ROW: &str = "(chain head)";
+/// The export id column of a row about an object that does not belong in the evidence folder.
+pub const STRAY_ROW: &str = "(stray object)";
+
+fn finding(db: &Database, what: &str, key: &str, why: String) -> EvidenceRow {
+    EvidenceRow {
+        database: db.db_name.clone(),
+        export_id: what.to_owned(),
+        snapshot_time: None,
+        status: None,
+        manifest: Some(shown(key)),
+        manifest_sha256: None,
+        chain: format!("broken: {why}"),
+        lock: "none".to_owned(),
+        objects: None,
+        bytes: None,
+        rows: None,
+    }
+}
+
+/// What is wrong with the chain head, if anything, and the export whose manifest was rewritten
+/// after the head moved to it (with what to say on that manifest's row).
+async fn chain_head(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    at: &str,
+    versions: &[evidence_s3::Version],
+    heads: &[ManifestHead],
+) -> (Option<String>, Option<(String, String)>) {
+    let current = versions.iter().find(|v| v.key == at && v.is_latest);
+    let bytes = match current {
+        Some(v) if v.delete_marker && heads.is_empty() => return (None, None),
+        None if heads.is_empty() => return (None, None),
+        Some(v) if v.delete_marker => {
+            return (
+                Some(format!(
+                    "the chain head {at} was deleted (a delete marker lies on it) while {} manifest(s) exist: the next \
+                     export's manifest cannot be linked (the cataloguer refuses to start a second chain). Restore its \
+                     last version (`aws s3api list-object-versions --bucket {bucket} --prefix {at}`)",
+                    heads.len()
+                )),
+                None,
+            );
+        }
+        None => {
+            return (
+                Some(format!(
+                    "the chain head {at} is missing while {} manifest(s) exist: the next export's manifest cannot be \
+                     linked (the cataloguer refuses to start a second chain)",
+                    heads.len()
+                )),
+                None,
+            );
+        }
+        Some(v) => match evidence_s3::get(s3, bucket, at, v.version_id.as_deref(), None).await {
+            Ok(bytes) => bytes,
+            Err(e) => return (Some(format!("the chain head {at} could not be read: {e}")), None),
+        },
+    };
+    let head = match ChainHead::parse(&bytes) {
+        Ok(head) => head,
+        Err(why) => {
+            return (
+                Some(format!("{at} was replaced by something that is {why}; restore its last good version")),
+                None,
+            );
+        }
+    };
+    let (id, key) = (shown(&head.manifest.export_id), shown(&head.manifest.key));
+    let Some(named) = heads.iter().find(|h| h.key == head.manifest.key) else {
+        return (
+            Some(format!(
+                "the chain head {at} names {key} (export {id}), which is not there: the next export's cataloguing \
+                 fails until it is (its bytes may wait in _state/{id}.pending.json; if not, restore the head's previous \
+                 version)"
+            )),
+            None,
+        );
+    };
+    if let Some(have) = named.sha256.as_deref().filter(|have| *have != head.manifest.sha256) {
+        let why = format!(
+            "rewritten: the chain head names this manifest with SHA-256 {}, and it has {have}: it was rewritten after \
+             the chain head moved to it",
+            shown(&head.manifest.sha256)
+        );
+        return (
+            Some(format!("the chain head {at} names {key} (export {id}), whose manifest was rewritten since")),
+            Some((named.export_id.clone(), why)),
+        );
+    }
+    if let Some(next) = heads.iter().find(|h| h.previous.as_ref().is_some_and(|(p, _)| *p == named.export_id)) {
+        return (
+            Some(format!(
+                "the chain head {at} names {key} (export {id}), yet {} follows it: the head was moved back",
+                next.export_id
+            )),
+            None,
+        );
+    }
+    (None, None)
+}
+
+/// Keys in the evidence folder (current versions) that are neither a manifest (`<id>.json`)
+/// nor the chain's state (`_state/head.json`, `_state/<id>.pending.json`,
+/// `_state/<id>.seal.json`); and objects directly under `_evidence/`, which belong to no
+/// database.
+async fn strays(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    db: &Database,
+    folder: &str,
+    versions: &[evidence_s3::Version],
+) -> Result<Vec<String>, String> {
+    let ours = |key: &str| {
+        let Some(rest) = key.strip_prefix(folder) else { return false };
+        match rest.strip_prefix("_state/") {
+            Some(state) => {
+                state == "head.json"
+                    || (!state.contains('/') && (state.ends_with(".pending.json") || state.ends_with(".seal.json")))
+            }
+            None => !rest.contains('/') && rest.ends_with(".json") && rest.len() > ".json".len(),
+        }
+    };
+    let mut out: Vec<String> =
+        evidence_s3::current(versions).into_iter().map(|v| v.key.clone()).filter(|k| !ours(k)).collect();
+    let top = folder.trim_end_matches('/').strip_suffix(db.db_name.as_str()).unwrap_or(folder).to_owned();
+    let listed = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(&top)
+        .delimiter("/")
+        .send()
+        .await
+        .map_err(|e| format!("listing s3://{bucket}/{top}: {}", s3exports_rds::classify(&e)))?;
+    out.extend(listed.contents().iter().filter_map(|o| o.key()).map(str::to_owned));
+    Ok(out)
 }
 
 fn without_manifest(db: &Database, t: &ExportTask) -> EvidenceRow {

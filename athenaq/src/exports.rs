@@ -2,7 +2,7 @@
 //! (from the lifecycle in config), whether Athena can read it, and when it expires.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use s3exports_config::{Config, Lifecycle, StorageTier};
+use s3exports_config::{Config, Lifecycle, StorageTier, names};
 use s3exports_rds::ExportTask;
 
 use crate::layout::LocalExport;
@@ -21,8 +21,12 @@ pub struct ExportRow {
     pub started: Option<DateTime<Utc>>,
     pub s3_location: String,
     pub kms_key: String,
-    /// When the data was written (export end), which the lifecycle counts from.
+    /// When the task ended.
     pub written: Option<DateTime<Utc>>,
+    /// When RDS created the export's files, as far as the task says: from its start to its
+    /// end ([`ExportTask::first_written`], [`ExportTask::last_written`]). S3's lifecycle counts
+    /// each object's days from its creation, so the tiers are counted from these.
+    pub files_written: Option<(DateTime<Utc>, DateTime<Utc>)>,
     pub lifecycle: Lifecycle,
     /// What S3 holds for the export's part files; `None` when not looked at.
     pub storage: Option<Storage>,
@@ -45,31 +49,12 @@ impl Storage {
     }
 }
 
-/// automated (`rds:...`), awsbackup (`awsbackup:...`) or manual, from the snapshot ARN's id.
-pub fn snapshot_type(source_arn: &str) -> &'static str {
-    let id = source_arn
-        .split_once(":snapshot:")
-        .or_else(|| source_arn.split_once(":cluster-snapshot:"))
-        .map_or("", |(_, id)| id);
-    if id.starts_with("rds:") {
-        "automated"
-    } else if id.starts_with("awsbackup:") {
-        "awsbackup"
-    } else {
-        "manual"
-    }
-}
-
-fn database_of<'a>(config: &'a Config, bucket: &str) -> Option<&'a s3exports_config::Database> {
-    config.databases.iter().find(|d| d.s3_bucket_name == bucket)
-}
-
 pub fn from_task(task: &ExportTask, config: &Config) -> ExportRow {
-    let db = database_of(config, &task.s3_bucket);
+    let db = config.database_for_bucket(&task.s3_bucket);
     ExportRow {
         export_id: task.id.clone(),
         database: db.map(|d| d.db_name.clone()),
-        snapshot_type: snapshot_type(&task.source_arn).to_owned(),
+        snapshot_type: s3exports_rds::snapshot::snapshot_type(&task.source_arn).to_owned(),
         snapshot_time: task.snapshot_time,
         status: task.status.as_str().to_owned(),
         progress: i64::from(task.percent_progress),
@@ -78,6 +63,7 @@ pub fn from_task(task: &ExportTask, config: &Config) -> ExportRow {
         s3_location: task.s3_location(),
         kms_key: task.kms_key_id.clone(),
         written: task.task_end_time,
+        files_written: task.first_written().zip(task.last_written()),
         lifecycle: db.map_or(config.defaults.lifecycle, |d| d.lifecycle),
         storage: None,
     }
@@ -98,8 +84,10 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// `--db` names the row's database in any case, as [`Config::selected`] does for the
+    /// databases listed.
     pub fn keeps(&self, row: &ExportRow) -> bool {
-        self.db.as_ref().is_none_or(|db| row.database.as_ref() == Some(db))
+        self.db.as_ref().is_none_or(|db| row.database.as_ref().is_some_and(|d| names::same_db_id(d, db)))
             && self.status.as_ref().is_none_or(|s| row.status.eq_ignore_ascii_case(s))
             && self.since.is_none_or(|since| row.snapshot_time.is_some_and(|t| t >= since))
     }
@@ -126,8 +114,13 @@ pub fn to_rows(rows: &[ExportRow], as_of: NaiveDate) -> Rows {
         ("tier_as_expected", false),
     ]);
     for r in rows {
-        // Only a complete export has data on a lifecycle, counted from when it was written.
-        let schedule = r.written.filter(|_| r.status == "COMPLETE").map(|w| r.lifecycle.schedule(w));
+        // Only a complete export has data on a lifecycle. S3 counts each file's days from its
+        // creation, so the first files written reach a tier first: the tier shown, athena_readable
+        // and expires_on are theirs (from then on Athena misses rows); the last ones follow by
+        // the end of the export's run.
+        let written = r.files_written.filter(|_| r.status == "COMPLETE");
+        let schedule = written.map(|(first, _)| r.lifecycle.schedule(first));
+        let last = written.map(|(_, last)| r.lifecycle.schedule(last));
         let due = schedule.map(|s| s.tier_on(as_of));
         let tier = due.map(|(t, _)| t);
         out.rows.push(vec![
@@ -150,8 +143,9 @@ pub fn to_rows(rows: &[ExportRow], as_of: NaiveDate) -> Rows {
             r.storage
                 .as_ref()
                 .zip(due)
-                .filter(|(s, _)| !s.class.is_empty())
-                .map(|(s, (t, since))| tier_as_expected(&s.class, t, since, as_of)),
+                .zip(last)
+                .filter(|((s, _), _)| !s.class.is_empty())
+                .map(|((s, (t, since)), last)| tier_as_expected(&s.class, t, since, last.day_of(t).or(since), as_of)),
         ]);
     }
     out
@@ -163,9 +157,18 @@ pub fn gb_per_hour(r: &ExportRow) -> Option<f64> {
     (hours > 0.0 && r.status == "COMPLETE").then(|| r.extracted_gb / hours)
 }
 
-/// `yes`, `pending: ...` while S3 may still be applying a transition that fell due within
-/// [`Lifecycle::TRANSITION_GRACE_DAYS`], or `no: expected ...`.
-pub fn tier_as_expected(class: &str, expected: StorageTier, due: Option<NaiveDate>, as_of: NaiveDate) -> String {
+/// `yes`, `pending: ...` while S3 may still be applying a transition, or `no: expected ...`.
+/// `expected` fell due on `due` for the export's first files; `last_due` is when it falls due
+/// for its last (files written across midnight UTC fall due a day apart). Until
+/// [`Lifecycle::TRANSITION_GRACE_DAYS`] after `last_due`, files still in the previous class, or
+/// a mix of the two, are pending: S3 applies lifecycle rules asynchronously.
+pub fn tier_as_expected(
+    class: &str,
+    expected: StorageTier,
+    due: Option<NaiveDate>,
+    last_due: Option<NaiveDate>,
+    as_of: NaiveDate,
+) -> String {
     if class == expected.as_str() {
         return "yes".to_owned();
     }
@@ -176,11 +179,22 @@ pub fn tier_as_expected(class: &str, expected: StorageTier, due: Option<NaiveDat
         StorageTier::Standard => None,
     };
     if let (Some(previous), Some(due)) = (previous, due) {
-        if class == previous.as_str() && (as_of - due).num_days() < Lifecycle::TRANSITION_GRACE_DAYS {
+        let settled = last_due.unwrap_or(due).max(due);
+        let in_transit = class == previous.as_str()
+            || mixed_classes(class)
+                .is_some_and(|mix| mix.iter().all(|c| [previous, expected].iter().any(|t| t.as_str() == *c)));
+        if in_transit && (as_of - settled).num_days() < Lifecycle::TRANSITION_GRACE_DAYS {
             return format!("pending: {} due from {due}; S3 applies lifecycle rules asynchronously", expected.as_str());
         }
     }
     format!("no: expected {}", expected.as_str())
+}
+
+/// The classes of a summary of several (`mixed (GLACIER 3, STANDARD 2)`, as
+/// [`crate::objects::storage_class_summary`] writes it).
+fn mixed_classes(summary: &str) -> Option<Vec<&str>> {
+    let inner = summary.strip_prefix("mixed (")?.strip_suffix(')')?;
+    Some(inner.split(", ").filter_map(|entry| entry.rsplit_once(' ').map(|(class, _)| class)).collect())
 }
 
 /// Fills in what S3 holds for each complete export: one listing per export, eight at a time. A
@@ -217,14 +231,64 @@ mod tests {
     fn a_transition_s3_has_not_applied_yet_is_pending_for_a_grace_period() {
         let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         let due = Some(day("2026-11-09"));
-        assert_eq!(tier_as_expected("GLACIER", StorageTier::Glacier, due, day("2026-11-09")), "yes");
-        let pending = tier_as_expected("STANDARD", StorageTier::Glacier, due, day("2026-11-10"));
+        assert_eq!(tier_as_expected("GLACIER", StorageTier::Glacier, due, due, day("2026-11-09")), "yes");
+        let pending = tier_as_expected("STANDARD", StorageTier::Glacier, due, due, day("2026-11-10"));
         assert!(pending.starts_with("pending: GLACIER due from 2026-11-09"), "{pending}");
-        assert_eq!(tier_as_expected("STANDARD", StorageTier::Glacier, due, day("2026-11-11")), "no: expected GLACIER");
         assert_eq!(
-            tier_as_expected("DEEP_ARCHIVE", StorageTier::Glacier, due, day("2026-11-10")),
+            tier_as_expected("STANDARD", StorageTier::Glacier, due, due, day("2026-11-11")),
             "no: expected GLACIER"
         );
+        assert_eq!(
+            tier_as_expected("DEEP_ARCHIVE", StorageTier::Glacier, due, due, day("2026-11-10")),
+            "no: expected GLACIER"
+        );
+        // Part of the files moved, part not yet: in transit too, then a finding.
+        let mixed = "mixed (GLACIER 3, STANDARD 2)";
+        assert!(tier_as_expected(mixed, StorageTier::Glacier, due, due, day("2026-11-10")).starts_with("pending"));
+        assert_eq!(tier_as_expected(mixed, StorageTier::Glacier, due, due, day("2026-11-11")), "no: expected GLACIER");
+        let odd = "mixed (DEEP_ARCHIVE 1, STANDARD 2)";
+        assert_eq!(tier_as_expected(odd, StorageTier::Glacier, due, due, day("2026-11-10")), "no: expected GLACIER");
+    }
+
+    /// S3 counts a lifecycle rule's days from each object's creation, rounded up to the next
+    /// midnight UTC (Amazon S3 User Guide, "Lifecycle configuration elements", Days). RDS
+    /// creates an export's files while its task runs, so the first ones are due from the task's
+    /// start, not its end.
+    #[test]
+    fn tiers_count_from_when_the_files_were_created_not_from_the_exports_end() {
+        let mut config = s3exports_config::parse("t.toml", "environment = \"t\"\ngit_branch = \"t\"\n").unwrap().config;
+        config.databases.clear();
+        let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.to_utc());
+        let mut task = ExportTask::new(
+            "e1",
+            "arn:aws:rds:us-east-1:1:snapshot:rds:x-2026-11-01-23-00",
+            s3exports_rds::ExportStatus::Complete,
+        );
+        // Started before midnight, ended after it: files created on two days.
+        task.task_start_time = at("2026-11-01T23:30:00Z");
+        task.task_end_time = at("2026-11-02T01:00:00Z");
+        let mut row = from_task(&task, &config);
+        row.storage = Some(Storage { class: "GLACIER".into(), restore: "none".into() });
+        let on = |d: &str, row: &ExportRow| {
+            to_rows(std::slice::from_ref(row), NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap())
+        };
+        // 23:30 on the 1st + 7 days rounds up to the 9th: the first files are in Glacier then,
+        // and Athena already misses their rows (counted from the end it would be the 10th).
+        let rows = on("2026-11-09", &row);
+        assert_eq!(rows.rows[0][10].as_deref(), Some("GLACIER"));
+        assert_eq!(rows.rows[0][11].as_deref(), Some("no (restore first)"));
+        assert_eq!(rows.rows[0][15].as_deref(), Some("yes"));
+        assert_eq!(rows.rows[0][12].as_deref(), Some("2027-11-02"), "expires from the first files' day");
+        // The last files fall due on the 10th: still in Standard then is pending, not a finding,
+        // until the grace days after it.
+        row.storage = Some(Storage { class: "STANDARD".into(), restore: "none".into() });
+        assert!(
+            on("2026-11-10", &row).rows[0][15].as_deref().unwrap().starts_with("pending: GLACIER due from 2026-11-09")
+        );
+        assert!(on("2026-11-11", &row).rows[0][15].as_deref().unwrap().starts_with("pending"));
+        assert_eq!(on("2026-11-12", &row).rows[0][15].as_deref(), Some("no: expected GLACIER"));
+        // The day before, everything is in Standard as expected.
+        assert_eq!(on("2026-11-08", &row).rows[0][15].as_deref(), Some("yes"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Where `--local` reads exports: a folder, or `s3://bucket/prefix` read in place through
 //! DataFusion's object store. On S3 the requests are signed with the AWS SDK's credentials
-//! (environment, profiles, SSO, instance and container roles) and go to `AWS_ENDPOINT_URL` when
-//! it is set. Discovery lists the prefix once and reads only the exports' JSON files and the
+//! (environment, profiles, SSO, instance and container roles) and go to the S3 endpoint the SDK
+//! would use (`AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` when set, path-style). Discovery lists the prefix once and reads only the exports' JSON files and the
 //! first and last bytes of each part file; queries then read just the row groups they need.
 
 use std::collections::{BTreeMap, HashMap};
@@ -141,8 +141,10 @@ where
     let ctx = local::context();
     match source {
         Source::Folder(dir) => {
-            let canonical = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
-            let cache = cache_of(format!("folder {}", canonical.display()));
+            let cache = match caching {
+                Caching::On => MetadataCache::of_folder(dir),
+                Caching::Off => MetadataCache::off(),
+            };
             let found = layout::discover_cached(dir, &cache)?;
             let parts = found
                 .exports
@@ -263,6 +265,8 @@ pub async fn s3_store(sdk: &aws_config::SdkConfig, bucket: &str) -> Result<objec
         .with_bucket_name(bucket)
         .with_region(region.as_ref())
         .with_allow_http(endpoint.starts_with("http://"))
+        // The endpoint is resolved path-style: the bucket goes in the path, never the host.
+        .with_virtual_hosted_style_request(false)
         .with_endpoint(endpoint);
     if let Some(provider) = sdk.credentials_provider() {
         builder = builder.with_credentials(Arc::new(SdkCredentials::new(provider)));

@@ -9,10 +9,7 @@ use serde::Deserialize;
 
 use crate::metadata_cache::{MetadataCache, Version};
 
-pub use s3exports_rds::layout::{
-    ExportInfo, SchemaMetadata, TableRef, TableStatus, TablesInfo, TypeMapping, date_in_automated_snapshot_id,
-    parse_export_time, snapshot_date,
-};
+pub use s3exports_rds::layout::{ExportInfo, SchemaMetadata, TableRef, TableStatus, TablesInfo, TypeMapping};
 
 #[derive(Debug, Clone)]
 pub struct LocalTable {
@@ -34,12 +31,6 @@ pub struct LocalExport {
     /// Every entry of the export's `export_tables_info` files (tables RDS skipped and its
     /// notes included), with the columns' original types; empty when it has none.
     pub entries: Vec<TableStatus>,
-}
-
-/// The snapshot's date: from the info file's `snapshotTime` (ISO 8601 or Java's form), else
-/// from an automated snapshot's id in `sourceArn`. Never a guess: `None` when neither says.
-pub fn export_snapshot_date(info: &ExportInfo) -> Option<String> {
-    info.snapshot_time.as_deref().and_then(snapshot_date).or_else(|| date_in_automated_snapshot_id(&info.source_arn))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -284,7 +275,8 @@ pub fn assemble(
             continue;
         }
         let tables = tables_of(&root, files, &statuses, &mut skipped);
-        let Some(snapshot_date) = export_snapshot_date(&info) else {
+        // As the cataloguer dates the export: its `snapshotTime`, else its automated snapshot's id.
+        let Some(snapshot_date) = info.partition_date() else {
             return Err(LayoutError::NoSnapshotDate { path: info_path.clone(), time: info.snapshot_time.clone() });
         };
         exports.push(LocalExport { info, snapshot_date, root, tables, entries: statuses });

@@ -1,5 +1,9 @@
 //! athenaq: list, audit and query RDS snapshot exports — on Athena, or locally with no AWS.
 
+// First, so that its `println!`/`eprintln!` (which never panic on a closed pipe) are the ones
+// every module below uses.
+#[macro_use]
+pub mod output;
 pub mod athena;
 pub mod commands;
 pub mod cost;
@@ -13,7 +17,6 @@ pub mod local;
 pub mod metadata_cache;
 pub mod missing;
 pub mod objects;
-pub mod output;
 pub mod prices;
 pub mod progress;
 pub mod pull;

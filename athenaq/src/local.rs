@@ -38,6 +38,11 @@ pub enum LocalError {
     DamagedPart { table: String, path: PathBuf, message: String },
     #[error("cannot read Parquet {path}: {message}")]
     Parquet { path: PathBuf, message: String },
+    #[error(
+        "reading table {table}: part file {} is not the file whose metadata the cache kept (it was changed in place \
+         and kept its size and times); its cached metadata is dropped: run the query again, or with --no-cache", path.display()
+    )]
+    StaleMetadata { table: String, path: PathBuf },
     #[error("{message}; the tables are: {}", if known.is_empty() { "none".to_owned() } else { known.join(", ") })]
     NoSuchTable { message: String, known: Vec<String> },
     #[error("{0}: local queries read exports only (SELECT, EXPLAIN)")]
@@ -82,7 +87,7 @@ pub struct CatalogTable {
 
 /// The Glue database an export belongs to: the configured database whose bucket it is in.
 pub fn glue_database_of(export: &LocalExport, config: Option<&Config>) -> Option<String> {
-    let db = config?.databases.iter().find(|d| d.s3_bucket_name == export.info.s3_bucket)?;
+    let db = config?.database_for_bucket(&export.info.s3_bucket)?;
     Some(names::glue_database(&db.db_name))
 }
 
@@ -133,9 +138,56 @@ pub fn context() -> SessionContext {
         .with_metadata_cache_limit(METADATA_CACHE_BYTES)
         .build_arc()
         .expect("the default runtime with a larger metadata cache");
-    let ctx = SessionContext::new_with_config_rt(datafusion::prelude::SessionConfig::new(), runtime);
+    let state = datafusion::execution::session_state::SessionStateBuilder::new()
+        .with_config(datafusion::prelude::SessionConfig::new())
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(YieldAfterJoins))
+        .build();
+    let ctx = SessionContext::new_with_state(state);
     ctx.add_analyzer_rule(Arc::new(TextDecimalCasts));
     ctx
+}
+
+/// Puts a [`CooperativeExec`] over every join (and unnest): each yields to the runtime after a
+/// budget of batches. DataFusion's own rule wraps only the scans, but a join emits many batches
+/// for each one it reads (a cross join one per row of its other side), so a plan over a cross
+/// join ran for minutes without yielding once: a canceled query could not be dropped, kept both
+/// cores busy and held up the next statement and the exit. Now a canceled query stops within a
+/// budget of batches.
+///
+/// [`CooperativeExec`]: datafusion::physical_plan::coop::CooperativeExec
+#[derive(Debug)]
+pub struct YieldAfterJoins;
+
+impl datafusion::physical_optimizer::PhysicalOptimizerRule for YieldAfterJoins {
+    fn optimize(
+        &self,
+        plan: Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+        _config: &datafusion::config::ConfigOptions,
+    ) -> datafusion::error::Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        use datafusion::common::tree_node::{Transformed, TreeNode};
+        use datafusion::physical_plan::coop::CooperativeExec;
+        plan.transform_up(|node| {
+            let name = node.name();
+            Ok(if name.ends_with("JoinExec") || name == "UnnestExec" {
+                Transformed::yes(
+                    Arc::new(CooperativeExec::new(node)) as Arc<dyn datafusion::physical_plan::ExecutionPlan>
+                )
+            } else {
+                Transformed::no(node)
+            })
+        })
+        .map(|t| t.data)
+    }
+
+    fn name(&self) -> &str {
+        "YieldAfterJoins"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
 }
 
 /// The Parquet footers a session keeps in memory (what the metadata cache learns from).
@@ -363,19 +415,89 @@ pub async fn parts_batches(
     Ok(ctx.read_table(table)?.select(select)?.execute_stream().await?)
 }
 
-/// After a query failed while reading data: the first part file of a table the SQL names that
-/// cannot be decoded, so the error can say which file to copy again. Reads every such file in
-/// full, which is fine on the error path only.
+/// After a query failed while reading data: the first part file of a table the SQL names whose
+/// footer in the session (from the metadata cache) is not the file's own, or that cannot be
+/// decoded, so the error can say which file it is and what to do. Reads every such file in
+/// full, which is fine on the error path only. A stale footer is dropped from the session, so
+/// the next statement of a shell reads the file's own.
 pub async fn find_damaged_part(ctx: &SessionContext, tables: &[CatalogTable], sql: &str) -> Option<LocalError> {
     let sql = sql.to_ascii_lowercase();
-    for table in tables.iter().filter(|t| sql.contains(&t.name.to_ascii_lowercase())) {
-        for path in table.parts.iter().flat_map(|(_, _, _, files)| files) {
-            if let Err(message) = decode_all(ctx, path).await {
-                return Some(LocalError::DamagedPart { table: table.name.clone(), path: path.clone(), message });
-            }
+    let named: Vec<(&CatalogTable, &PathBuf)> = tables
+        .iter()
+        .filter(|t| sql.contains(&t.name.to_ascii_lowercase()))
+        .flat_map(|t| t.parts.iter().flat_map(|(_, _, _, files)| files).map(move |f| (t, f)))
+        .collect();
+    for (table, path) in &named {
+        if stale_footer(ctx, path).await {
+            return Some(LocalError::StaleMetadata { table: table.name.clone(), path: (*path).clone() });
+        }
+    }
+    for (table, path) in named {
+        if let Err(message) = decode_all(ctx, path).await {
+            return Some(LocalError::DamagedPart { table: table.name.clone(), path: path.clone(), message });
         }
     }
     None
+}
+
+/// The error of a query that failed while reading, with what is known of its cause: the part
+/// file at fault ([`find_damaged_part`]; a stale one is also dropped from `cache`, so the next
+/// run reads it afresh), else, when footers came from the metadata cache, the way around it.
+pub async fn explain_failure(
+    cache: &crate::metadata_cache::MetadataCache,
+    ctx: &SessionContext,
+    tables: &[CatalogTable],
+    sql: &str,
+    error: LocalError,
+) -> LocalError {
+    let LocalError::DataFusion(message) = error else { return error };
+    match find_damaged_part(ctx, tables, sql).await {
+        Some(stale @ LocalError::StaleMetadata { .. }) => {
+            if let LocalError::StaleMetadata { path, .. } = &stale {
+                cache.forget(path);
+                cache.save();
+            }
+            stale
+        }
+        Some(named) => named,
+        None if cache.footer_hits() > 0 => LocalError::DataFusion(format!(
+            "{message}; the part files' metadata came from the metadata cache: if one was changed in place, run \
+             again with --no-cache"
+        )),
+        None => LocalError::DataFusion(message),
+    }
+}
+
+/// Whether the footer the session holds for `path` (primed from the metadata cache) lays the
+/// file out otherwise than the file's own footer does.
+async fn stale_footer(ctx: &SessionContext, path: &Path) -> bool {
+    use datafusion::datasource::physical_plan::parquet::metadata::CachedParquetMetaData;
+    let Ok(location) = store_path(path) else { return false };
+    let session_cache = ctx.runtime_env().cache_manager.get_file_metadata_cache();
+    let Some(entry) = session_cache.get(&location) else { return false };
+    let Some(cached) = entry.file_metadata.as_any().downcast_ref::<CachedParquetMetaData>() else { return false };
+    let Ok(mut reader) = part_reader(ctx, path).await else { return false };
+    // A footer that does not decode is for the decoding check to name.
+    let Ok(actual) = ArrowReaderMetadata::load_async(&mut reader, Default::default()).await else { return false };
+    if same_layout(cached.parquet_metadata(), actual.metadata()) {
+        return false;
+    }
+    session_cache.remove(&location);
+    true
+}
+
+/// Two footers that put the same rows in the same places.
+fn same_layout(a: &parquet::file::metadata::ParquetMetaData, b: &parquet::file::metadata::ParquetMetaData) -> bool {
+    let chunks = |m: &parquet::file::metadata::ParquetMetaData| -> Vec<(i64, Option<i64>, i64, i64)> {
+        m.row_groups()
+            .iter()
+            .flat_map(|g| g.columns())
+            .map(|c| (c.data_page_offset(), c.dictionary_page_offset(), c.compressed_size(), c.num_values()))
+            .collect()
+    };
+    a.file_metadata().num_rows() == b.file_metadata().num_rows()
+        && a.file_metadata().schema_descr().columns().len() == b.file_metadata().schema_descr().columns().len()
+        && chunks(a) == chunks(b)
 }
 
 async fn decode_all(ctx: &SessionContext, path: &Path) -> Result<(), String> {

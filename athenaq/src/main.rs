@@ -59,10 +59,14 @@ fn main() -> Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        // A log line that cannot be written (stderr closed) is dropped: tracing's own report of
+        // that goes through std's `eprintln!`, which panics on the same closed stderr.
+        .log_internal_errors(false)
         .init();
     let cli = Cli::parse();
     match athenaq::runtime::block_on(move || run(cli)) {
-        // `athenaq ... | head`: the reader has what it wanted; that is not a failure.
+        // `athenaq ... | head`: the reader has what it wanted; that is not a failure. (Warnings
+        // on a closed stderr are dropped where they are written: see `output`.)
         Err(e) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
         other => other,
     }

@@ -4,9 +4,15 @@
 //!
 //! One file per source in the user's cache directory (`$XDG_CACHE_HOME/athenaq/metadata`, else
 //! `~/.cache/athenaq/metadata`; `ATHENAQ_CACHE_DIR` overrides). An entry is used only while its
-//! file is unchanged: the same size and modification time in a folder, the same size and ETag on
-//! S3. Whatever changed is read again, and entries for files that are gone are dropped when the
+//! file is unchanged: in a folder the same size, modification time, change time, device and
+//! inode (the change time is what `touch` cannot put back), on S3 the same size and ETag.
+//! Whatever changed is read again, and entries for files that are gone are dropped when the
 //! cache is written back. `--no-cache` neither reads nor writes it.
+//!
+//! A folder is one source however it is given (relative, absolute, through a link): it is known
+//! by its canonical path, and its files by their path inside it. The cache never follows a link
+//! in its own folders or files (see [`crate::user_dirs`]); a cache that cannot be used is a
+//! warning, never the query's failure.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,8 +29,10 @@ use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataR
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::user_dirs::{DirError, OwnDir};
+
 /// Bumped whenever the file's layout changes: an older cache is then ignored, not misread.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// A part file as discovery found it: its path (`/dir/...` or `s3://bucket/key`) and what the
 /// object store says of it.
@@ -38,12 +46,12 @@ pub struct Part {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Version {
     pub size: u64,
-    /// The ETag on S3; the modification time, in nanoseconds, in a folder.
+    /// The ETag on S3; in a folder the device, inode, modification and change times.
     pub stamp: String,
 }
 
 impl Version {
-    /// A file in a folder: its size and modification time.
+    /// A file in a folder: its size, device, inode, modification and change times.
     pub fn of_file(metadata: &std::fs::Metadata) -> Self {
         Self::of(&local_meta(object_store::path::Path::default(), metadata))
     }
@@ -63,10 +71,23 @@ impl Version {
 }
 
 /// What the object store says of a file in a folder (at `location`, its path as the store
-/// spells it): its size and modification time, no ETag.
+/// spells it): its size and modification time, and as its ETag what a rewrite changes however
+/// it is hidden: a part file rewritten to the same size with its modification time put back
+/// (`touch -r`) still has a new change time, which no user can set, and a file copied over it
+/// has a new inode.
 pub fn local_meta(location: object_store::path::Path, metadata: &std::fs::Metadata) -> ObjectMeta {
+    use std::os::unix::fs::MetadataExt;
     let modified = metadata.modified().map(chrono::DateTime::<chrono::Utc>::from).unwrap_or_default();
-    ObjectMeta { location, last_modified: modified, size: metadata.len(), e_tag: None, version: None }
+    let e_tag = format!(
+        "{:x}-{:x}-{}.{:09}-{}.{:09}",
+        metadata.dev(),
+        metadata.ino(),
+        metadata.mtime(),
+        metadata.mtime_nsec(),
+        metadata.ctime(),
+        metadata.ctime_nsec()
+    );
+    ObjectMeta { location, last_modified: modified, size: metadata.len(), e_tag: Some(e_tag), version: None }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -104,7 +125,11 @@ struct State {
 /// The cache of one source for one run.
 #[derive(Debug, Clone)]
 pub struct MetadataCache {
+    /// The folder the cache files are in, and this source's file there.
+    dir: Option<OwnDir>,
     file: Option<PathBuf>,
+    /// A folder's path as given: its files are kept by their path inside it.
+    root: Option<PathBuf>,
     state: Arc<Mutex<State>>,
     /// Part files whose footer this run took from the cache.
     footer_hits: Arc<std::sync::atomic::AtomicUsize>,
@@ -112,38 +137,68 @@ pub struct MetadataCache {
 
 /// Where the caches live: `ATHENAQ_CACHE_DIR`, `$XDG_CACHE_HOME/athenaq/metadata` or
 /// `~/.cache/athenaq/metadata`; `None` when none of them is set.
-pub fn cache_dir() -> Option<PathBuf> {
+pub fn cache_dir() -> Option<OwnDir> {
     if let Some(dir) = std::env::var_os("ATHENAQ_CACHE_DIR").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(dir));
+        return Some(OwnDir::given(Path::new(&dir)));
     }
     Some(crate::user_dirs::user_dir("XDG_CACHE_HOME", ".cache")?.join("metadata"))
 }
 
-/// The key of a file: its path exactly. A path that is not UTF-8 is not cached, since a lossy
-/// spelling could give two files one key.
-fn key(file: &Path) -> Option<&str> {
-    file.to_str()
-}
+/// What to do about a cache that cannot be used.
+const WHAT_TO_DO: &str = "set ATHENAQ_CACHE_DIR (or XDG_CACHE_HOME) to a folder you can write, or pass --no-cache";
 
 impl MetadataCache {
     /// A cache that remembers nothing: `--no-cache`.
     pub fn off() -> Self {
-        Self { file: None, state: Arc::default(), footer_hits: Arc::default() }
+        Self { dir: None, file: None, root: None, state: Arc::default(), footer_hits: Arc::default() }
     }
 
-    /// The cache of `source` (a canonical folder path, or endpoint + bucket + prefix), loaded
-    /// from the cache directory. A cache that cannot be read is started afresh, with a warning.
+    /// The cache of the folder `dir`: one source however `dir` is spelled (relative, absolute,
+    /// through a link), its files kept by their path inside it.
+    pub fn of_folder(dir: &Path) -> Self {
+        let canonical = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
+        let mut cache = Self::of_source(&format!("folder {}", canonical.display()));
+        cache.root = Some(dir.to_owned());
+        cache
+    }
+
+    /// The cache of `source` (endpoint + bucket + prefix on S3), loaded from the cache
+    /// directory. A cache that cannot be read is started afresh, with a warning; one in a linked
+    /// folder, or a link itself, is not used at all this run.
     pub fn of_source(source: &str) -> Self {
         let Some(dir) = cache_dir() else { return Self::off() };
-        let file = dir.join(format!("{}.json", hex(&Sha256::digest(source.as_bytes()))));
-        let mut loaded = match std::fs::read(&file) {
-            Ok(bytes) => serde_json::from_slice::<Stored>(&bytes).unwrap_or_else(|e| {
-                eprintln!("warning: ignoring the metadata cache {}: {e}; it is rebuilt", file.display());
-                Stored::default()
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Stored::default(),
+        let folder = match dir.check() {
+            Ok(folder) => folder,
             Err(e) => {
-                eprintln!("warning: cannot read the metadata cache {}: {e}; reading everything", file.display());
+                eprintln!("warning: the metadata cache is not used this run: {e} (or {WHAT_TO_DO})");
+                return Self::off();
+            }
+        };
+        let file = folder.join(format!("{}.json", hex(&Sha256::digest(source.as_bytes()))));
+        let mut loaded = match crate::user_dirs::open_own_file(&file) {
+            Ok(None) => Stored::default(),
+            Ok(Some(mut handle)) => {
+                let mut bytes = Vec::new();
+                match std::io::Read::read_to_end(&mut handle, &mut bytes) {
+                    Ok(_) => serde_json::from_slice::<Stored>(&bytes).unwrap_or_else(|e| {
+                        eprintln!("warning: ignoring the metadata cache {}: {e}; it is rebuilt", file.display());
+                        Stored::default()
+                    }),
+                    Err(e) => {
+                        eprintln!(
+                            "warning: cannot read the metadata cache {}: {e}; reading everything",
+                            file.display()
+                        );
+                        Stored::default()
+                    }
+                }
+            }
+            Err(e @ DirError::Link(_)) => {
+                eprintln!("warning: the metadata cache is not used this run: {e} (or {WHAT_TO_DO})");
+                return Self::off();
+            }
+            Err(e) => {
+                eprintln!("warning: {e}; the metadata cache is not read, everything is read afresh");
                 Stored::default()
             }
         };
@@ -152,9 +207,31 @@ impl MetadataCache {
         }
         let kept = Stored { format: FORMAT, source: source.to_owned(), ..Stored::default() };
         Self {
+            dir: Some(dir),
             file: Some(file),
+            root: None,
             state: Arc::new(Mutex::new(State { loaded, kept, changed: false })),
             footer_hits: Arc::default(),
+        }
+    }
+
+    /// The key of a file: its path inside the folder (so that `exports` and `/abs/exports` are
+    /// one source), or its `s3://` path. A path that is not UTF-8 is not cached, since a lossy
+    /// spelling could give two files one key; nor is a file outside the folder.
+    fn key(&self, file: &Path) -> Option<String> {
+        match &self.root {
+            Some(root) => file.strip_prefix(root).ok()?.to_str().map(str::to_owned),
+            None => file.to_str().map(str::to_owned),
+        }
+    }
+
+    /// Drops what the cache holds of `file` (its footer was found not to be the file's).
+    pub fn forget(&self, file: &Path) {
+        let Some(key) = self.key(file).filter(|_| self.is_on()) else { return };
+        let mut state = lock(&self.state);
+        state.loaded.footers.remove(&key);
+        if state.kept.footers.remove(&key).is_some() {
+            state.changed = true;
         }
     }
 
@@ -172,20 +249,20 @@ impl MetadataCache {
         if !self.is_on() {
             return None;
         }
-        let key = key(file)?;
+        let key = self.key(file)?;
         let mut state = lock(&self.state);
-        let entry = state.loaded.json.get(key).filter(|e| e.matches(version)).cloned()?;
+        let entry = state.loaded.json.get(&key).filter(|e| e.matches(version)).cloned()?;
         let bytes = BASE64.decode(&entry.bytes).ok()?;
-        state.kept.json.insert(key.to_owned(), entry);
+        state.kept.json.insert(key, entry);
         Some(bytes)
     }
 
     /// Keeps a JSON file just read.
     pub fn keep_json(&self, file: &Path, version: &Version, bytes: &[u8]) {
-        let Some(key) = key(file).filter(|_| self.is_on() && version.is_known()) else { return };
+        let Some(key) = self.key(file).filter(|_| self.is_on() && version.is_known()) else { return };
         let entry = Entry { size: version.size, stamp: version.stamp.clone(), bytes: BASE64.encode(bytes) };
         let mut state = lock(&self.state);
-        state.kept.json.insert(key.to_owned(), entry);
+        state.kept.json.insert(key, entry);
         state.changed = true;
     }
 
@@ -193,7 +270,7 @@ impl MetadataCache {
     /// read whole before and has not changed since, so its framing needs no check.
     pub fn has_footer(&self, file: &Path, version: &Version) -> bool {
         let state = lock(&self.state);
-        key(file).and_then(|k| state.loaded.footers.get(k)).is_some_and(|e| e.matches(version))
+        self.key(file).and_then(|k| state.loaded.footers.get(&k)).is_some_and(|e| e.matches(version))
     }
 
     /// Hands the cached footers of `parts` (as they are now) to the session's own metadata
@@ -207,8 +284,8 @@ impl MetadataCache {
         let mut state = lock(&self.state);
         let mut used = 0;
         for Part { file, meta } in parts {
-            let Some(key) = key(file) else { continue };
-            let Some(entry) = state.loaded.footers.get(key).filter(|e| e.matches(&Version::of(meta))).cloned() else {
+            let Some(key) = self.key(file) else { continue };
+            let Some(entry) = state.loaded.footers.get(&key).filter(|e| e.matches(&Version::of(meta))).cloned() else {
                 continue;
             };
             let Some(metadata) = decode_footer(&entry.bytes) else { continue };
@@ -216,7 +293,7 @@ impl MetadataCache {
                 &meta.location,
                 CachedFileMetadataEntry::new(meta.clone(), Arc::new(CachedParquetMetaData::new(Arc::new(metadata)))),
             );
-            state.kept.footers.insert(key.to_owned(), entry);
+            state.kept.footers.insert(key, entry);
             used += 1;
         }
         self.footer_hits.fetch_add(used, std::sync::atomic::Ordering::Relaxed);
@@ -230,9 +307,9 @@ impl MetadataCache {
         let session_cache = ctx.runtime_env().cache_manager.get_file_metadata_cache();
         let mut state = lock(&self.state);
         for Part { file, meta } in parts {
-            let Some(key) = key(file) else { continue };
+            let Some(key) = self.key(file) else { continue };
             let version = Version::of(meta);
-            if !version.is_known() || state.kept.footers.get(key).is_some_and(|e| e.matches(&version)) {
+            if !version.is_known() || state.kept.footers.get(&key).is_some_and(|e| e.matches(&version)) {
                 continue;
             }
             let Some(cached) = session_cache.get(&meta.location).filter(|c| c.is_valid_for(meta)) else { continue };
@@ -240,15 +317,16 @@ impl MetadataCache {
                 continue;
             };
             let Some(bytes) = encode_footer(parquet.parquet_metadata()) else { continue };
-            state.kept.footers.insert(key.to_owned(), Entry { size: version.size, stamp: version.stamp, bytes });
+            state.kept.footers.insert(key, Entry { size: version.size, stamp: version.stamp, bytes });
             state.changed = true;
         }
     }
 
     /// Writes the cache back when this run learned or dropped anything: atomically (a reader never
-    /// sees half a file); a failure is a warning, never the query's failure.
+    /// sees half a file), into folders made without following a link; a failure is a warning,
+    /// never the query's failure.
     pub fn save(&self) {
-        let Some(file) = &self.file else { return };
+        let (Some(dir), Some(file)) = (&self.dir, &self.file) else { return };
         let state = lock(&self.state);
         let dropped =
             state.loaded.json.len() > state.kept.json.len() || state.loaded.footers.len() > state.kept.footers.len();
@@ -256,10 +334,17 @@ impl MetadataCache {
             mark_used(file);
             return;
         }
-        if let Err(e) = write_atomically(file, &state.kept) {
-            eprintln!("warning: the metadata cache was not saved to {}: {e}", file.display());
+        let folder = match dir.create() {
+            Ok(folder) => folder,
+            Err(e) => {
+                eprintln!("warning: the metadata cache was not saved: {e}; {WHAT_TO_DO}");
+                return;
+            }
+        };
+        if let Err(e) = write_atomically(&folder, file, &state.kept) {
+            eprintln!("warning: the metadata cache was not saved to {}: {e}; {WHAT_TO_DO}", file.display());
         }
-        forget_unused(file.parent().unwrap_or(Path::new(".")), file);
+        forget_unused(&folder, file);
     }
 }
 
@@ -269,7 +354,7 @@ const UNUSED_FOR: std::time::Duration = std::time::Duration::from_secs(30 * 24 *
 
 /// An unchanged cache still in use is dated anew (at most daily), so it is not taken for unused.
 fn mark_used(file: &Path) {
-    let Ok(handle) = std::fs::File::options().append(true).open(file) else { return };
+    let Ok(Some(handle)) = crate::user_dirs::open_own_file(file) else { return };
     let old = handle
         .metadata()
         .and_then(|m| m.modified())
@@ -291,9 +376,9 @@ fn forget_unused(dir: &Path, current: &Path) {
     }
 }
 
-fn write_atomically(file: &Path, stored: &Stored) -> std::io::Result<()> {
-    let dir = file.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+/// A new file in `dir` (created, never opened through an existing name), renamed over `file`:
+/// a rename replaces a link at `file` itself, never writes through it.
+fn write_atomically(dir: &Path, file: &Path, stored: &Stored) -> std::io::Result<()> {
     let mut temp = tempfile::NamedTempFile::new_in(dir)?;
     serde_json::to_writer(&mut temp, stored)?;
     temp.persist(file).map_err(|e| e.error)?;

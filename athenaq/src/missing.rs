@@ -26,7 +26,7 @@ pub async fn find(
     since: DateTime<Utc>,
 ) -> Result<Gaps, (String, AwsError)> {
     let mut out = Gaps::default();
-    for d in config.databases.iter().filter(|d| db.is_none_or(|db| d.db_name.eq_ignore_ascii_case(db))) {
+    for d in config.selected(db) {
         let awsbackup = d.policy.snapshot_types.contains(&SnapshotType::Awsbackup);
         let bucket_tasks = TaskFilter::bucket(&d.s3_bucket_name);
         let (snapshots, tasks) =

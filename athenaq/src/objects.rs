@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_s3::types::OptionalObjectAttributes;
 use chrono::{DateTime, Utc};
-use s3exports_rds::{AwsError, ExportTask, classify};
+use s3exports_rds::{AwsError, classify};
 
 /// Where an object's data can be read from now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,12 +73,6 @@ impl Object {
 
 pub fn is_archived_class(class: &str) -> bool {
     matches!(class, "GLACIER" | "DEEP_ARCHIVE")
-}
-
-/// The folder an export's files are in: `<prefix>/<export id>/`.
-pub fn export_folder(task: &ExportTask) -> String {
-    let prefix = task.s3_prefix.trim_matches('/');
-    if prefix.is_empty() { format!("{}/", task.id) } else { format!("{prefix}/{}/", task.id) }
 }
 
 /// Every object under `prefix` (all pages, `RestoreStatus` asked for), folder markers left out.

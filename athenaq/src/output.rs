@@ -1,5 +1,36 @@
 //! Result rows and their three renderings: a readable table, CSV and JSON (one object a row).
 //! NULL stays distinct from the empty string in all three.
+//!
+//! Also `println!`, `print!`, `eprintln!` and `eprint!` for the whole crate (lib.rs takes them in
+//! first, so they shadow std's in every module): std's panic when the stream is closed
+//! (`athenaq ... 2>&1 | head`, a closed terminal), which ended a command at its first warning
+//! with exit status 101. These use `s3exports_cli::output`: a reader of stdout that went away
+//! ends the command quietly (exit 0), any other stdout failure exits 1, and a lost warning on
+//! stderr never stops the command.
+
+/// [`std::println`] that never panics: a closed stdout ends the command quietly, as `main` does.
+#[allow(unused_macros)]
+macro_rules! println {
+    () => { ::s3exports_cli::output::write_stdout(format_args!("\n")) };
+    ($($arg:tt)*) => { ::s3exports_cli::output::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// [`std::print`] that never panics.
+#[allow(unused_macros)]
+macro_rules! print {
+    ($($arg:tt)*) => { ::s3exports_cli::output::write_stdout(format_args!($($arg)*)) };
+}
+
+/// [`std::eprintln`] that never panics: a closed stderr loses the warning, the command goes on.
+macro_rules! eprintln {
+    () => { ::s3exports_cli::output::write_stderr(format_args!("\n")) };
+    ($($arg:tt)*) => { ::s3exports_cli::output::write_stderr(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// [`std::eprint`] that never panics.
+macro_rules! eprint {
+    ($($arg:tt)*) => { ::s3exports_cli::output::write_stderr(format_args!($($arg)*)) };
+}
 
 use std::io::Write;
 

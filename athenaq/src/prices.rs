@@ -1,6 +1,9 @@
 //! The AWS list prices `cost` and `restore` estimate with: one region's, approximate, with the
 //! date they were taken. Prices differ by region (often by 10-40%, more in aws-cn and GovCloud),
-//! so every estimate names the region the prices are for and warns in any other.
+//! so every estimate names the region the prices are for and warns in any other. Every price
+//! the commands use is here: exports, storage, restores (retrieval), Athena's scans.
+
+use crate::restore::Tier;
 
 /// The region the prices below are for.
 pub const REGION: &str = "us-east-1";
@@ -19,6 +22,37 @@ pub fn storage_per_gb_month(class: &str) -> f64 {
         "GLACIER_IR" => 0.004,
         "STANDARD_IA" => 0.0125,
         _ => 0.023,
+    }
+}
+
+/// USD per TB of data an Athena query scans, and the least a query is billed for.
+pub const ATHENA_PER_TB_SCANNED: f64 = 5.0;
+pub const ATHENA_MIN_BILLED_BYTES: i64 = 10 * 1024 * 1024;
+
+/// (USD per GB retrieved, USD per 1,000 requests) to restore objects of a storage class with a
+/// retrieval tier; `None` where the tier does not exist (Deep Archive has no expedited
+/// retrieval).
+pub fn retrieval(class: &str, tier: Tier) -> Option<(f64, f64)> {
+    match (class, tier) {
+        ("GLACIER", Tier::Expedited) => Some((0.03, 10.0)),
+        ("GLACIER", Tier::Standard) => Some((0.01, 0.05)),
+        // Bulk retrievals from Glacier Flexible Retrieval are free.
+        ("GLACIER", Tier::Bulk) => Some((0.0, 0.0)),
+        ("DEEP_ARCHIVE", Tier::Standard) => Some((0.02, 0.10)),
+        ("DEEP_ARCHIVE", Tier::Bulk) => Some((0.0025, 0.025)),
+        _ => None,
+    }
+}
+
+/// How long until restored objects can be read, as AWS documents it beside the prices.
+pub fn retrieval_time(class: &str, tier: Tier) -> &'static str {
+    match (class, tier) {
+        ("GLACIER", Tier::Expedited) => "1-5 minutes",
+        ("GLACIER", Tier::Standard) => "3-5 hours",
+        ("GLACIER", Tier::Bulk) => "5-12 hours",
+        ("DEEP_ARCHIVE", Tier::Standard) => "12 hours",
+        ("DEEP_ARCHIVE", Tier::Bulk) => "48 hours",
+        _ => "never: this tier does not apply to this storage class",
     }
 }
 
@@ -64,6 +98,19 @@ mod tests {
         assert_eq!(usd(-0.0), "0.00");
         assert_eq!(usd(-0.001), "0.00");
         assert_eq!(usd(1.005_1), "1.01");
+    }
+
+    #[test]
+    fn retrievals_by_class_and_tier() {
+        assert_eq!(retrieval("GLACIER", Tier::Bulk), Some((0.0, 0.0)), "bulk from Glacier is free");
+        assert_eq!(retrieval("DEEP_ARCHIVE", Tier::Bulk), Some((0.0025, 0.025)));
+        assert_eq!(retrieval("DEEP_ARCHIVE", Tier::Expedited), None, "Deep Archive has no expedited tier");
+        assert_eq!(retrieval("STANDARD", Tier::Standard), None);
+        assert_eq!(retrieval_time("DEEP_ARCHIVE", Tier::Standard), "12 hours");
+        assert!(retrieval_time("DEEP_ARCHIVE", Tier::Expedited).starts_with("never"));
+        // Athena: $5 per TB scanned, at least 10 MB a query.
+        assert_eq!(crate::athena::approximate_cost_usd(0), 10_485_760.0 / 1e12 * 5.0);
+        assert_eq!(crate::athena::approximate_cost_usd(2_000_000_000_000), 10.0);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! Safe in a folder someone else can write to: every file is created new (never opened through
 //! an existing name), no link inside the folder is followed (a linked export folder or a link
 //! planted at a file's or a `.partial`'s path is refused or removed, never written through), and
-//! a key that would land outside the folder is refused.
+//! a key that would land outside the folder (a `..` segment) is not pulled: it is skipped and
+//! named in [`Pulled::refused`], the rest is pulled, and the command says the copy is incomplete.
 //!
 //! Resuming trusts a file only if the pull record (`DIR/.athenaq-pull/<export id>.json`) says it
 //! was downloaded whole from the object S3 still has (same ETag and size) and the file's SHA-256
@@ -66,6 +67,9 @@ pub struct Pulled {
     pub bytes: u64,
     /// Already there, whole and unchanged.
     pub skipped: usize,
+    /// Keys that would land outside the folder (a `..` or empty segment), not pulled: the copy
+    /// lacks them.
+    pub refused: Vec<String>,
 }
 
 /// One file the pull record vouches for.
@@ -192,7 +196,14 @@ pub async fn pull(
     let mut todo = Vec::new();
     let mut out = Pulled::default();
     for o in objects {
-        let path = local_path(dir, prefix, &o.key)?;
+        let path = match local_path(dir, prefix, &o.key) {
+            Ok(path) => path,
+            Err(PullError::UnsafeKey(key)) => {
+                out.refused.push(key);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         ensure_dirs(dir, path.parent().unwrap_or(dir))?;
         if still_whole(&path, o, record.get(&o.key)) {
             out.skipped += 1;

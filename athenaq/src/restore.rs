@@ -30,33 +30,6 @@ impl Tier {
     }
 }
 
-/// (USD per GB retrieved, USD per 1,000 requests) for a storage class and tier, in
-/// [`crate::prices::REGION`]; `None` where the tier does not exist (Deep Archive has no
-/// expedited retrieval).
-pub fn price(class: &str, tier: Tier) -> Option<(f64, f64)> {
-    match (class, tier) {
-        ("GLACIER", Tier::Expedited) => Some((0.03, 10.0)),
-        ("GLACIER", Tier::Standard) => Some((0.01, 0.05)),
-        // Bulk retrievals from Glacier Flexible Retrieval are free.
-        ("GLACIER", Tier::Bulk) => Some((0.0, 0.0)),
-        ("DEEP_ARCHIVE", Tier::Standard) => Some((0.02, 0.10)),
-        ("DEEP_ARCHIVE", Tier::Bulk) => Some((0.0025, 0.025)),
-        _ => None,
-    }
-}
-
-/// How long until restored objects can be read, as AWS documents it.
-pub fn ready_within(class: &str, tier: Tier) -> &'static str {
-    match (class, tier) {
-        ("GLACIER", Tier::Expedited) => "1-5 minutes",
-        ("GLACIER", Tier::Standard) => "3-5 hours",
-        ("GLACIER", Tier::Bulk) => "5-12 hours",
-        ("DEEP_ARCHIVE", Tier::Standard) => "12 hours",
-        ("DEEP_ARCHIVE", Tier::Bulk) => "48 hours",
-        _ => "never: this tier does not apply to this storage class",
-    }
-}
-
 /// What a restore would do.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Plan {
@@ -94,7 +67,7 @@ impl Plan {
     /// Approximate cost of the requests in USD; `None` if the tier does not apply to a class.
     pub fn cost(&self, tier: Tier) -> Option<f64> {
         self.by_class.iter().try_fold(0.0, |sum, (class, n, bytes)| {
-            let (per_gb, per_thousand) = price(class, tier)?;
+            let (per_gb, per_thousand) = crate::prices::retrieval(class, tier)?;
             Some(sum + per_gb * (*bytes as f64 / 1e9) + per_thousand * (*n as f64 / 1000.0))
         })
     }
@@ -120,7 +93,7 @@ impl Plan {
             out.push(format!(
                 "  {class}: {n} objects, {:.3} GB; ready within {} ({tier:?})",
                 *bytes as f64 / 1e9,
-                ready_within(class, tier)
+                crate::prices::retrieval_time(class, tier)
             ));
         }
         for t in [Tier::Bulk, Tier::Standard, Tier::Expedited] {

@@ -18,14 +18,15 @@ pub fn databases_read<'c>(config: &'c Config, sql: &str, default: Option<&str>) 
     config.databases.iter().filter(|d| default.is_some_and(|db| names::glue_database(&d.db_name) == db)).collect()
 }
 
-/// Complete exports the lifecycle has moved to Glacier or Deep Archive by `today`, and the
-/// snapshot date of the newest of them.
+/// Complete exports the lifecycle has moved (some of the files of, at least) to Glacier or Deep
+/// Archive by `today`, and the snapshot date of the newest of them. S3 counts each file's days
+/// from its creation, so an export's first files, created as its task started, go first.
 pub fn archived(tasks: &[ExportTask], lifecycle: &Lifecycle, today: NaiveDate) -> Option<(usize, NaiveDate, String)> {
     let archived: Vec<&ExportTask> = tasks
         .iter()
         .filter(|t| t.status == ExportStatus::Complete)
         .filter(|t| {
-            let Some(written) = t.task_end_time.or(t.snapshot_time) else { return false };
+            let Some(written) = t.first_written() else { return false };
             matches!(lifecycle.schedule(written).tier_on(today).0, StorageTier::Glacier | StorageTier::DeepArchive)
         })
         .collect();
@@ -65,5 +66,19 @@ mod tests {
         let (count, newest, example) = archived(&tasks, &lifecycle, today).unwrap();
         assert_eq!((count, newest.to_string(), example.as_str()), (2, "2026-11-21".to_owned(), "b"));
         assert!(archived(&tasks[2..], &lifecycle, today).is_none());
+    }
+
+    /// S3 counts the days from each object's creation, rounded up to the next midnight UTC
+    /// (Amazon S3 User Guide, "Lifecycle configuration elements", Days).
+    #[test]
+    fn an_export_is_archived_from_its_first_files_day_not_its_end() {
+        let lifecycle = Lifecycle { glacier_days: 7, deep_archive_days: 97, expire_days: 365 };
+        let mut t = task("a", 1, ExportStatus::Complete);
+        t.task_start_time = Utc.with_ymd_and_hms(2026, 11, 1, 23, 30, 0).single();
+        t.task_end_time = Utc.with_ymd_and_hms(2026, 11, 2, 1, 0, 0).single();
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        assert!(archived(std::slice::from_ref(&t), &lifecycle, day(8)).is_none());
+        // 23:30 + 7 days rounds up to the 9th; counted from the end it would be the 10th.
+        assert_eq!(archived(std::slice::from_ref(&t), &lifecycle, day(9)).map(|a| a.0), Some(1));
     }
 }

@@ -91,6 +91,50 @@ fn a_reader_that_stops_early_is_not_a_failure() {
     assert!(!err.contains("Broken pipe") && !err.contains("Error"), "{err}");
 }
 
+/// `athenaq ... 2>&1 | head` closed stderr too: the first warning ended the command with exit
+/// status 101 ("failed printing to stderr: Broken pipe"). A warning that cannot be shown is
+/// lost, and the command goes on and answers.
+#[test]
+fn a_closed_stderr_loses_the_warnings_never_the_answer() {
+    let dir = sample();
+    let home = tempfile::tempdir().unwrap();
+    // A metadata cache that cannot be kept: a warning on stderr, as is the closing count line.
+    std::fs::write(home.path().join("file"), b"").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_athenaq"))
+        .args(["query", "--format", "csv", "--local"])
+        .arg(dir.path())
+        .arg("SELECT count(*) AS n FROM pams_public_orders")
+        .env("ATHENAQ_CACHE_DIR", home.path().join("file/cache"))
+        .env("RUST_BACKTRACE", "0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader of stderr is gone before athenaq writes to it.
+    drop(child.stderr.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "not 101, a panic");
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "n\n76\n");
+}
+
+#[test]
+fn an_answer_that_cannot_be_written_is_a_failure_not_a_success() {
+    // A full disk under `> file` loses the answer: that must not exit 0 as a closed pipe does.
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else { return };
+    let dir = sample();
+    let out = Command::new(env!("CARGO_BIN_EXE_athenaq"))
+        .args(["--no-cache", "query", "--format", "csv", "--local"])
+        .arg(dir.path())
+        .arg("SELECT count(*) AS n FROM pams_public_orders")
+        .env("RUST_BACKTRACE", "0")
+        .stdout(full)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
 #[test]
 fn deep_sql_is_answered_or_refused_never_a_stack_overflow() {
     // The whole binary (the debug build in the tests), as an analyst runs it.

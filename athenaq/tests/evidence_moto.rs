@@ -1,10 +1,13 @@
 //! Evidence end to end against moto: exports manifested and sealed in a bucket with Object Lock
 //! (by the library the cataloguing function uses), then `athenaq evidence` and `athenaq verify`
 //! show the intact chain and name every kind of tampering: a part file replaced, a part file
-//! deleted, a stray object added, a manifest altered, a manifest removed.
+//! deleted, a stray object added, a manifest altered, a manifest removed, the chain head
+//! removed, garbled or pointing nowhere, the newest manifest rewritten, a stray object in the
+//! evidence folder; and say so when the previous manifest is archived and cannot be compared.
 
 mod support;
 
+use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ServerSideEncryption, StorageClass};
 use s3exports_config::ObjectLock;
 use s3exports_evidence::manifest::{Link, sha256_hex};
@@ -57,7 +60,7 @@ async fn manifest(f: &Fixture, export_id: &str) -> Recorded {
     let known = known(f, export_id).await;
     let recorded = record(&f.s3, &known.facts(DB)).await.unwrap();
     assert_eq!(
-        seal(&f.s3, &recorded, None).await.unwrap(),
+        seal(&f.s3, &recorded, None).await.unwrap().sealed,
         Sealed::Done { objects: recorded.manifest.objects.len() + 1 }
     );
     recorded
@@ -232,4 +235,164 @@ async fn a_removed_chain_head_stops_the_chain_rather_than_starting_a_second() {
         }
         other => panic!("expected HeadMissing, got {other:?}"),
     }
+}
+
+async fn body_of(f: &Fixture, key: &str) -> Vec<u8> {
+    f.s3.get_object().bucket(BUCKET).key(key).send().await.unwrap().body.collect().await.unwrap().to_vec()
+}
+
+async fn put_raw(f: &Fixture, key: &str, body: Vec<u8>) {
+    f.s3.put_object().bucket(BUCKET).key(key).body(ByteStream::from(body)).send().await.unwrap();
+}
+
+fn finding<'a>(rows: &'a [Value], what: &str) -> &'a str {
+    let row = rows.iter().find(|r| r["export_id"] == what).unwrap_or_else(|| panic!("no {what} row: {rows:?}"));
+    row["chain"].as_str().unwrap()
+}
+
+/// The chain head is part of the evidence: deleted, replaced by garbage, or naming a manifest
+/// that is not there, each is a finding (exit status 1) that says what happened, in `evidence`
+/// and in `verify`.
+#[tokio::test]
+async fn a_deleted_garbled_or_dangling_chain_head_is_a_finding_saying_what_happened() {
+    let (f, _, _) = two_exports().await;
+    let head = head_key("", DB);
+    let good = body_of(&f, &head).await;
+
+    f.s3.delete_object().bucket(BUCKET).key(&head).send().await.unwrap();
+    let (rows, err, code) = evidence(&f);
+    assert_eq!(code, Some(1), "{rows:?}\n{err}");
+    let why = finding(&rows, "(chain head)");
+    assert!(why.contains(&head) && why.contains("was deleted") && why.contains("2 manifest(s) exist"), "{why}");
+    let (rows, _, code) = verify(&f);
+    assert_eq!(code, Some(1));
+    let (status, detail) = status_of(&rows, "chain head");
+    assert_eq!((status, detail.contains("was deleted")), ("fail", true), "{detail}");
+
+    put_raw(&f, &head, b"{\"manifest\": 42".to_vec()).await;
+    let (rows, err, code) = evidence(&f);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(finding(&rows, "(chain head)").contains("not a chain head"), "{rows:?}");
+    let (rows, _, code) = verify(&f);
+    assert_eq!(code, Some(1));
+    assert!(status_of(&rows, "chain head").1.contains("not a chain head"), "{rows:?}");
+
+    let nowhere = Link {
+        export_id: "export-never".into(),
+        key: s3exports_config::names::manifest_key("", DB, "export-never"),
+        sha256: "0".repeat(64),
+        lapses: None,
+    };
+    put_raw(&f, &head, serde_json::to_vec(&ChainHead { manifest: nowhere.clone(), previous: None }).unwrap()).await;
+    let (rows, err, code) = evidence(&f);
+    assert_eq!(code, Some(1), "{err}");
+    let why = finding(&rows, "(chain head)");
+    assert!(why.contains(&nowhere.key) && why.contains("which is not there"), "{why}");
+    let (rows, _, code) = verify(&f);
+    assert_eq!(code, Some(1));
+    let (status, detail) = status_of(&rows, "chain head");
+    assert_eq!(status, "fail");
+    assert!(detail.contains("which is not there") && detail.contains("never existed"), "{detail}");
+
+    // Put right again: nothing to say.
+    put_raw(&f, &head, good).await;
+    let (rows, err, code) = evidence(&f);
+    assert_eq!(code, Some(0), "{rows:?}\n{err}");
+    let (rows, _, code) = verify(&f);
+    assert_eq!((code, status_of(&rows, "chain head").0), (Some(0), "pass"), "{rows:?}");
+}
+
+/// An object in the evidence folder that is neither a manifest nor the chain's state is a
+/// finding, and so is one directly under `_evidence/`.
+#[tokio::test]
+async fn a_stray_object_in_the_evidence_folder_is_a_finding() {
+    let (f, _, _) = two_exports().await;
+    let stray = format!("_evidence/{DB}/notes/x.json");
+    put_raw(&f, &stray, b"{}".to_vec()).await;
+    put_raw(&f, "_evidence/loose.txt", b"x".to_vec()).await;
+    let (rows, err, code) = evidence(&f);
+    assert_eq!(code, Some(1), "{rows:?}\n{err}");
+    let strays: Vec<&str> =
+        rows.iter().filter(|r| r["export_id"] == "(stray object)").map(|r| r["manifest"].as_str().unwrap()).collect();
+    assert_eq!(strays, [stray.as_str(), "_evidence/loose.txt"], "{rows:?}");
+    assert!(err.contains("neither a manifest nor the chain's state"), "{err}");
+}
+
+/// The newest manifest rewritten after the head moved to it (content and metadata replaced by
+/// another writer) is named as rewritten, not only as a fork.
+#[tokio::test]
+async fn a_rewritten_head_manifest_is_named_as_rewritten() {
+    let (f, _, second) = two_exports().await;
+    let mut m = second.manifest.clone();
+    m.tool = "someone else".into();
+    put_raw(&f, &second.key, m.to_canonical_bytes()).await;
+    let (rows, err, code) = evidence(&f);
+    assert_eq!(code, Some(1), "{err}");
+    let row = rows.iter().find(|r| r["export_id"] == f.export_id.as_str()).unwrap();
+    let why = row["chain"].as_str().unwrap();
+    assert!(why.contains("rewritten: the chain head names this manifest with SHA-256"), "{why}");
+    assert!(why.contains("not written as the cataloguer writes manifests"), "{why}");
+    assert!(finding(&rows, "(chain head)").contains("whose manifest was rewritten"), "{rows:?}");
+    let (rows, _, code) = verify(&f);
+    assert_eq!(code, Some(1));
+    let (status, detail) = status_of(&rows, "manifest");
+    assert_eq!((status, detail.contains("the manifest was replaced")), ("fail", true), "{detail}");
+}
+
+/// The previous manifest archived (Glacier: a GET fails with InvalidObjectState, S3 API
+/// Reference GetObject; moto refuses it too): `verify` says the completeness comparison was
+/// not made, naming the manifest and why, instead of passing.
+#[tokio::test]
+async fn completeness_against_an_archived_previous_manifest_is_a_warning_naming_it() {
+    let f = fixture_with_two().await;
+    let first = record(&f.s3, &known(&f, &f.earlier_export_id).await.facts(DB)).await.unwrap();
+    // The first manifest, as the lifecycle would leave it: the same bytes and metadata, in Glacier.
+    let head = f.s3.head_object().bucket(BUCKET).key(&first.key).send().await.unwrap();
+    let bytes = body_of(&f, &first.key).await;
+    f.s3.delete_object()
+        .bucket(BUCKET)
+        .key(&first.key)
+        .set_version_id(head.version_id().map(str::to_owned))
+        .send()
+        .await
+        .unwrap();
+    let sha = s3exports_evidence::manifest::hex_to_base64(&sha256_hex(&bytes)).unwrap();
+    f.s3.put_object()
+        .bucket(BUCKET)
+        .key(&first.key)
+        .storage_class(StorageClass::Glacier)
+        .set_metadata(head.metadata().cloned())
+        .checksum_sha256(sha)
+        .body(ByteStream::from(bytes))
+        .send()
+        .await
+        .unwrap();
+    manifest(&f, &f.export_id).await;
+    let (rows, err, _) = verify(&f);
+    let (status, detail) = status_of(&rows, "completeness");
+    assert_eq!(status, "warn", "{rows:?}\n{err}");
+    assert!(detail.contains("completeness not checked") && detail.contains(&first.key), "{detail}");
+    assert!(detail.contains("GLACIER"), "{detail}");
+}
+
+/// A manifest field of megabytes is shown cut, with its length, never copied whole.
+#[tokio::test]
+async fn a_huge_manifest_field_is_shown_bounded() {
+    let (f, _, second) = two_exports().await;
+    let huge = "x".repeat(2 * 1024 * 1024);
+    put_raw(&f, &second.key, format!("{{\"manifest_version\": \"{huge}\"}}").into_bytes()).await;
+    // The table, as a person reads it.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_athenaq"))
+        .args(["--env", "prod", "verify", f.export_id.as_str()])
+        .envs(f.moto.env())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.stdout.len() < 64 * 1024, "{} bytes of output", out.stdout.len());
+    assert!(text.contains("bytes in all"), "{text}");
+    let (rows, _, _) = verify(&f);
+    let (status, detail) = status_of(&rows, "manifest");
+    assert_eq!(status, "fail");
+    assert!(detail.len() < 2_000 && detail.contains(&second.key), "{} bytes", detail.len());
 }

@@ -129,3 +129,56 @@ async fn pull_skips_folder_markers_and_replaces_a_damaged_file_of_the_same_size(
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(rows[0]["n"], 200);
 }
+
+#[tokio::test]
+async fn pull_skips_a_key_that_would_land_outside_the_folder_pulls_the_rest_and_fails() {
+    let f = fixture(StorageClass::Standard).await;
+    let escape = format!("{}/pams/../../escape.parquet", f.export_id);
+    upload(&f.s3, &escape, b"odd".to_vec(), StorageClass::Standard, ServerSideEncryption::AwsKms).await;
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("copy");
+    let (err, code) = pull(&f, &dir);
+    // Named, as discovery names the keys it skips; the rest pulled; the pull is not a success.
+    assert!(err.contains(&format!("warning: skipped s3://{BUCKET}/{escape}")), "{err}");
+    assert!(err.contains(&format!("{} file(s) downloaded", f.keys.len())), "{err}");
+    assert!(err.contains("the copy is incomplete: 1 object(s)"), "{err}");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(!root.path().join("escape.parquet").exists(), "nothing written outside the folder");
+    let (rows, err, code) = athenaq(&f.moto, &["query", "--local", &dir.to_string_lossy(), "--format", "json", ORDERS]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(rows[0]["n"], 200);
+}
+
+/// `AWS_ENDPOINT_URL_S3`, the service-specific endpoint (AWS SDKs and Tools Reference Guide,
+/// "Service-specific endpoints"), without `AWS_ENDPOINT_URL`: every S3 client athenaq builds
+/// (the SDK's, and object_store's for `--local s3://`) goes there path-style, as an emulator
+/// with no per-bucket host names needs. Named by host name: S3's endpoint rules address an IP
+/// address path-style anyway, `localhost` virtual-hosted (`<bucket>.localhost`) unless told.
+#[tokio::test]
+async fn the_service_specific_s3_endpoint_is_used_path_style_by_every_s3_client() {
+    let f = fixture(StorageClass::Standard).await;
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_athenaq"))
+            .args(args)
+            .envs(f.moto.env().into_iter().filter(|(k, _)| *k != "AWS_ENDPOINT_URL"))
+            .env_remove("AWS_ENDPOINT_URL")
+            .env("AWS_ENDPOINT_URL_S3", f.moto.endpoint().replace("127.0.0.1", "localhost"))
+            .env("AWS_ENDPOINT_URL_RDS", f.moto.endpoint())
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .unwrap();
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            out.status.code(),
+        )
+    };
+    let bucket = format!("s3://{BUCKET}");
+    let (out, err, code) = run(&["--env", "prod", "query", "--local", &bucket, "--format", "json", ORDERS]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("\"n\":200"), "{out}");
+    let dir = tempfile::tempdir().unwrap();
+    let (_, err, code) = run(&["--env", "prod", "pull", &f.export_id, &dir.path().to_string_lossy()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains(&format!("{} file(s) downloaded", f.keys.len())), "{err}");
+}

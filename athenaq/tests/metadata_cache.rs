@@ -131,3 +131,217 @@ fn a_damaged_cache_is_rebuilt_with_a_warning() {
     let (_, err) = query(exports.path(), cache.path(), &[]);
     assert!(err.contains("from the cache") && !err.contains("warning"), "{err}");
 }
+
+/// The orders part file of the second export (the one with a batch folder), for tests that
+/// change one file.
+fn an_orders_part(exports: &Path) -> PathBuf {
+    let mut parts = Vec::new();
+    parquet_files(exports, &mut parts);
+    parts.sort();
+    parts.into_iter().find(|p| p.to_string_lossy().contains("public.orders")).unwrap()
+}
+
+/// Rewrites a Parquet file with only its first `keep` rows, padded (in its key-value metadata)
+/// to exactly `size` bytes.
+fn rewrite_to_size(path: &Path, keep: usize, size: u64) {
+    use parquet::file::metadata::KeyValue;
+    use parquet::file::properties::WriterProperties;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap()).unwrap().build().unwrap();
+    let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+    let write = |pad: usize| {
+        let props = WriterProperties::builder()
+            .set_key_value_metadata(Some(vec![KeyValue::new("pad".into(), "x".repeat(pad))]));
+        let mut bytes = Vec::new();
+        let mut writer = ArrowWriter::try_new(&mut bytes, batches[0].schema(), Some(props.build())).unwrap();
+        writer.write(&batches[0].slice(0, keep)).unwrap();
+        writer.close().unwrap();
+        bytes
+    };
+    let mut pad = 0;
+    for _ in 0..8 {
+        let bytes = write(pad);
+        match (bytes.len() as u64).cmp(&size) {
+            std::cmp::Ordering::Equal => {
+                std::fs::write(path, bytes).unwrap();
+                return;
+            }
+            std::cmp::Ordering::Less => pad += (size - bytes.len() as u64) as usize,
+            std::cmp::Ordering::Greater => pad -= (bytes.len() as u64 - size) as usize,
+        }
+    }
+    panic!("could not pad {} to {size} bytes", path.display());
+}
+
+/// The sum of the `orders` column of [`SQL`]'s answer.
+fn orders(csv: &str) -> u64 {
+    csv.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse::<u64>().unwrap()).sum()
+}
+
+#[test]
+fn a_part_rewritten_to_its_size_with_its_mtime_put_back_is_read_again() {
+    let exports = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    write_sample(exports.path(), SampleSpec { orders: 3_000, customers: 80 }).unwrap();
+    let (first, _) = query(exports.path(), cache.path(), &[]);
+
+    // As `touch -r`: the same size, the modification time put back. Only the change time (which
+    // no user can set) tells the new file from the old.
+    let part = an_orders_part(exports.path());
+    let before = std::fs::metadata(&part).unwrap();
+    rewrite_to_size(&part, 7, before.len());
+    std::fs::File::options().write(true).open(&part).unwrap().set_modified(before.modified().unwrap()).unwrap();
+    let after = std::fs::metadata(&part).unwrap();
+    assert_eq!((after.len(), after.modified().unwrap()), (before.len(), before.modified().unwrap()));
+
+    let (cached, err) = query(exports.path(), cache.path(), &[]);
+    let (fresh, _) = query(exports.path(), cache.path(), &["--no-cache"]);
+    assert_eq!(cached, fresh, "the cache answers as a fresh read does: {err}");
+    assert!(orders(&cached) < orders(&first), "{cached}");
+}
+
+/// A cache entry that still matches a changed file (here planted; a clock set back, a copy that
+/// keeps times and inode): a query that reads data fails naming the part file and the way out,
+/// and the entry is dropped, so the next run is right.
+#[test]
+fn a_stale_footer_the_cache_cannot_see_is_named_and_dropped() {
+    let exports = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    write_sample(exports.path(), SampleSpec { orders: 3_000, customers: 80 }).unwrap();
+    query(exports.path(), cache.path(), &[]);
+
+    let part = an_orders_part(exports.path());
+    truncate_part(&part, 7);
+    let now = athenaq::metadata_cache::Version::of_file(&std::fs::metadata(&part).unwrap());
+    let (file, bytes) = cache_files(cache.path()).remove(0);
+    let mut stored: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let inside = part.strip_prefix(exports.path()).unwrap().to_str().unwrap().to_owned();
+    let entry = stored["footers"]
+        .as_object_mut()
+        .unwrap()
+        .iter_mut()
+        .find_map(|(key, entry)| key.ends_with(&inside).then_some(entry))
+        .expect("the part's footer is kept");
+    entry["size"] = now.size.into();
+    entry["stamp"] = now.stamp.clone().into();
+    std::fs::write(&file, serde_json::to_vec(&stored).unwrap()).unwrap();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_athenaq"))
+        .args(["query", "--format", "csv", "--local"])
+        .arg(exports.path())
+        .arg(SQL)
+        .env("ATHENAQ_CACHE_DIR", cache.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success());
+    assert!(err.contains(&*part.to_string_lossy()) && err.contains("--no-cache"), "{err}");
+
+    let (again, _) = query(exports.path(), cache.path(), &[]);
+    assert_eq!(again, query(exports.path(), cache.path(), &["--no-cache"]).0);
+}
+
+#[test]
+fn a_folder_is_one_source_however_it_is_named() {
+    let root = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let exports = root.path().join("exports");
+    write_sample(&exports, SampleSpec { orders: 300, customers: 20 }).unwrap();
+    std::os::unix::fs::symlink(&exports, root.path().join("linked")).unwrap();
+    let run = |folder: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_athenaq"))
+            .args(["query", "--format", "csv", "--local", folder, SQL])
+            .current_dir(root.path())
+            .env("ATHENAQ_CACHE_DIR", cache.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    };
+    let (first, _) = run("exports");
+    // "(N of M part file(s)' metadata from the cache)"
+    let hits = |err: &str| -> Option<(usize, usize)> {
+        let (_, rest) = err.rsplit_once(" row(s) in ")?;
+        let (counts, _) = rest.split_once(" part file(s)' metadata from the cache")?;
+        let (n, m) = counts.rsplit_once('(')?.1.split_once(" of ")?;
+        Some((n.parse().ok()?, m.parse().ok()?))
+    };
+    for folder in [exports.to_str().unwrap(), "./exports", "linked", "exports/"] {
+        let (again, err) = run(folder);
+        assert_eq!(again, first, "{folder}");
+        assert!(hits(&err).is_some_and(|(n, m)| n == m && n > 0), "{folder}: every footer from the cache: {err}");
+    }
+    assert_eq!(cache_files(cache.path()).len(), 1, "one cache file for the one folder");
+}
+
+/// A cache folder or file that is a link (`~/.cache/athenaq -> /etc` made athenaq write
+/// `/etc/metadata/<hash>.json`): never followed, said in a warning, and the query runs without
+/// the cache. A temporary folder stands for /etc.
+#[test]
+fn a_linked_cache_folder_or_file_is_never_followed() {
+    let exports = tempfile::tempdir().unwrap();
+    write_sample(exports.path(), SampleSpec { orders: 300, customers: 20 }).unwrap();
+    let (expected, _) = query(exports.path(), tempfile::tempdir().unwrap().path(), &["--no-cache"]);
+    let run = |env: &[(&str, &Path)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_athenaq"));
+        command.args(["query", "--format", "csv", "--local"]).arg(exports.path()).arg(SQL);
+        command.env_remove("ATHENAQ_CACHE_DIR").env_remove("XDG_CACHE_HOME");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let out = command.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    };
+
+    // $XDG_CACHE_HOME/athenaq, athenaq's own folder, is a link.
+    let home = tempfile::tempdir().unwrap();
+    let victim = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(victim.path(), home.path().join("athenaq")).unwrap();
+    for _ in 0..2 {
+        let (out, err) = run(&[("XDG_CACHE_HOME", home.path())]);
+        assert_eq!(out, expected);
+        assert!(
+            err.contains("symbolic link") && err.contains(&*home.path().join("athenaq").to_string_lossy()),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_dir(victim.path()).unwrap().count(), 0, "nothing written through the link");
+    }
+
+    // ATHENAQ_CACHE_DIR is a link.
+    let linked = home.path().join("linked-cache");
+    std::os::unix::fs::symlink(victim.path(), &linked).unwrap();
+    let (out, err) = run(&[("ATHENAQ_CACHE_DIR", &linked)]);
+    assert_eq!(out, expected);
+    assert!(err.contains("symbolic link"), "{err}");
+    assert_eq!(std::fs::read_dir(victim.path()).unwrap().count(), 0);
+
+    // The cache file is a link: neither read nor written through.
+    let cache = tempfile::tempdir().unwrap();
+    run(&[("ATHENAQ_CACHE_DIR", cache.path())]);
+    let (file, _) = cache_files(cache.path()).remove(0);
+    let target = victim.path().join("target.json");
+    std::fs::write(&target, b"precious").unwrap();
+    std::fs::remove_file(&file).unwrap();
+    std::os::unix::fs::symlink(&target, &file).unwrap();
+    let (out, err) = run(&[("ATHENAQ_CACHE_DIR", cache.path())]);
+    assert_eq!(out, expected);
+    assert!(err.contains("symbolic link") && err.contains(&*file.to_string_lossy()), "{err}");
+    assert_eq!(std::fs::read(&target).unwrap(), b"precious");
+}
+
+/// A cache folder that cannot be made (a read-only home): the real reason with the folder and
+/// what to do, and the query's answer all the same.
+#[test]
+fn a_cache_that_cannot_be_written_says_why_and_the_query_runs() {
+    let exports = tempfile::tempdir().unwrap();
+    write_sample(exports.path(), SampleSpec { orders: 300, customers: 20 }).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    // A file on the way: no folder can be made there, as root too (whom permissions do not stop).
+    std::fs::write(home.path().join("cache"), b"").unwrap();
+    let blocked = home.path().join("cache/deeper/athenaq");
+    let (out, err) = query(exports.path(), &blocked, &[]);
+    assert_eq!(out, query(exports.path(), home.path(), &["--no-cache"]).0);
+    assert!(err.contains(&format!("cannot create the folder {}", home.path().join("cache/deeper").display())), "{err}");
+    assert!(err.contains("Not a directory") && !err.contains("No such file"), "{err}");
+    assert!(err.contains("ATHENAQ_CACHE_DIR") && err.contains("--no-cache"), "{err}");
+}

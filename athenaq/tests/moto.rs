@@ -155,3 +155,50 @@ async fn missing_lists_the_snapshots_without_an_export_and_fails() {
     assert!(row["export_id"].as_str().unwrap().starts_with("pams-stack-prod-"), "{row}");
     assert!(stderr.contains(&format!("{} of 3 snapshot(s) examined have no export", rows.len())), "{stderr}");
 }
+
+/// `--db` is one rule for every command: RDS identifiers are case-insensitive ("stored as a
+/// lowercase string", DBInstanceIdentifier in the Amazon RDS API Reference), so `list-exports`
+/// and `list-exports --missing` select the same database in any case, and refuse the same names.
+#[tokio::test]
+async fn db_selects_the_same_database_in_list_exports_and_its_missing_list() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let rds = aws_sdk_rds::Client::new(&sdk);
+    s3exports_testkit::create_db_instance(&rds, "pams-stack-prod", "postgres").await;
+    let mut arns = Vec::new();
+    for id in ["exported", "never-exported"] {
+        let snap =
+            rds.create_db_snapshot().db_instance_identifier("pams-stack-prod").db_snapshot_identifier(id).send().await;
+        arns.push(snap.unwrap().db_snapshot().unwrap().db_snapshot_arn().unwrap().to_owned());
+    }
+    let key = "arn:aws:kms:us-east-1:123456789012:key/k";
+    s3exports_testkit::start_export(&rds, "pams-one", &arns[0], "pams-db-snapshots-export", key).await;
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_athenaq"))
+            .args(["--env", "prod", "--format", "json"])
+            .args(args)
+            .envs(moto.env())
+            .output()
+            .unwrap();
+        let rows: Vec<Value> =
+            String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        (rows, String::from_utf8_lossy(&out.stderr).into_owned(), out.status.code())
+    };
+    for db in ["pams-stack-prod", "PAMS-Stack-Prod"] {
+        let (exports, err, code) = run(&["list-exports", "--no-storage", "--db", db]);
+        assert_eq!(code, Some(0), "{db}: {err}");
+        let ids: Vec<&str> = exports.iter().filter_map(|r| r["export_id"].as_str()).collect();
+        assert_eq!(ids, ["pams-one"], "{db}: {exports:?}");
+        let (gaps, err, code) = run(&["list-exports", "--missing", "--db", db]);
+        assert_eq!(code, Some(1), "{db}: gaps are a failed check: {err}");
+        assert!(gaps.iter().any(|r| r["snapshot"] == "never-exported"), "{db}: {gaps:?}");
+        assert!(gaps.iter().all(|r| r["database"] == "pams-stack-prod"), "{db}: {gaps:?}");
+    }
+    for missing in [false, true] {
+        let args: &[&str] =
+            if missing { &["list-exports", "--missing", "--db", "pams"] } else { &["list-exports", "--db", "pams"] };
+        let (_, err, code) = run(args);
+        assert_eq!(code, Some(1));
+        assert!(err.contains("database `pams` is not configured in prod"), "{err}");
+    }
+}

@@ -1,6 +1,7 @@
 //! `athenaq rehydrate` into a real MariaDB (started by the test, stopped at its end): the
 //! MySQL-flavoured sample with MySQL's types and exact values, reruns, a damaged part, schema
-//! only, odd identifiers, and the errors a user meets.
+//! only, odd identifiers, and the errors a user meets; two runs at once, what "already loaded"
+//! takes, values the original type cannot hold, and TLS.
 
 mod rehydrating;
 
@@ -8,9 +9,9 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, Decimal128Array, Int32Array, StringArray};
+use datafusion::arrow::array::{ArrayRef, Decimal128Array, Float64Array, Int32Array, StringArray};
 use datafusion::arrow::record_batch::RecordBatch;
-use rehydrating::{damage, export_of, numbered_table, rehydrate};
+use rehydrating::{damage, export_of, labelled_table, numbered_table, one_column_table, rehydrate, rehydrate_at_once};
 use s3exports_rds::layout::TypeMapping;
 use s3exports_testkit::databases::{MARIADB_USER, MariaDb, PASSWORD};
 use s3exports_testkit::export_writer::{TableSpec, column};
@@ -246,4 +247,139 @@ fn errors_name_what_is_wrong_and_never_print_the_password() {
         rehydrate(&[&facts.export_id, "--local", local, "--into", &url, "--table", "orders", "--drop-existing"], &[]);
     assert_eq!(replaced.code, Some(0), "{}", replaced.stderr);
     assert_eq!(sql(&db, "SELECT COUNT(*) FROM maxone.orders"), "50");
+}
+
+#[test]
+fn two_rehydrates_at_once_load_a_table_once() {
+    // Each counted inside its own transaction and both loaded: every row twice.
+    let db = MariaDb::start();
+    let dir = tempfile::tempdir().unwrap();
+    let written = export_of(dir.path(), "race-stack-prod", vec![numbered_table("shop.big", "longtext", 4, 25_000)]);
+    let runs =
+        rehydrate_at_once(&[&written.export_id, "--local", dir.path().to_str().unwrap(), "--into", &db.url("")], 2);
+    let mut statuses: Vec<String> = runs.iter().map(|r| r.status("shop.big")).collect();
+    statuses.sort();
+    assert_eq!(statuses, ["already loaded", "loaded"], "{}\n{}", runs[0].stderr, runs[1].stderr);
+    assert!(runs.iter().all(|r| r.code == Some(0)));
+    assert_eq!(sql(&db, "SELECT COUNT(*), COUNT(DISTINCT id) FROM shop.big"), "100000\t100000");
+}
+
+#[test]
+fn already_loaded_means_this_export_unchanged_never_a_count_or_a_view() {
+    let db = MariaDb::start();
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let first = export_of(one.path(), "items-stack-prod", vec![labelled_table("shop.items", "longtext", "first", 100)]);
+    let second =
+        export_of(two.path(), "items-stack-dev", vec![labelled_table("shop.items", "longtext", "second", 100)]);
+    let url = db.url("");
+    let load = |written: &s3exports_testkit::export_writer::Written, dir: &Path, more: &[&str]| {
+        let mut args = vec![written.export_id.as_str(), "--local", dir.to_str().unwrap(), "--into", url.as_str()];
+        args.extend_from_slice(more);
+        rehydrate(&args, &[])
+    };
+    assert_eq!(load(&first, one.path(), &[]).status("shop.items"), "loaded");
+    let replaced = load(&second, two.path(), &[]);
+    assert_eq!(replaced.code, Some(0), "{}", replaced.stderr);
+    let status = replaced.status("shop.items");
+    assert!(
+        status.starts_with("reloaded (had 100 rows: they were export ") && status.contains(&first.export_id),
+        "{status}"
+    );
+    assert_eq!(sql(&db, "SELECT label FROM shop.items WHERE id = 7"), "second 7");
+    assert_eq!(load(&second, two.path(), &[]).status("shop.items"), "already loaded");
+    sql(&db, "UPDATE shop.items SET label = 'edited' WHERE id = 7");
+    let edited = load(&second, two.path(), &[]);
+    assert!(edited.status("shop.items").contains("changed since export"), "{:?}", edited.rows);
+    assert_eq!(sql(&db, "SELECT label FROM shop.items WHERE id = 7"), "second 7");
+    sql(
+        &db,
+        "CREATE TABLE shop.items_copy AS SELECT * FROM shop.items; DROP TABLE shop.items; \
+         CREATE VIEW shop.items AS SELECT id, label FROM shop.items_copy",
+    );
+    for more in [&[][..], &["--drop-existing"][..]] {
+        let view = load(&second, two.path(), more);
+        assert_eq!(view.code, Some(1), "{more:?}: {}", view.stderr);
+        assert!(view.status("shop.items").contains("is a view, not a table"), "{:?}", view.rows);
+    }
+    assert_eq!(
+        sql(
+            &db,
+            "SELECT TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'items'"
+        ),
+        "VIEW"
+    );
+}
+
+#[test]
+fn floats_that_are_doubles_are_refused_and_year_zero_stays_zero() {
+    let db = MariaDb::start();
+    let dir = tempfile::tempdir().unwrap();
+    let tables = vec![
+        // AWS's data conversion table (RDS user guide, "MySQL and MariaDB data type mapping to
+        // Parquet"): FLOAT is written as DOUBLE.
+        one_column_table(
+            "shop.floats",
+            column("f", "float", "DOUBLE"),
+            Arc::new(Float64Array::from(vec![0.25, 16_777_217.0])),
+        ),
+        one_column_table(
+            "shop.fine",
+            column("f", "float", "DOUBLE"),
+            Arc::new(Float64Array::from(vec![0.1, 16_777_216.0])),
+        ),
+        one_column_table("shop.years", column("y", "year", "INT32"), Arc::new(Int32Array::from(vec![0, 1901, 2155]))),
+    ];
+    let written = export_of(dir.path(), "values-stack-prod", tables);
+    let run = rehydrate(&[&written.export_id, "--local", dir.path().to_str().unwrap(), "--into", &db.url("")], &[]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let status = run.status("shop.floats");
+    assert!(
+        status.starts_with("failed: table shop.floats, column `f`, row 2:")
+            && status.contains("not a single-precision"),
+        "{status}"
+    );
+    assert_eq!(sql(&db, "SELECT COUNT(*) FROM shop.floats"), "0");
+    assert_eq!(run.status("shop.fine"), "loaded");
+    assert_eq!(sql(&db, "SELECT COUNT(*) FROM shop.fine WHERE f = CAST(0.1 AS FLOAT) OR f = 16777216"), "2");
+    assert_eq!(run.status("shop.years"), "loaded");
+    assert_eq!(sql(&db, "SELECT GROUP_CONCAT(CAST(y AS CHAR) ORDER BY y) FROM shop.years"), "0000,1901,2155");
+}
+
+#[test]
+fn tls_is_never_dropped_silently() {
+    let db = MariaDb::start();
+    let dir = tempfile::tempdir().unwrap();
+    let facts = write_mysql_sample(dir.path(), 10).unwrap();
+    let local = dir.path().to_str().unwrap();
+    // No TLS parameter: TLS when offered; this server offers none, and the run says so.
+    let plain = rehydrate(&[&facts.export_id, "--local", local, "--into", &db.url(""), "--table", "orders"], &[]);
+    assert_eq!(plain.code, Some(0), "{}", plain.stderr);
+    assert!(plain.stderr.contains("not encrypted") && plain.stderr.contains("ssl-mode=REQUIRED"), "{}", plain.stderr);
+    let asked = rehydrate(
+        &[
+            &facts.export_id,
+            "--local",
+            local,
+            "--into",
+            &format!("{}?ssl-mode=DISABLED", db.url("")),
+            "--table",
+            "orders",
+        ],
+        &[],
+    );
+    assert_eq!(asked.code, Some(0), "{}", asked.stderr);
+    assert!(!asked.stderr.contains("not encrypted"), "{}", asked.stderr);
+    // Every spelling of "require" refuses this server rather than load in plaintext.
+    for query in
+        ["ssl-mode=REQUIRED", "sslmode=require", "require_ssl=yes", "require_ssl=TRUE", "ssl-mode=verify_identity"]
+    {
+        let url = format!("{}?{query}", db.url(""));
+        let run = rehydrate(&[&facts.export_id, "--local", local, "--into", &url], &[]);
+        assert_eq!(run.code, Some(1), "{query}: {}", run.stderr);
+        assert!(run.stderr.contains("offers no TLS") && !run.stderr.contains(PASSWORD), "{query}: {}", run.stderr);
+    }
+    let unknown = rehydrate(&[&facts.export_id, "--local", local, "--into", &format!("{}?ssl=true", db.url(""))], &[]);
+    assert_eq!(unknown.code, Some(1));
+    assert!(unknown.stderr.contains("`ssl`") && unknown.stderr.contains("ssl-mode"), "{}", unknown.stderr);
+    assert_eq!(sql(&db, "SELECT COUNT(*) FROM maxone.orders"), "10");
 }

@@ -1,6 +1,8 @@
 //! `athenaq rehydrate` into a real PostgreSQL (started by the test, stopped at its end): the
 //! sample export with its original types and exact values, reruns, a damaged part, schema
-//! only, odd identifiers, and the errors a user meets.
+//! only, odd identifiers, and the errors a user meets; a server in another zone, columns RDS
+//! did not export or only some parts have, values the original type cannot hold, two runs at
+//! once, and what "already loaded" takes.
 
 mod rehydrating;
 
@@ -9,10 +11,10 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, Int32Array, StringArray};
+use datafusion::arrow::array::{ArrayRef, Float64Array, Int32Array, Int64Array, StringArray};
 use datafusion::arrow::record_batch::RecordBatch;
-use rehydrating::{damage, export_of, numbered_table, rehydrate};
-use s3exports_rds::layout::TableStatus;
+use rehydrating::{damage, export_of, labelled_table, numbered_table, one_column_table, rehydrate, rehydrate_at_once};
+use s3exports_rds::layout::{TableStatus, TypeMapping};
 use s3exports_testkit::databases::{PASSWORD, Postgres};
 use s3exports_testkit::export_writer::{ExportSpec, TableSpec, column, write_export};
 use s3exports_testkit::sample::{SampleSpec, write_sample};
@@ -363,4 +365,253 @@ fn errors_name_what_is_wrong_and_never_print_the_password() {
     let engine = rehydrate(&[&mysql.export_id, "--local", my.path().to_str().unwrap(), "--into", &url], &[]);
     assert_eq!(engine.code, Some(1));
     assert!(engine.stderr.contains("mysql://"), "{}", engine.stderr);
+}
+
+fn sized(mut m: TypeMapping, length: Option<i64>, fraction: Option<i64>) -> TypeMapping {
+    m.original_char_max_length = length;
+    m.original_date_time_precision = fraction;
+    m
+}
+
+fn strings(values: &[&str]) -> ArrayRef {
+    Arc::new(StringArray::from(values.to_vec()))
+}
+
+#[test]
+fn the_session_pins_its_zone_and_date_style_whatever_the_servers_are() {
+    // A server whose zone and date order are not the tool's: a timestamptz given as text
+    // without an offset is UTC (not 5:30 earlier), a date in M/D/Y order is read as such.
+    let pg = Postgres::start_with(&[("timezone", "Asia/Kolkata"), ("datestyle", "SQL,DMY")]);
+    let dir = tempfile::tempdir().unwrap();
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("at_tz", strings(&["2026-11-20 10:00:00", "2026-11-20 10:00:00.25+00"])),
+        ("at", strings(&["2026-11-20 10:00:00.5", "2026-11-20 23:59:59"])),
+        ("on_day", strings(&["2026-11-12", "11/12/2026"])),
+    ];
+    let table = TableSpec {
+        target: "shop.public.times".into(),
+        columns: vec![
+            column("at_tz", "timestamp with time zone", "STRING"),
+            column("at", "timestamp without time zone", "STRING"),
+            column("on_day", "date", "STRING"),
+        ],
+        parts: vec![RecordBatch::try_from_iter(columns).unwrap()],
+    };
+    let written = export_of(dir.path(), "zones-stack-prod", vec![table]);
+    let run =
+        rehydrate(&[&written.export_id, "--local", dir.path().to_str().unwrap(), "--into", &pg.url("postgres")], &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(
+        pg.psql(
+            "postgres",
+            "SELECT string_agg(to_char(at_tz AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.FF2') || ' ' || \
+             to_char(at, 'YYYY-MM-DD HH24:MI:SS.FF1') || ' ' || to_char(on_day, 'YYYY-MM-DD'), ' | ' ORDER BY at) \
+             FROM public.times"
+        ),
+        "2026-11-20 10:00:00.00 2026-11-20 10:00:00.5 2026-11-12 | 2026-11-20 10:00:00.25 2026-11-20 23:59:59.0 2026-11-12"
+    );
+    // The server has no TLS and the URL did not turn it off: said, not silent.
+    assert!(run.stderr.contains("not encrypted") && run.stderr.contains("sslmode=require"), "{}", run.stderr);
+}
+
+#[test]
+fn columns_rds_did_not_export_and_columns_only_some_parts_have() {
+    let pg = Postgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    // AWS's "Data conversion when exporting to an Amazon S3 bucket for Amazon RDS" (RDS user
+    // guide, PostgreSQL data type mapping to Parquet): object identifier types are N/A, so the
+    // metadata lists `owner` and no part file has it.
+    let owned = TableSpec {
+        target: "shop.public.owned".into(),
+        columns: vec![column("id", "bigint", "INT64"), column("owner", "oid", "N/A")],
+        parts: vec![
+            RecordBatch::try_from_iter(vec![("id", Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef)]).unwrap(),
+        ],
+    };
+    // `added` appears in the second part only.
+    let grown = TableSpec {
+        target: "shop.public.grown".into(),
+        columns: vec![column("id", "bigint", "INT64"), column("added", "text", "STRING")],
+        parts: vec![
+            RecordBatch::try_from_iter(vec![("id", Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef)]).unwrap(),
+            RecordBatch::try_from_iter(vec![
+                ("id", Arc::new(Int64Array::from(vec![3])) as ArrayRef),
+                ("added", strings(&["late"])),
+            ])
+            .unwrap(),
+        ],
+    };
+    // The parts disagree on `id`'s type.
+    let clash = TableSpec {
+        target: "shop.public.clash".into(),
+        columns: vec![column("id", "bigint", "INT64")],
+        parts: vec![
+            RecordBatch::try_from_iter(vec![("id", Arc::new(Int64Array::from(vec![1])) as ArrayRef)]).unwrap(),
+            RecordBatch::try_from_iter(vec![("id", strings(&["2"]))]).unwrap(),
+        ],
+    };
+    let written = export_of(dir.path(), "columns-stack-prod", vec![owned, grown, clash]);
+    let run =
+        rehydrate(&[&written.export_id, "--local", dir.path().to_str().unwrap(), "--into", &pg.url("postgres")], &[]);
+    assert_eq!(run.code, Some(1), "the clashing table is refused: {}", run.stderr);
+    assert_eq!(run.status("shop.public.owned"), "loaded");
+    assert!(
+        run.stderr.contains("shop.public.owned.owner (oid): in the export's metadata but in no part file"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        pg.psql(
+            "postgres",
+            "SELECT string_agg(attname, ',') FROM pg_attribute WHERE attrelid = 'public.owned'::regclass AND attnum > 0"
+        ),
+        "id"
+    );
+    assert_eq!(count(&pg, "postgres", "public.owned"), 3);
+    assert_eq!(run.status("shop.public.grown"), "loaded");
+    assert_eq!(
+        psql_rows(&pg, "postgres", "SELECT id, added FROM public.grown ORDER BY id"),
+        vec![vec!["1".to_owned(), NULL.into()], vec!["2".to_owned(), NULL.into()], vec!["3".to_owned(), "late".into()]]
+    );
+    assert!(run.stderr.contains("shop.public.grown.added: not in 1 of the 2 part files"), "{}", run.stderr);
+    let refused = run.status("shop.public.clash");
+    let (_, clash_parts) = written.parts.iter().find(|(t, _)| t.ends_with("clash")).unwrap();
+    assert!(refused.starts_with("refused: column `id` is Int64 in part file"), "{refused}");
+    for part in clash_parts {
+        assert!(refused.contains(&part.display().to_string()), "{refused}");
+    }
+}
+
+#[test]
+fn values_the_original_type_cannot_hold_are_refused_naming_table_column_and_row() {
+    let pg = Postgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let doubles = |v: Vec<f64>| -> ArrayRef { Arc::new(Float64Array::from(v)) };
+    let tables = vec![
+        one_column_table("shop.public.reals", column("r", "real", "DOUBLE"), doubles(vec![0.5, 16_777_217.0])),
+        one_column_table("shop.public.fractions", column("f", "real", "DOUBLE"), doubles(vec![0.123_456_789_012_3])),
+        one_column_table(
+            "shop.public.stamps",
+            sized(column("t", "timestamp without time zone", "STRING"), None, Some(0)),
+            strings(&["2026-11-20 10:00:00", "2026-11-20 10:00:00.5"]),
+        ),
+        one_column_table(
+            "shop.public.clocks",
+            sized(column("c", "time without time zone", "STRING"), None, Some(0)),
+            strings(&["23:59:59.9"]),
+        ),
+        one_column_table(
+            "shop.public.codes",
+            sized(column("v", "character varying", "STRING"), Some(3), None),
+            strings(&["abc", "ab   "]),
+        ),
+        one_column_table(
+            "shop.public.fine",
+            column("r", "real", "DOUBLE"),
+            doubles(vec![0.1, 16_777_216.0, f64::from(0.3f32)]),
+        ),
+    ];
+    let written = export_of(dir.path(), "values-stack-prod", tables);
+    let run =
+        rehydrate(&[&written.export_id, "--local", dir.path().to_str().unwrap(), "--into", &pg.url("postgres")], &[]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    for (table, column, row, why) in [
+        ("reals", "r", 2, "not a single-precision value"),
+        ("fractions", "f", 1, "not a single-precision value"),
+        ("stamps", "t", 2, "would be rounded"),
+        ("clocks", "c", 1, "would be rounded"),
+        ("codes", "v", 2, "trailing spaces"),
+    ] {
+        let status = run.status(&format!("shop.public.{table}"));
+        assert!(
+            status.starts_with("failed: table shop.public.")
+                && status.contains(&format!("column `{column}`, row {row}:"))
+                && status.contains(why),
+            "{table}: {status}"
+        );
+        assert_eq!(count(&pg, "postgres", &format!("public.{table}")), 0, "{table}: nothing kept");
+    }
+    assert_eq!(run.status("shop.public.fine"), "loaded");
+    assert_eq!(
+        pg.psql("postgres", "SELECT count(*) FROM public.fine WHERE r IN (0.1::real, 16777216::real, 0.3::real)"),
+        "3"
+    );
+}
+
+#[test]
+fn two_rehydrates_at_once_load_a_table_once_and_a_held_lock_is_waited_for_then_refused() {
+    let pg = Postgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    // A schema that does not exist yet: both runs would create it and the table at once.
+    let written = export_of(dir.path(), "race-stack-prod", vec![numbered_table("shop.fresh.big", "text", 4, 25_000)]);
+    let local = dir.path().to_str().unwrap();
+    let url = pg.url("postgres");
+    let runs = rehydrate_at_once(&[&written.export_id, "--local", local, "--into", &url], 2);
+    let mut statuses: Vec<String> = runs.iter().map(|r| r.status("shop.fresh.big")).collect();
+    statuses.sort();
+    assert_eq!(statuses, ["already loaded", "loaded"], "{}\n{}", runs[0].stderr, runs[1].stderr);
+    assert!(runs.iter().all(|r| r.code == Some(0)));
+    assert_eq!(pg.psql("postgres", "SELECT count(*), count(DISTINCT id) FROM fresh.big"), "100000|100000");
+
+    // Another session holds the table's lock: the run waits its --lock-wait, then says so.
+    let key = s3exports_rehydrate::lock_key(&["postgres", "fresh", "big"]);
+    let mut holder = Command::new(pg.bin().join("psql"))
+        .args(["-X", "-q", "-h", "127.0.0.1", "-U", "postgres", "-p", &pg.port.to_string(), "-d", "postgres", "-c"])
+        .arg(format!("SELECT pg_advisory_lock({key}), pg_sleep(8)"))
+        .env("PGPASSWORD", PASSWORD)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let waited = rehydrate(&[&written.export_id, "--local", local, "--into", &url, "--lock-wait", "1"], &[]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(waited.code, Some(1), "{}", waited.stderr);
+    let status = waited.status("shop.fresh.big");
+    assert!(status.contains("held its lock for 1 s") && status.contains("--lock-wait"), "{status}");
+    assert!(waited.stderr.contains("another load of this table is under way"), "{}", waited.stderr);
+}
+
+#[test]
+fn already_loaded_means_this_export_unchanged_never_a_count_or_a_view() {
+    let pg = Postgres::start();
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let first =
+        export_of(one.path(), "items-stack-prod", vec![labelled_table("shop.public.items", "text", "first", 100)]);
+    let second =
+        export_of(two.path(), "items-stack-dev", vec![labelled_table("shop.public.items", "text", "second", 100)]);
+    let url = pg.url("postgres");
+    let load = |written: &s3exports_testkit::export_writer::Written, dir: &Path, more: &[&str]| {
+        let mut args = vec![written.export_id.as_str(), "--local", dir.to_str().unwrap(), "--into", url.as_str()];
+        args.extend_from_slice(more);
+        rehydrate(&args, &[])
+    };
+    assert_eq!(load(&first, one.path(), &[]).status("shop.public.items"), "loaded");
+    // Another export of the table with the same count replaces the first's rows.
+    let replaced = load(&second, two.path(), &[]);
+    assert_eq!(replaced.code, Some(0), "{}", replaced.stderr);
+    let status = replaced.status("shop.public.items");
+    assert!(
+        status.starts_with("reloaded (had 100 rows: they were export ") && status.contains(&first.export_id),
+        "{status}"
+    );
+    assert_eq!(pg.psql("postgres", "SELECT label FROM public.items WHERE id = 7"), "second 7");
+    assert_eq!(load(&second, two.path(), &[]).status("shop.public.items"), "already loaded");
+    // A row edited by hand: the count is the same, the table is not the load's any more.
+    pg.psql("postgres", "UPDATE public.items SET label = 'edited' WHERE id = 7");
+    let edited = load(&second, two.path(), &[]);
+    assert!(edited.status("shop.public.items").contains("changed since export"), "{:?}", edited.rows);
+    assert_eq!(pg.psql("postgres", "SELECT label FROM public.items WHERE id = 7"), "second 7");
+    // A view with the export's columns and count is never the loaded table, nor dropped.
+    pg.psql(
+        "postgres",
+        "CREATE TABLE public.items_copy AS SELECT * FROM public.items; DROP TABLE public.items; \
+         CREATE VIEW public.items AS SELECT id, label FROM public.items_copy",
+    );
+    for more in [&[][..], &["--drop-existing"][..]] {
+        let view = load(&second, two.path(), more);
+        assert_eq!(view.code, Some(1), "{more:?}: {}", view.stderr);
+        assert!(view.status("shop.public.items").contains("is a view, not a table"), "{:?}", view.rows);
+    }
+    assert_eq!(pg.psql("postgres", "SELECT relkind FROM pg_class WHERE oid = 'public.items'::regclass"), "v");
 }

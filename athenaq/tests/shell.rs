@@ -1,12 +1,15 @@
 //! `athenaq shell` over a local copy: the line loop fed line by line (multi-line statements,
-//! `\d`, `\timing`, `\format`, errors that do not end the session, a canceled statement), and
-//! the binary fed from a pipe, whose exit status says whether anything failed.
+//! `\d`, `\timing`, `\format`, errors that do not end the session, a canceled statement, a
+//! canceled cross join that must free the session at once), and the binary fed from a pipe,
+//! whose exit status says whether anything failed.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use athenaq::in_place::{Caching, Purpose, Source, open};
 use athenaq::local;
+use athenaq::metadata_cache::MetadataCache;
 use athenaq::output::Format;
 use athenaq::shell::engine::Engine;
 use athenaq::shell::{Next, Session};
@@ -19,7 +22,21 @@ async fn session(dir: &std::path::Path) -> Session {
             .unwrap();
     let tables = local::catalog_tables(&opened.found.exports, None, None);
     let ctx = local::session_in(opened.ctx, &tables).await.unwrap();
-    Session::new(Engine::Local { ctx, tables }, Format::Csv)
+    Session::new(Engine::Local { ctx, tables, cache: MetadataCache::off() }, Format::Csv)
+}
+
+/// The tests that run queries in this process, one at a time: one of them measures the
+/// process's CPU time.
+static IN_PROCESS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// CPU time (user and system) this process has used so far, from `/proc/self/stat`.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // After the command name in parentheses: the state is field 3, utime and stime fields 14, 15,
+    // in clock ticks of 1/100 s (USER_HZ). See proc_pid_stat(5).
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
 }
 
 /// Feeds `lines`; stdout and stderr as text.
@@ -36,6 +53,7 @@ async fn feed(session: &mut Session, lines: &[&str]) -> (String, String) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_line_loop_keeps_one_catalogue_and_goes_on_after_errors() {
+    let _alone = IN_PROCESS.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let facts = write_sample(dir.path(), SampleSpec::default()).unwrap();
     let mut s = session(dir.path()).await;
@@ -85,6 +103,37 @@ async fn the_line_loop_keeps_one_catalogue_and_goes_on_after_errors() {
     let (out, _) = feed(&mut s, &["SELECT 2 AS two;", "\\q", "SELECT 3;"]).await;
     assert_eq!(out, "{\"two\":2}\n");
     assert!(!s.is_open());
+}
+
+/// Ctrl-C during a cross join: it said "canceled", but the plan went on for minutes on both
+/// cores (it never yielded, so aborting its task took no effect) and the next statement waited
+/// for it. Now the work stops with the cancel and the next statement is answered at once. The
+/// bounds are a hang detector, not a speed target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canceled_cross_join_frees_the_session_at_once() {
+    let _alone = IN_PROCESS.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_sample(dir.path(), SampleSpec::default()).unwrap();
+    let mut s = session(dir.path()).await;
+    // Billions of rows (minutes of work); no statistic answers it.
+    let cross_join = "SELECT count(*) FROM pams_public_order_items a, pams_public_order_items b, \
+                      pams_public_customers c WHERE a.quantity + c.id <> b.quantity;";
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let started = Instant::now();
+    s.line(cross_join, || tokio::time::sleep(Duration::from_secs(2)), &mut out, &mut err).await.unwrap();
+    let err = String::from_utf8(err).unwrap();
+    assert!(err.contains("canceled") && out.is_empty(), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10), "the cancel took {:?}", started.elapsed());
+
+    // The work has stopped: over the next second the process hardly uses a core.
+    let before = cpu_time();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let used = cpu_time() - before;
+    assert!(used < Duration::from_millis(500), "{used:?} of CPU in the second after the cancel");
+
+    // The next statement is answered at once (a timer on this thread, which no busy worker holds).
+    let answered = tokio::time::timeout(Duration::from_secs(10), feed(&mut s, &["SELECT 2 AS two;"])).await;
+    assert_eq!(answered.expect("the next statement was not answered within 10 s").0, "two\n2\n");
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! configuration they give, the environment's config (embedded or a file) with its warnings,
 //! and SDK errors as short text.
 
+pub mod output;
+
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -34,10 +36,12 @@ impl AwsArgs {
     }
 }
 
-/// An S3 client; path-style addressing when `AWS_ENDPOINT_URL` points at a local emulator,
-/// which has no per-bucket host names.
+/// An S3 client; path-style addressing whenever the S3 endpoint is overridden
+/// ([`s3_endpoint_override`]: `AWS_ENDPOINT_URL_S3`, the profile's `services` section,
+/// `AWS_ENDPOINT_URL` or the profile's `endpoint_url`), as a local emulator or an S3-compatible
+/// store needs: it has no per-bucket host names.
 pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    let path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some();
+    let path_style = s3_endpoint_override(sdk).is_some();
     aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(path_style).build())
 }
 

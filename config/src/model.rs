@@ -123,9 +123,29 @@ pub struct Database {
     pub object_lock: ObjectLock,
 }
 
+impl Database {
+    /// Whether `name` names this database, in any case ([`crate::names::same_db_id`]).
+    pub fn is_named(&self, name: &str) -> bool {
+        crate::names::same_db_id(&self.db_name, name)
+    }
+}
+
 impl Config {
+    /// The configured database `db_name` names, in any case (see [`Database::is_named`]).
     pub fn database(&self, db_name: &str) -> Option<&Database> {
-        self.databases.iter().find(|d| d.db_name == db_name)
+        self.databases.iter().find(|d| d.is_named(db_name))
+    }
+
+    /// The configured database whose export bucket is `bucket` (validation gives every database
+    /// its own bucket); `None` for a bucket that is not one of this environment's.
+    pub fn database_for_bucket(&self, bucket: &str) -> Option<&Database> {
+        self.databases.iter().find(|d| d.s3_bucket_name == bucket)
+    }
+
+    /// The databases a `--db` option selects: every configured one without it, else the one it
+    /// names in any case (none when it names no configured database).
+    pub fn selected<'a>(&'a self, db: Option<&'a str>) -> impl Iterator<Item = &'a Database> {
+        self.databases.iter().filter(move |d| db.is_none_or(|name| d.is_named(name)))
     }
 }
 
@@ -235,4 +255,45 @@ fn toml_problem(text: &str, path: &str, error: &toml::de::Error) -> Problem {
         None => message,
     };
     Problem::new(path, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        let text = "environment = \"t\"\ngit_branch = \"t\"\n\
+                    [[databases]]\ndb_name = \"pams-stack-prod\"\ns3_bucket_name = \"pams-exports\"\n\
+                    [[databases]]\ndb_name = \"lams-stack-prod\"\ns3_bucket_name = \"lams-exports\"\n";
+        parse("t.toml", text).unwrap().config
+    }
+
+    fn names<'a>(dbs: impl Iterator<Item = &'a Database>) -> Vec<&'a str> {
+        dbs.map(|d| d.db_name.as_str()).collect()
+    }
+
+    #[test]
+    fn db_selects_one_database_in_any_case_or_all_without_it() {
+        let c = config();
+        assert_eq!(names(c.selected(None)), ["pams-stack-prod", "lams-stack-prod"]);
+        // RDS identifiers are case-insensitive ("DBInstanceIdentifier ... stored as a lowercase
+        // string", CreateDBInstance in the Amazon RDS API Reference).
+        for db in ["pams-stack-prod", "PAMS-Stack-Prod"] {
+            assert_eq!(names(c.selected(Some(db))), ["pams-stack-prod"], "{db:?}");
+            assert_eq!(c.database(db).map(|d| d.db_name.as_str()), Some("pams-stack-prod"), "{db:?}");
+        }
+        for other in ["pams", "pams-stack-prod2", " pams-stack-prod", ""] {
+            assert_eq!(names(c.selected(Some(other))), Vec::<&str>::new(), "{other:?}");
+            assert!(c.database(other).is_none(), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn the_database_of_a_bucket_is_the_one_exporting_to_it() {
+        let c = config();
+        assert_eq!(c.database_for_bucket("lams-exports").map(|d| d.db_name.as_str()), Some("lams-stack-prod"));
+        // Bucket names are exact: S3 allows only lower case, so another case is another bucket.
+        assert!(c.database_for_bucket("LAMS-exports").is_none());
+        assert!(c.database_for_bucket("someone-elses-bucket").is_none());
+    }
 }

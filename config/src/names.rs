@@ -115,6 +115,12 @@ pub fn crawler(env: &str, db_name: &str) -> String {
     format!("{PROJECT}-{env}-{db_name}")
 }
 
+/// Whether two database ids name one database: RDS identifiers are case-insensitive (RDS stores
+/// them lower case), so `Orders` and `orders` are one. The one case rule of every `--db`.
+pub fn same_db_id(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
 /// Glue database of one configured database: lower-cased, `[^a-z0-9_]` -> `_`.
 pub fn glue_database(db_name: &str) -> String {
     glue_identifier(db_name)

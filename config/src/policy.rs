@@ -217,6 +217,16 @@ impl Schedule {
             (StorageTier::Standard, None)
         }
     }
+
+    /// The day `tier` falls due (`None` for Standard, where an object starts).
+    pub fn day_of(&self, tier: StorageTier) -> Option<NaiveDate> {
+        match tier {
+            StorageTier::Standard => None,
+            StorageTier::Glacier => Some(self.glacier),
+            StorageTier::DeepArchive => Some(self.deep_archive),
+            StorageTier::Expired => Some(self.expires),
+        }
+    }
 }
 
 /// `written + days`, rounded up to the next midnight UTC (S3's rule for lifecycle actions).
@@ -281,6 +291,8 @@ mod tests {
         assert_eq!(SnapshotType::from_rds("shared", "x"), None);
     }
 
+    /// Amazon S3 User Guide, "Lifecycle configuration elements" (Days): S3 adds the rule's days
+    /// to the object's creation time and rounds the result up to the next midnight UTC.
     #[test]
     fn s3_applies_actions_from_the_next_midnight_utc() {
         let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
@@ -291,6 +303,8 @@ mod tests {
         assert_eq!(s.tier_on(day("2026-11-08")), (StorageTier::Standard, None));
         assert_eq!(s.tier_on(day("2026-11-09")), (StorageTier::Glacier, Some(day("2026-11-09"))));
         assert_eq!(s.tier_on(day("2027-11-02")).0, StorageTier::Expired);
+        assert_eq!(s.day_of(StorageTier::Glacier), Some(day("2026-11-09")));
+        assert_eq!(s.day_of(StorageTier::Standard), None);
     }
 
     #[test]

@@ -1,14 +1,25 @@
 //! Whether an export holds what the previous one did, from the two manifests: a table gone, a
-//! table RDS skipped, rows that fell by more than the configured share.
+//! table RDS skipped, rows that fell by more than the configured share; and, when the previous
+//! manifest cannot be read, a finding that says the comparison was not made, and why.
 
 use crate::manifest::Manifest;
+use crate::text::shown;
+
+/// The finding when the previous manifest (of export `previous`) cannot be compared with.
+pub fn not_compared(previous: &str, why: &str) -> String {
+    format!(
+        "completeness not checked: the previous manifest (export {}) cannot be compared with: {why}; tables gone \
+         or rows fallen since then cannot be seen",
+        shown(previous)
+    )
+}
 
 /// One finding, naming the table.
 pub fn warnings(current: &Manifest, previous: Option<&Manifest>, row_drop_warn_pct: u32) -> Vec<String> {
     let mut out = Vec::new();
     for left in current.left_out.iter().filter(|l| !l.status.is_empty()) {
-        let message = left.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
-        out.push(format!("RDS did not export table {} ({}){message}", left.target, left.status));
+        let message = left.message.as_deref().map(|m| format!(": {}", shown(m))).unwrap_or_default();
+        out.push(format!("RDS did not export table {} ({}){message}", shown(&left.target), shown(&left.status)));
     }
     let Some(previous) = previous else { return out };
     for before in &previous.tables {
@@ -16,7 +27,8 @@ pub fn warnings(current: &Manifest, previous: Option<&Manifest>, row_drop_warn_p
             if !current.left_out.iter().any(|l| l.target == before.target) {
                 out.push(format!(
                     "table {} was in export {} and is absent from this one",
-                    before.target, previous.export.id
+                    shown(&before.target),
+                    shown(&previous.export.id)
                 ));
             }
             continue;
@@ -28,7 +40,8 @@ pub fn warnings(current: &Manifest, previous: Option<&Manifest>, row_drop_warn_p
                 let drop = (was - is) as f64 * 100.0 / was as f64;
                 out.push(format!(
                     "table {}: rows fell from {was} to {is} ({drop:.0}% fewer) since export {}",
-                    now.target, previous.export.id
+                    shown(&now.target),
+                    shown(&previous.export.id)
                 ));
             }
         }

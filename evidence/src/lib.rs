@@ -11,7 +11,8 @@ pub mod manifest;
 pub mod record;
 pub mod s3;
 pub mod seal;
+pub mod text;
 
 pub use manifest::{Manifest, sha256_hex};
 pub use record::{EvidenceError, ExportFacts, Recorded, collect, record};
-pub use seal::{Sealed, seal};
+pub use seal::{SealReport, Sealed, seal};

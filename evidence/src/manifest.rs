@@ -96,7 +96,8 @@ pub struct ObjectRecord {
     pub size: u64,
     /// Without quotes.
     pub etag: String,
-    /// `None` in a bucket without versioning.
+    /// As S3 gives it: `null` for a version written before versioning was enabled. `None` when
+    /// S3 gave none (manifests written before `null` was kept have `None` for it too).
     pub version_id: Option<String>,
     /// S3's own checksum of the object, where S3 keeps one (CRC64NVME by default since
     /// December 2024).
@@ -106,7 +107,8 @@ pub struct ObjectRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Checksum {
-    /// CRC64NVME, CRC32, CRC32C, SHA1 or SHA256.
+    /// The algorithm as S3's `ChecksumAlgorithm` names it: CRC64NVME, CRC32, CRC32C, SHA1,
+    /// SHA256, SHA512, MD5, XXHASH64, XXHASH3 or XXHASH128 (whichever S3 reports).
     pub algorithm: String,
     /// As S3 gives it (base64).
     pub value: String,
@@ -162,7 +164,10 @@ impl Manifest {
 
     /// Reads a manifest, checking its schema and version; `key` names it in the error.
     pub fn parse(key: &str, bytes: &[u8]) -> Result<Self, ManifestError> {
-        let not = |why: String| ManifestError::NotAManifest { key: key.to_owned(), why };
+        // Bounded: the key and serde's message (which quotes the value it did not expect, of any
+        // size) come from what is stored.
+        let not =
+            |why: String| ManifestError::NotAManifest { key: crate::text::shown(key), why: crate::text::shown(&why) };
         let m: Manifest = serde_json::from_slice(bytes).map_err(|e| not(e.to_string()))?;
         if m.manifest_version != MANIFEST_VERSION {
             return Err(not(format!("manifest_version {} (this tool reads {MANIFEST_VERSION})", m.manifest_version)));

@@ -23,6 +23,7 @@ use crate::manifest::{
     ExportRecord, LeftOut, Link, MANIFEST_VERSION, Manifest, ObjectRecord, SealRecord, TableRecord, sha256_hex, tool,
 };
 use crate::s3::{self, FooterRead, Written};
+use crate::text::shown;
 
 /// Requests in flight at once while collecting (HeadObject, footers).
 pub const CONCURRENCY: usize = 32;
@@ -63,6 +64,20 @@ pub enum EvidenceError {
          `aws s3api list-object-versions --bucket {bucket} --prefix {head}`), then retry"
     )]
     HeadMissing { bucket: String, head: String, found: String },
+    #[error(
+        "export {export_id}: S3 refused the retention of {count} of {of} objects in s3://{bucket}, which hold none as \
+         long ({held} others already held one at least as long and count as sealed): {refused}. The rest is sealed; \
+         what was found is kept in s3://{bucket}/{progress}, and the next delivery tries these again"
+    )]
+    SealRefused {
+        bucket: String,
+        export_id: String,
+        count: usize,
+        of: usize,
+        held: usize,
+        refused: String,
+        progress: String,
+    },
 }
 
 impl EvidenceError {
@@ -109,7 +124,7 @@ pub fn seal_until(task: &ExportTask, info: Option<&ExportInfo>, days: u32) -> Op
 pub async fn collect(s3: &aws_sdk_s3::Client, facts: &ExportFacts<'_>) -> Result<Manifest, EvidenceError> {
     let task = facts.task;
     let bucket = task.s3_bucket.as_str();
-    let folder = export_folder(task);
+    let folder = task.folder();
     let versions = s3::list_versions(s3, bucket, &folder)
         .await
         .map_err(EvidenceError::aws(format!("listing the versions under s3://{bucket}/{folder}")))?;
@@ -204,7 +219,7 @@ pub async fn collect(s3: &aws_sdk_s3::Client, facts: &ExportFacts<'_>) -> Result
             id: task.id.clone(),
             source_arn: task.source_arn.clone(),
             snapshot_time: task.snapshot_time,
-            snapshot_type: snapshot_type(&task.source_arn).to_owned(),
+            snapshot_type: s3exports_rds::snapshot::snapshot_type(&task.source_arn).to_owned(),
             task_start_time: task.task_start_time,
             task_end_time: task.task_end_time,
             kms_key_id: task.kms_key_id.clone(),
@@ -219,24 +234,6 @@ pub async fn collect(s3: &aws_sdk_s3::Client, facts: &ExportFacts<'_>) -> Result
         previous: None,
         seal,
     })
-}
-
-/// automated (`rds:...`), awsbackup (`awsbackup:...`) or manual, from the snapshot ARN's id.
-pub fn snapshot_type(source_arn: &str) -> &'static str {
-    let id = source_arn.splitn(7, ':').nth(6).unwrap_or_default();
-    if id.starts_with("rds:") {
-        "automated"
-    } else if id.starts_with("awsbackup:") {
-        "awsbackup"
-    } else {
-        "manual"
-    }
-}
-
-/// `<prefix>/<export id>/`.
-pub fn export_folder(task: &ExportTask) -> String {
-    let prefix = task.s3_prefix.trim_matches('/');
-    if prefix.is_empty() { format!("{}/", task.id) } else { format!("{prefix}/{}/", task.id) }
 }
 
 /// The database's chain head: the last manifest written and what it follows.
@@ -479,25 +476,93 @@ pub async fn read_manifest(
     }))
 }
 
-/// The chain head and its ETag, if there is one.
+/// The chain head and its ETag exactly as S3 returned it (quoted, to send back in `If-Match`),
+/// if there is one. Read in one GET, so the ETag is that of the bytes read.
 async fn read_head(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
 ) -> Result<Option<(ChainHead, String)>, EvidenceError> {
-    let Some(state) =
-        s3::head(s3, bucket, key, None).await.map_err(EvidenceError::aws(format!("HeadObject s3://{bucket}/{key}")))?
+    let Some((bytes, etag)) = s3::get_tagged(s3, bucket, key)
+        .await
+        .map_err(EvidenceError::aws(format!("reading the chain head s3://{bucket}/{key}")))?
     else {
         return Ok(None);
     };
-    let bytes = s3::get(s3, bucket, key, state.version_id.as_deref(), None)
-        .await
-        .map_err(EvidenceError::aws(format!("reading the chain head s3://{bucket}/{key}")))?;
-    let head: ChainHead = serde_json::from_slice(&bytes).map_err(|e| EvidenceError::Aws {
+    let head = ChainHead::parse(&bytes).map_err(|why| EvidenceError::Aws {
         doing: format!("reading the chain head s3://{bucket}/{key}"),
-        source: AwsError::Permanent(format!("not a chain head: {e}")),
+        source: AwsError::Permanent(why),
     })?;
-    Ok(Some((head, state.etag)))
+    Ok(Some((head, etag)))
+}
+
+/// The previous manifest a new one links to, for the comparison of the two.
+#[derive(Debug, Clone)]
+pub enum Previous {
+    /// The first manifest of its chain: nothing to compare with.
+    None,
+    Read(Box<Recorded>),
+    /// It could not be compared with: why, naming its key.
+    Unavailable(String),
+}
+
+/// Reads the manifest `link` names, checked against the SHA-256 it names, saying why when it
+/// cannot be compared with: archived (a GET of an archived object fails with InvalidObjectState:
+/// S3 API Reference, GetObject), gone, altered, or unreadable.
+pub async fn previous(s3: &aws_sdk_s3::Client, bucket: &str, link: Option<&Link>) -> Previous {
+    let Some(link) = link else { return Previous::None };
+    let key = shown(&link.key);
+    let state = match s3::head(s3, bucket, &link.key, None).await {
+        Ok(Some(state)) => state,
+        Ok(None) if link.lapsed(Utc::now()) => {
+            return Previous::Unavailable(format!("{key} is gone: the lifecycle removes it from {} on", date(link)));
+        }
+        Ok(None) => return Previous::Unavailable(format!("{key} is not there")),
+        Err(e) => return Previous::Unavailable(format!("{key} could not be read: {e}")),
+    };
+    if state.is_archived() && !state.restore.as_deref().is_some_and(|r| r.contains("ongoing-request=\"false\"")) {
+        return Previous::Unavailable(format!(
+            "{key} is in {} and not restored, so S3 will not serve it (`athenaq restore {}` makes it readable)",
+            state.storage_class,
+            shown(&link.export_id)
+        ));
+    }
+    let bytes = match s3::get(s3, bucket, &link.key, state.version_id.as_deref(), None).await {
+        Ok(bytes) => bytes,
+        Err(e) if s3::is_archived_refusal(&e) => {
+            return Previous::Unavailable(format!("{key} is archived, so S3 will not serve it: {e}"));
+        }
+        Err(e) => return Previous::Unavailable(format!("{key} could not be read: {e}")),
+    };
+    let sha = sha256_hex(&bytes);
+    if sha != link.sha256 {
+        return Previous::Unavailable(format!(
+            "{key} has SHA-256 {sha}, not the {} the link names: it was altered",
+            shown(&link.sha256)
+        ));
+    }
+    match Manifest::parse(&link.key, &bytes) {
+        Ok(manifest) => Previous::Read(Box::new(Recorded {
+            manifest,
+            key: link.key.clone(),
+            sha256: sha,
+            version_id: state.version_id,
+            new: false,
+        })),
+        Err(e) => Previous::Unavailable(shown(&e.to_string())),
+    }
+}
+
+fn date(link: &Link) -> String {
+    link.lapses.map(|l| l.format("%Y-%m-%d").to_string()).unwrap_or_default()
+}
+
+impl ChainHead {
+    /// Reads a chain head; the error says what is wrong with it.
+    pub fn parse(bytes: &[u8]) -> Result<Self, String> {
+        // Bounded: serde quotes the value it did not expect, whatever its size.
+        serde_json::from_slice(bytes).map_err(|e| format!("not a chain head: {}", shown(&e.to_string())))
+    }
 }
 
 #[cfg(test)]
@@ -515,12 +580,5 @@ mod tests {
         assert_eq!(seal_until(&task, Some(&info), 365).unwrap().to_rfc3339(), "2027-11-23T00:00:00+00:00");
         task.snapshot_time = DateTime::parse_from_rfc3339("2026-11-24T03:10:00Z").ok().map(|t| t.to_utc());
         assert_eq!(seal_until(&task, Some(&info), 365).unwrap().to_rfc3339(), "2027-11-24T00:00:00+00:00");
-    }
-
-    #[test]
-    fn snapshot_types_from_the_arn() {
-        assert_eq!(snapshot_type("arn:aws:rds:us-east-1:1:snapshot:rds:pams-2026-11-24-03-10"), "automated");
-        assert_eq!(snapshot_type("arn:aws:rds:us-east-1:1:snapshot:awsbackup:job-1"), "awsbackup");
-        assert_eq!(snapshot_type("arn:aws:rds:us-east-1:1:cluster-snapshot:before-migration"), "manual");
     }
 }

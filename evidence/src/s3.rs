@@ -1,7 +1,12 @@
 //! The S3 calls evidence makes: every version under a prefix (ListObjectVersions), one version's
 //! state without its data (HeadObject with `ChecksumMode`: size, ETag, S3's checksum, the
 //! Object Lock retention, encryption, storage class, restore), a footer read, a manifest written
-//! only if absent, the chain head written only if unchanged, a retention placed.
+//! only if absent, the chain head written only if unchanged, a retention placed or read.
+//!
+//! Version ids are kept as S3 gives them, `null` included: an object written before the bucket
+//! had versioning has the version id `null`, and S3 addresses that version by `versionId=null`
+//! (S3 User Guide, "Working with objects in a versioning-enabled bucket"). Read as "no version",
+//! a retention or a HEAD would address whatever version is current instead.
 
 use std::collections::HashMap;
 
@@ -16,6 +21,7 @@ use crate::manifest::{Checksum, ColumnRecord};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Version {
     pub key: String,
+    /// As S3 gives it (`null` for a version written before versioning was enabled).
     pub version_id: Option<String>,
     pub size: u64,
     /// Without quotes; empty for a delete marker.
@@ -41,7 +47,7 @@ pub async fn list_versions(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) 
             .map_err(|e| classify(&e))?;
         out.extend(page.versions().iter().map(|v| Version {
             key: v.key().unwrap_or_default().to_owned(),
-            version_id: v.version_id().filter(|id| *id != "null").map(str::to_owned),
+            version_id: v.version_id().map(str::to_owned),
             size: u64::try_from(v.size().unwrap_or_default()).unwrap_or(0),
             etag: v.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
             storage_class: v.storage_class().map_or_else(|| "STANDARD".to_owned(), |c| c.as_str().to_owned()),
@@ -50,7 +56,7 @@ pub async fn list_versions(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) 
         }));
         out.extend(page.delete_markers().iter().map(|m| Version {
             key: m.key().unwrap_or_default().to_owned(),
-            version_id: m.version_id().filter(|id| *id != "null").map(str::to_owned),
+            version_id: m.version_id().map(str::to_owned),
             size: 0,
             etag: String::new(),
             storage_class: String::new(),
@@ -68,6 +74,17 @@ pub async fn list_versions(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) 
         }
         (key_marker, version_marker) = next;
     }
+}
+
+/// The version id of a version written while the bucket had no versioning.
+pub const NULL: &str = "null";
+
+/// S3 takes `versionId=null` in every bucket, and in one that was never versioned every object
+/// is its null version; some S3-compatible endpoints (moto among them) refuse `versionId=null`
+/// there with a 400. That refusal means the bucket is unversioned, so the latest version is the
+/// null one: asked again without a version id (and checked to be `null` or unnamed).
+fn refuses_null(version_id: Option<&str>, status: Option<u16>) -> bool {
+    version_id == Some(NULL) && status == Some(400)
 }
 
 /// The latest version of each key that is not deleted, folder markers left out.
@@ -110,14 +127,22 @@ pub async fn head(
     key: &str,
     version_id: Option<&str>,
 ) -> Result<Option<ObjectState>, AwsError> {
-    let sent = s3
-        .head_object()
-        .bucket(bucket)
-        .key(key)
-        .set_version_id(version_id.map(str::to_owned))
-        .checksum_mode(ChecksumMode::Enabled)
-        .send()
-        .await;
+    let ask = |version: Option<&str>| {
+        s3.head_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version.map(str::to_owned))
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+    };
+    let mut sent = ask(version_id).await;
+    if refuses_null(version_id, sent.as_ref().err().and_then(|e| e.raw_response()).map(|r| r.status().as_u16())) {
+        sent = ask(None).await;
+        if sent.as_ref().is_ok_and(|out| out.version_id().is_some_and(|v| v != NULL)) {
+            // The latest is another version: the null one is not there to be had.
+            return Ok(None);
+        }
+    }
     let out = match sent {
         Ok(out) => out,
         Err(e)
@@ -128,28 +153,28 @@ pub async fn head(
         }
         Err(e) => return Err(classify(&e)),
     };
-    let checksum = [
-        ("CRC64NVME", out.checksum_crc64_nvme()),
-        ("CRC32C", out.checksum_crc32_c()),
-        ("CRC32", out.checksum_crc32()),
-        ("SHA256", out.checksum_sha256()),
-        ("SHA1", out.checksum_sha1()),
-    ]
-    .into_iter()
-    .find_map(|(algorithm, value)| {
-        value.map(|v| Checksum {
-            algorithm: algorithm.to_owned(),
-            value: v.to_owned(),
-            kind: out.checksum_type().map(|t| t.as_str().to_owned()),
-        })
-    });
+    let checksum = checksum_of(
+        &[
+            ("CRC64NVME", out.checksum_crc64_nvme()),
+            ("CRC32C", out.checksum_crc32_c()),
+            ("CRC32", out.checksum_crc32()),
+            ("SHA256", out.checksum_sha256()),
+            ("SHA1", out.checksum_sha1()),
+            ("SHA512", out.checksum_sha512()),
+            ("MD5", out.checksum_md5()),
+            ("XXHASH64", out.checksum_xxhash64()),
+            ("XXHASH3", out.checksum_xxhash3()),
+            ("XXHASH128", out.checksum_xxhash128()),
+        ],
+        out.checksum_type().map(|t| t.as_str()),
+    );
     let lock = out
         .object_lock_mode()
         .zip(to_chrono(out.object_lock_retain_until_date()))
         .map(|(m, t)| (m.as_str().to_owned(), t));
     Ok(Some(ObjectState {
         key: key.to_owned(),
-        version_id: out.version_id().filter(|id| *id != "null").map(str::to_owned),
+        version_id: out.version_id().map(str::to_owned),
         size: u64::try_from(out.content_length().unwrap_or_default()).unwrap_or(0),
         etag: out.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
         checksum,
@@ -162,6 +187,20 @@ pub async fn head(
     }))
 }
 
+/// The checksum S3 reports, whichever algorithm it is: S3 keeps one per object (the one it was
+/// uploaded with, CRC64NVME when none was given), named by the algorithm as S3's
+/// `ChecksumAlgorithm` spells it (CRC32, CRC32C, CRC64NVME, MD5, SHA1, SHA256, SHA512,
+/// XXHASH3, XXHASH64, XXHASH128: S3 API Reference, "Checksum").
+pub fn checksum_of(values: &[(&str, Option<&str>)], kind: Option<&str>) -> Option<Checksum> {
+    values.iter().find_map(|(algorithm, value)| {
+        value.map(|v| Checksum {
+            algorithm: (*algorithm).to_owned(),
+            value: v.to_owned(),
+            kind: kind.map(str::to_owned),
+        })
+    })
+}
+
 /// The bytes of a version, or the range asked for.
 pub async fn get(
     s3: &aws_sdk_s3::Client,
@@ -170,19 +209,50 @@ pub async fn get(
     version_id: Option<&str>,
     range: Option<String>,
 ) -> Result<Vec<u8>, AwsError> {
-    let out = s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .set_version_id(version_id.map(str::to_owned))
-        .set_range(range)
-        .send()
-        .await
-        .map_err(|e| classify(&e))?;
+    let ask = |version: Option<&str>| {
+        s3.get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version.map(str::to_owned))
+            .set_range(range.clone())
+            .send()
+    };
+    let mut sent = ask(version_id).await;
+    if refuses_null(version_id, sent.as_ref().err().and_then(|e| e.raw_response()).map(|r| r.status().as_u16())) {
+        sent = ask(None).await;
+        if sent.as_ref().is_ok_and(|out| out.version_id().is_some_and(|v| v != NULL)) {
+            return Err(AwsError::NotFound(format!("s3://{bucket}/{key}: its null version is no longer there")));
+        }
+    }
+    let out = sent.map_err(|e| classify(&e))?;
     let body = out.body.collect().await.map_err(|e| {
         AwsError::Transient(format!("reading s3://{bucket}/{key}: {}", s3exports_rds::error::error_text(e)))
     })?;
     Ok(body.into_bytes().to_vec())
+}
+
+/// The bytes of the latest version of `key` and its ETag exactly as S3 returned it (quotes
+/// kept, for `If-Match`); `None` when there is no such key.
+pub async fn get_tagged(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<(Vec<u8>, String)>, AwsError> {
+    let out = match s3.get_object().bucket(bucket).key(key).send().await {
+        Ok(out) => out,
+        Err(e)
+            if e.as_service_error().is_some_and(|s| s.is_no_such_key())
+                || e.raw_response().is_some_and(|r| r.status().as_u16() == 404) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(classify(&e)),
+    };
+    let etag = out.e_tag().unwrap_or_default().to_owned();
+    let body = out.body.collect().await.map_err(|e| {
+        AwsError::Transient(format!("reading s3://{bucket}/{key}: {}", s3exports_rds::error::error_text(e)))
+    })?;
+    Ok(Some((body.into_bytes().to_vec(), etag)))
 }
 
 /// What a part file's footer says.
@@ -254,14 +324,17 @@ pub fn is_archived_refusal(error: &AwsError) -> bool {
 /// What a conditional write found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Written {
-    /// Written; the new version's id (when the bucket is versioned) and ETag.
+    /// Written; the new version's id (when the bucket is versioned) and its ETag as S3 returned
+    /// it (quoted), fit to send back in `If-Match`.
     Yes { version_id: Option<String>, etag: String },
     /// The condition failed: the object exists (`If-None-Match`) or changed (`If-Match`).
     Conflict,
 }
 
 /// PUT `bytes` to `key` with S3 checking their SHA-256, only if the key does not exist
-/// (`expect: None`) or still has the ETag `expect`.
+/// (`expect: None`) or still has the ETag `expect`, sent exactly as S3 returned it: an ETag is
+/// a quoted string (RFC 7232 entity-tag, which S3's conditional writes compare), so its quotes
+/// stay on.
 pub async fn put_if(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
@@ -287,8 +360,8 @@ pub async fn put_if(
     }
     match put.send().await {
         Ok(out) => Ok(Written::Yes {
-            version_id: out.version_id().filter(|id| *id != "null").map(str::to_owned),
-            etag: out.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
+            version_id: out.version_id().map(str::to_owned),
+            etag: out.e_tag().unwrap_or_default().to_owned(),
         }),
         Err(e)
             if matches!(e.code(), Some("PreconditionFailed" | "ConditionalRequestConflict"))
@@ -327,7 +400,19 @@ pub async fn any_manifest(s3: &aws_sdk_s3::Client, bucket: &str, folder: &str) -
     Ok(out.contents().iter().filter_map(|o| o.key()).find(|k| k.ends_with(".json")).map(str::to_owned))
 }
 
+/// What PutObjectRetention answered for one version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retained {
+    Placed,
+    /// S3 refused this version's retention (a 4xx that is not throttling): an existing retention
+    /// it may not shorten or weaken, a date in the past, a version that is gone, access denied.
+    /// `Code: message`, as S3 gave it.
+    Refused(String),
+}
+
 /// Places a retention on one version, in `mode` (GOVERNANCE or COMPLIANCE) until `until`.
+/// Throttling, 5xx and network errors are `Err` (worth retrying); S3's refusal of this one
+/// version is [`Retained::Refused`].
 pub async fn retain(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
@@ -335,20 +420,57 @@ pub async fn retain(
     version_id: Option<&str>,
     mode: &str,
     until: DateTime<Utc>,
-) -> Result<(), AwsError> {
+) -> Result<Retained, AwsError> {
     let retention = ObjectLockRetention::builder()
         .mode(ObjectLockRetentionMode::from(mode))
         .retain_until_date(aws_smithy_types::DateTime::from_secs(until.timestamp()))
         .build();
-    s3.put_object_retention()
+    let sent = s3
+        .put_object_retention()
         .bucket(bucket)
         .key(key)
         .set_version_id(version_id.map(str::to_owned))
         .retention(retention)
         .send()
-        .await
-        .map_err(|e| classify(&e))?;
-    Ok(())
+        .await;
+    match sent {
+        Ok(_) => Ok(Retained::Placed),
+        Err(e) => match (classify(&e), e.raw_response().map(|r| r.status().as_u16())) {
+            (AwsError::Permanent(text), Some(400..=499)) => Ok(Retained::Refused(text)),
+            (other, _) => Err(other),
+        },
+    }
+}
+
+/// The retention one version carries (GetObjectRetention): (mode, until); `None` when it has
+/// none (S3 answers `NoSuchObjectLockConfiguration`).
+pub async fn retention(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+) -> Result<Option<(String, DateTime<Utc>)>, AwsError> {
+    let sent =
+        s3.get_object_retention().bucket(bucket).key(key).set_version_id(version_id.map(str::to_owned)).send().await;
+    match sent {
+        Ok(out) => Ok(out
+            .retention()
+            .and_then(|r| r.mode().map(|m| m.as_str().to_owned()).zip(to_chrono(r.retain_until_date())))),
+        Err(e) if e.code() == Some("NoSuchObjectLockConfiguration") => Ok(None),
+        Err(e) => Err(classify(&e)),
+    }
+}
+
+/// Whether a retention S3 already holds, `(mode, until)`, is at least ours: until no earlier,
+/// in the same mode or a stricter one (COMPLIANCE, which no one can shorten, over GOVERNANCE).
+pub fn at_least(held: (&str, DateTime<Utc>), mode: &str, until: DateTime<Utc>) -> bool {
+    let strength = |m: &str| match m.to_ascii_uppercase().as_str() {
+        "COMPLIANCE" => 2,
+        "GOVERNANCE" => 1,
+        _ => 0,
+    };
+    // In whole seconds: retentions are placed (and S3 keeps them) to the second.
+    held.1.timestamp() >= until.timestamp() && strength(held.0) >= strength(mode) && strength(mode) > 0
 }
 
 /// Whether the bucket has Object Lock enabled.

@@ -3,15 +3,24 @@
 //! thousands of objects is sealed within the function's time; past the deadline the progress is
 //! kept (`_evidence/<db>/_state/<export id>.seal.json`) and the next invocation continues from
 //! it, so an export is never left half-sealed without the record and the function saying so.
+//!
+//! S3 refuses a retention it may not apply: on a version already under a longer one it may not
+//! shorten, under COMPLIANCE it may not weaken, or with a date already past (a seal resumed
+//! after its day). A version already retained at least as long as ours, in the same or a
+//! stricter mode (read back with GetObjectRetention), is sealed: what was found is kept in the
+//! progress record and reported. Every other refusal is reported object by object once the rest
+//! is sealed, never by stopping at the first.
 
 use std::time::Instant;
 
+use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
 use s3exports_config::names;
 use serde::{Deserialize, Serialize};
 
 use crate::record::{EvidenceError, Recorded};
-use crate::s3;
+use crate::s3::{self, Retained};
+use crate::text::{listed, shown};
 
 /// Retentions placed at once.
 pub const CONCURRENCY: usize = 32;
@@ -23,10 +32,43 @@ const SAVE_EVERY: usize = 1_000;
 pub enum Sealed {
     /// No seal asked for (`object_lock = "off"`).
     Off,
-    /// Every object and the manifest carry the retention.
+    /// Every object and the manifest carry the retention (or one at least as long).
     Done { objects: usize },
     /// Stopped at the deadline: `sealed` of `of` carry it; the rest follow in the next run.
     Partial { sealed: usize, of: usize },
+}
+
+/// What sealing did: how far it got, and the versions found already retained at least as long
+/// as the seal asks (placed elsewhere: by hand, a default retention, an earlier longer seal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealReport {
+    pub sealed: Sealed,
+    pub held: Vec<Held>,
+}
+
+/// A version S3 already retains at least as long as the seal asks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Held {
+    pub key: String,
+    pub version_id: Option<String>,
+    pub mode: String,
+    pub until: DateTime<Utc>,
+}
+
+/// A version S3 refused to retain, with nothing as long on it already.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub key: String,
+    pub version_id: Option<String>,
+    /// S3's answer and what the version holds instead.
+    pub why: String,
+}
+
+impl Refusal {
+    pub fn text(&self) -> String {
+        let version = self.version_id.as_deref().map(|v| format!(" (version {})", shown(v))).unwrap_or_default();
+        format!("{}{version}: {}", shown(&self.key), shown(&self.why))
+    }
 }
 
 /// The progress kept between runs.
@@ -35,9 +77,15 @@ pub struct Progress {
     pub export_id: String,
     pub mode: String,
     pub retain_until: String,
-    /// Objects sealed so far, in the manifest's (key) order; the manifest itself is the last.
+    /// Objects done so far, in the manifest's (key) order; the manifest itself is the last.
     pub sealed: usize,
     pub of: usize,
+    /// Versions among those done that already held a retention at least as long.
+    #[serde(default)]
+    pub held: Vec<Held>,
+    /// Versions among those done that S3 refused: tried again by the next run.
+    #[serde(default)]
+    pub refused: Vec<Refusal>,
 }
 
 pub fn progress_key(prefix: &str, database: &str, export_id: &str) -> String {
@@ -65,14 +113,67 @@ pub async fn require_lock(
     })
 }
 
+/// What became of one version.
+enum Outcome {
+    Placed,
+    Held(Held),
+    Refused(Refusal),
+}
+
+/// Places the retention on one version; when S3 refuses it, reads what the version holds.
+async fn seal_one(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: String,
+    version: Option<String>,
+    mode: &str,
+    until: DateTime<Utc>,
+) -> Result<Outcome, (String, s3exports_rds::AwsError)> {
+    let refused = match s3::retain(s3, bucket, &key, version.as_deref(), mode, until).await {
+        Ok(Retained::Placed) => return Ok(Outcome::Placed),
+        Ok(Retained::Refused(why)) => why,
+        Err(e) => return Err((key, e)),
+    };
+    let found = match s3::retention(s3, bucket, &key, version.as_deref()).await {
+        Ok(found) => found,
+        Err(e @ s3exports_rds::AwsError::Transient(_)) => return Err((key, e)),
+        Err(e) => {
+            let why = format!("{refused}; and GetObjectRetention failed: {e}");
+            return Ok(Outcome::Refused(Refusal { key, version_id: version, why }));
+        }
+    };
+    match found {
+        Some((held, at)) if s3::at_least((&held, at), mode, until) => {
+            Ok(Outcome::Held(Held { key, version_id: version, mode: held, until: at }))
+        }
+        Some((held, at)) => {
+            let why = format!(
+                "{refused}; it holds {held} until {}, short of {mode} until {}",
+                at.to_rfc3339(),
+                until.to_rfc3339()
+            );
+            Ok(Outcome::Refused(Refusal { key, version_id: version, why }))
+        }
+        None if until <= Utc::now() => {
+            let why =
+                format!("{refused}; it holds no retention, and the seal's date {} has passed", until.to_rfc3339());
+            Ok(Outcome::Refused(Refusal { key, version_id: version, why }))
+        }
+        None => {
+            let why = format!("{refused}; it holds no retention");
+            Ok(Outcome::Refused(Refusal { key, version_id: version, why }))
+        }
+    }
+}
+
 /// Seals `recorded`'s export, stopping before `deadline` if given.
 pub async fn seal(
     s3: &aws_sdk_s3::Client,
     recorded: &Recorded,
     deadline: Option<Instant>,
-) -> Result<Sealed, EvidenceError> {
+) -> Result<SealReport, EvidenceError> {
     let m = &recorded.manifest;
-    let Some(seal) = &m.seal else { return Ok(Sealed::Off) };
+    let Some(seal) = &m.seal else { return Ok(SealReport { sealed: Sealed::Off, held: Vec::new() }) };
     let bucket = m.export.s3_bucket.as_str();
     require_lock(s3, bucket, &m.database, &seal.mode).await?;
     // The manifest last: it is sealed once everything it records is.
@@ -80,46 +181,99 @@ pub async fn seal(
         m.objects.iter().map(|o| (o.key.as_str(), o.version_id.as_deref())).collect();
     targets.push((recorded.key.as_str(), recorded.version_id.as_deref()));
     let at = progress_key(&m.export.s3_prefix, &m.database, &m.export.id);
-    let mut progress = read_progress(s3, bucket, &at).await.filter(|p| {
+    let mut saved = read_progress(s3, bucket, &at).await.filter(|p| {
         p.export_id == m.export.id
             && p.mode == seal.mode
             && p.retain_until == seal.retain_until.to_rfc3339()
             && p.of == targets.len()
     });
-    let mut sealed = progress.as_ref().map_or(0, |p| p.sealed.min(targets.len()));
+    let mut progress = saved.clone().unwrap_or_else(|| Progress {
+        export_id: m.export.id.clone(),
+        mode: seal.mode.clone(),
+        retain_until: seal.retain_until.to_rfc3339(),
+        sealed: 0,
+        of: targets.len(),
+        held: Vec::new(),
+        refused: Vec::new(),
+    });
+    progress.sealed = progress.sealed.min(targets.len());
+    // What an earlier run was refused is tried again first (a permission fixed since, say).
+    let mut work: Vec<(String, Option<String>)> = progress.refused.drain(..).map(|r| (r.key, r.version_id)).collect();
+    let retried = work.len();
+    work.extend(
+        targets[progress.sealed..].iter().map(|(key, version)| ((*key).to_owned(), version.map(str::to_owned))),
+    );
+    let mut done = 0;
     let mut since_save = 0;
-    while sealed < targets.len() {
+    let (mode, until) = (seal.mode.as_str(), seal.retain_until);
+    while done < work.len() {
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            save(s3, bucket, &at, m, sealed, targets.len(), &mut progress).await?;
-            return Ok(Sealed::Partial { sealed, of: targets.len() });
+            save(s3, bucket, &at, &kept(&progress, &work, done, retried), &mut saved).await?;
+            return Ok(SealReport {
+                sealed: Sealed::Partial { sealed: progress.sealed, of: targets.len() },
+                held: progress.held.clone(),
+            });
         }
-        let chunk = &targets[sealed..(sealed + CONCURRENCY * 4).min(targets.len())];
-        // Owned inputs: the stream's futures must be Send for the functions' handlers.
-        let owned: Vec<(String, Option<String>)> =
-            chunk.iter().map(|(key, version)| ((*key).to_owned(), version.map(str::to_owned))).collect();
-        let (mode, until) = (seal.mode.as_str(), seal.retain_until);
-        let results: Vec<Result<(), (String, s3exports_rds::AwsError)>> = stream::iter(owned)
-            .map(|(key, version)| async move {
-                s3::retain(s3, bucket, &key, version.as_deref(), mode, until).await.map_err(|e| (key, e))
-            })
+        let chunk = work[done..(done + CONCURRENCY * 4).min(work.len())].to_vec();
+        let outcomes: Vec<Result<Outcome, (String, s3exports_rds::AwsError)>> = stream::iter(chunk)
+            .map(|(key, version)| seal_one(s3, bucket, key, version, mode, until))
             .buffered(CONCURRENCY)
             .collect()
             .await;
-        if let Some((failed, (key, source))) =
-            results.into_iter().enumerate().find_map(|(i, r)| r.err().map(|e| (i, e)))
-        {
-            save(s3, bucket, &at, m, sealed + failed, targets.len(), &mut progress).await?;
-            return Err(EvidenceError::Aws { doing: format!("PutObjectRetention s3://{bucket}/{key}"), source });
+        for outcome in outcomes {
+            match outcome {
+                Ok(Outcome::Placed) => {}
+                Ok(Outcome::Held(held)) => {
+                    progress.held.retain(|h| (&h.key, &h.version_id) != (&held.key, &held.version_id));
+                    progress.held.push(held);
+                }
+                Ok(Outcome::Refused(refusal)) => progress.refused.push(refusal),
+                Err((key, source)) => {
+                    // Worth retrying: kept where it stopped, so the next delivery goes on from here.
+                    save(s3, bucket, &at, &kept(&progress, &work, done, retried), &mut saved).await?;
+                    return Err(EvidenceError::Aws {
+                        doing: format!("PutObjectRetention s3://{bucket}/{key}"),
+                        source,
+                    });
+                }
+            }
+            if done >= retried {
+                progress.sealed += 1;
+            }
+            done += 1;
+            since_save += 1;
         }
-        sealed += chunk.len();
-        since_save += chunk.len();
         if since_save >= SAVE_EVERY {
-            save(s3, bucket, &at, m, sealed, targets.len(), &mut progress).await?;
+            save(s3, bucket, &at, &kept(&progress, &work, done, retried), &mut saved).await?;
             since_save = 0;
         }
     }
-    save(s3, bucket, &at, m, sealed, targets.len(), &mut progress).await?;
-    Ok(Sealed::Done { objects: targets.len() })
+    save(s3, bucket, &at, &progress, &mut saved).await?;
+    if !progress.refused.is_empty() {
+        let refused: Vec<String> = progress.refused.iter().map(Refusal::text).collect();
+        return Err(EvidenceError::SealRefused {
+            bucket: bucket.to_owned(),
+            export_id: m.export.id.clone(),
+            count: refused.len(),
+            of: targets.len(),
+            held: progress.held.len(),
+            refused: listed(&refused),
+            progress: at,
+        });
+    }
+    Ok(SealReport { sealed: Sealed::Done { objects: targets.len() }, held: progress.held })
+}
+
+/// The progress to keep after `done` of `work`: earlier refusals not tried again yet (the first
+/// `retried` of `work`) stay recorded as refused.
+fn kept(progress: &Progress, work: &[(String, Option<String>)], done: usize, retried: usize) -> Progress {
+    let mut out = progress.clone();
+    out.refused.extend(work[done.min(retried)..retried].iter().map(|(key, version)| Refusal {
+        key: key.clone(),
+        version_id: version.clone(),
+        why: "refused in an earlier run, not tried again yet".to_owned(),
+    }));
+    out
 }
 
 async fn read_progress(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<Progress> {
@@ -131,30 +285,20 @@ async fn save(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
-    m: &crate::manifest::Manifest,
-    sealed: usize,
-    of: usize,
+    now: &Progress,
     last: &mut Option<Progress>,
 ) -> Result<(), EvidenceError> {
-    let Some(seal) = &m.seal else { return Ok(()) };
-    let now = Progress {
-        export_id: m.export.id.clone(),
-        mode: seal.mode.clone(),
-        retain_until: seal.retain_until.to_rfc3339(),
-        sealed,
-        of,
-    };
-    if last.as_ref() == Some(&now) {
+    if last.as_ref() == Some(now) {
         return Ok(());
     }
     // Plain overwrite: progress is a note to the next run, not evidence.
-    let body = serde_json::to_vec(&now).unwrap_or_default();
+    let body = serde_json::to_vec(now).unwrap_or_default();
     s3.put_object().bucket(bucket).key(key).content_type("application/json").body(body.into()).send().await.map_err(
         |e| EvidenceError::Aws {
             doing: format!("saving the seal's progress s3://{bucket}/{key}"),
             source: s3exports_rds::classify(&e),
         },
     )?;
-    *last = Some(now);
+    *last = Some(now.clone());
     Ok(())
 }

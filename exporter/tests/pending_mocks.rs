@@ -389,6 +389,7 @@ async fn reconcile_queues_under_a_deduplication_id_of_its_own_run() {
         defer_while_pending: false,
         run_id: run_id.into(),
         deadline: None,
+        turn: 0,
     };
     for id in ["run-1", "run-2"] {
         let done = reconcile(&edge, &settings(), &run(id)).await.unwrap();
@@ -422,6 +423,7 @@ async fn a_database_that_matches_nothing_is_an_error_not_zero_examined() {
         defer_while_pending: false,
         run_id: "r".into(),
         deadline: None,
+        turn: 0,
     };
     let done = reconcile(&aws(&rds, &[]), &settings(), &run).await.unwrap();
     assert!(!done.is_complete());
@@ -466,10 +468,48 @@ async fn a_database_that_could_not_be_listed_records_a_reconcile_error_metric() 
         defer_while_pending: true,
         run_id: "r".into(),
         deadline: None,
+        turn: 0,
     };
     let done = reconcile(&edge, &settings(), &run).await.unwrap();
     assert!(done.databases[0].error.is_some());
     let sent = sent.lock().unwrap().clone();
     assert!(sent.contains(&("ReconcileErrors:orders".to_owned(), 1.0)), "{sent:?}");
     assert!(!sent.iter().any(|(m, _)| m == "SnapshotsWithoutExport:orders"), "{sent:?}");
+}
+
+#[tokio::test]
+async fn reconcile_starts_each_turn_one_database_further_along() {
+    use aws_sdk_rds::operation::describe_db_clusters::DescribeDbClustersOutput;
+    use aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput;
+    use s3exports_exporter::export::reconcile::{ReconcileRun, reconcile};
+    let rds = [
+        mock!(aws_sdk_rds::Client::describe_db_snapshots).then_output(|| DescribeDbSnapshotsOutput::builder().build()),
+        mock!(aws_sdk_rds::Client::describe_db_cluster_snapshots)
+            .then_output(|| DescribeDbClusterSnapshotsOutput::builder().build()),
+        mock!(aws_sdk_rds::Client::describe_export_tasks).then_output(|| DescribeExportTasksOutput::builder().build()),
+        mock!(aws_sdk_rds::Client::describe_db_instances).then_output(|| DescribeDbInstancesOutput::builder().build()),
+        mock!(aws_sdk_rds::Client::describe_db_clusters).then_output(|| DescribeDbClustersOutput::builder().build()),
+    ];
+    let mut edge = aws(&rds, &[]);
+    let targets = ["orders", "billing", "catalog"].map(|db| (db.to_owned(), target()));
+    edge.targets = TargetSource::Fixed(HashMap::from(targets));
+    let run = |turn| ReconcileRun {
+        db: None,
+        since: chrono::DateTime::UNIX_EPOCH,
+        retry_failed: false,
+        alert_failures_after: None,
+        record_metric: false,
+        defer_while_pending: false,
+        run_id: "r".into(),
+        deadline: None,
+        turn,
+    };
+    // With a time budget the last ones may not be reached: the same first database every run
+    // would starve the others.
+    for (turn, first) in [(0, "billing"), (1, "catalog"), (2, "orders"), (3, "billing")] {
+        let done = reconcile(&edge, &settings(), &run(turn)).await.unwrap();
+        let order: Vec<&str> = done.databases.iter().map(|d| d.db.as_str()).collect();
+        assert_eq!(order[0], first, "turn {turn}: {order:?}");
+        assert_eq!(order.len(), 3);
+    }
 }

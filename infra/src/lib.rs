@@ -2,6 +2,7 @@
 //! their synthesis to files, and change-set deployment.
 
 pub mod artifacts;
+pub mod bucket_rules;
 pub mod cfn;
 pub mod deploy;
 pub mod stacks;

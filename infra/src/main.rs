@@ -14,6 +14,20 @@ use s3exports_infra::deploy::{Deployer, Plan, bucket_replacements, first_complia
 use s3exports_infra::stacks::{self, Stack, StackKind};
 use s3exports_infra::synth;
 
+// std's `println!`/`eprintln!` panic on a closed stdout or stderr (`infra plan | head`, exit status
+// 101 "failed printing to stdout: Broken pipe"): these (s3exports_cli::output) exit quietly when
+// stdout's reader went away and drop a warning stderr cannot take. Defined first, so that
+// they are the ones every module below uses.
+macro_rules! println {
+    ($($arg:tt)*) => { ::s3exports_cli::output::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+macro_rules! eprintln {
+    ($($arg:tt)*) => { ::s3exports_cli::output::write_stderr(format_args!("{}\n", format_args!($($arg)*))) };
+}
+macro_rules! eprint {
+    ($($arg:tt)*) => { ::s3exports_cli::output::write_stderr(format_args!($($arg)*)) };
+}
+
 #[derive(Debug, Parser)]
 #[command(name = "infra", version, about = "CloudFormation for rds-snapshot-s3exports, from config/<env>.toml")]
 struct Cli {
@@ -75,6 +89,8 @@ async fn main() -> Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        // Its report of a log line it could not write would panic on the same closed stderr.
+        .log_internal_errors(false)
         .init();
     let cli = Cli::parse();
     let config = s3exports_cli::load_config(&cli.env, cli.config.as_deref())?;
@@ -223,6 +239,10 @@ fn code_parameters(bucket: Option<&str>, zip: Option<&CodeZip>) -> Vec<(String, 
 
 async fn plan_all(deployer: &Deployer, chosen: &[&Stack], code: &[(String, String)]) -> Result<Vec<Plan>> {
     let mut plans = Vec::new();
+    // A template CloudFormation would refuse is refused before any change set is made.
+    for stack in chosen {
+        synth::check(stack)?;
+    }
     for stack in chosen {
         let params: &[(String, String)] = if stack.template.parameters.is_empty() { &[] } else { code };
         eprintln!("planning {}", stack.name);
@@ -257,8 +277,8 @@ async fn deploy(deployer: &Deployer, chosen: &[&Stack], code: &[(String, String)
         }
         bail!(
             "refusing to deploy: the change sets would replace {}; a bucket holding exports must never be replaced. \
-             Change the template so the bucket updates in place (Object Lock is enabled through \
-             ObjectLockConfiguration alone), then deploy again",
+             Change the template so the bucket updates in place (find the property whose change \
+             requires replacement in the plan above), then deploy again",
             replaced.join(", ")
         );
     }

@@ -29,6 +29,37 @@ pub enum SynthError {
     TooLarge { stack: String, bytes: usize },
     #[error("stack {stack} adds logical id(s) {} more than once: rename one (a bug in infra)", ids.join(", "))]
     DuplicateLogicalIds { stack: String, ids: Vec<String> },
+    #[error(
+        "stack {stack} has a bucket CloudFormation or S3 would refuse (the stack would roll back):\n  {}\n\
+         change the config (lifecycle days) or infra so that none remains",
+        problems.join("\n  ")
+    )]
+    RefusedBucket { stack: String, problems: Vec<String> },
+}
+
+/// What CloudFormation would refuse in one stack's template before any call: logical ids added
+/// twice, the template limits, and the bucket rules its schema states only in prose
+/// ([`crate::bucket_rules`]). Returns the rendered template.
+pub fn check(stack: &Stack) -> Result<String, SynthError> {
+    let duplicates = stack.template.duplicate_ids();
+    if !duplicates.is_empty() {
+        let ids = duplicates.into_iter().map(str::to_owned).collect();
+        return Err(SynthError::DuplicateLogicalIds { stack: stack.name.clone(), ids });
+    }
+    let resources = stack.template.resources.len();
+    if resources > MAX_RESOURCES {
+        return Err(SynthError::TooManyResources { stack: stack.name.clone(), resources });
+    }
+    let text = stack.template.render();
+    if text.len() > MAX_TEMPLATE_BYTES {
+        return Err(SynthError::TooLarge { stack: stack.name.clone(), bytes: text.len() });
+    }
+    let problems: Vec<String> =
+        crate::bucket_rules::check_template(&stack.template.to_json()).iter().map(ToString::to_string).collect();
+    if !problems.is_empty() {
+        return Err(SynthError::RefusedBucket { stack: stack.name.clone(), problems });
+    }
+    Ok(text)
 }
 
 /// `names.json`: every name the environment's resources get, for scripts.
@@ -47,19 +78,8 @@ pub fn write(stacks: &[Stack], dir: &Path) -> Result<Vec<Synthesized>, SynthErro
     stacks
         .iter()
         .map(|stack| {
-            let duplicates = stack.template.duplicate_ids();
-            if !duplicates.is_empty() {
-                let ids = duplicates.into_iter().map(str::to_owned).collect();
-                return Err(SynthError::DuplicateLogicalIds { stack: stack.name.clone(), ids });
-            }
-            let text = stack.template.render();
+            let text = check(stack)?;
             let resources = stack.template.resources.len();
-            if resources > MAX_RESOURCES {
-                return Err(SynthError::TooManyResources { stack: stack.name.clone(), resources });
-            }
-            if text.len() > MAX_TEMPLATE_BYTES {
-                return Err(SynthError::TooLarge { stack: stack.name.clone(), bytes: text.len() });
-            }
             let path = dir.join(format!("{}.template.json", stack.name));
             std::fs::write(&path, &text).map_err(|source| SynthError::Write { path: path.clone(), source })?;
             Ok(Synthesized {

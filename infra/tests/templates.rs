@@ -9,6 +9,16 @@ fn prod() -> Vec<(String, StackKind, Value)> {
     stacks::all(&config).into_iter().map(|s| (s.name, s.kind, s.template.to_json())).collect()
 }
 
+/// The lifecycle rule `id` of a bucket resource.
+fn lifecycle_rule<'a>(bucket: &'a Value, id: &str) -> &'a Value {
+    bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["Id"] == id)
+        .unwrap_or_else(|| panic!("no lifecycle rule {id} in {bucket}"))
+}
+
 fn resources_of<'a>(t: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {
     t["Resources"].as_object().unwrap().iter().filter(|(_, r)| r["Type"] == kind).collect()
 }
@@ -64,12 +74,13 @@ fn export_bucket_lifecycle_encryption_and_access() {
     assert_eq!(bucket["Properties"]["BucketName"], "pams-db-snapshots-export");
     assert_eq!(bucket["DeletionPolicy"], "Retain");
     assert_eq!(bucket["UpdateReplacePolicy"], "Retain");
-    let rule = &bucket["Properties"]["LifecycleConfiguration"]["Rules"][0];
+    let rule = lifecycle_rule(bucket, "ArchiveThenExpire");
     assert_eq!(rule["Transitions"][0], serde_json::json!({"StorageClass": "GLACIER", "TransitionInDays": 7}));
     assert_eq!(rule["Transitions"][1], serde_json::json!({"StorageClass": "DEEP_ARCHIVE", "TransitionInDays": 97}));
     assert_eq!(rule["ExpirationInDays"], 365);
-    assert!(rule["NoncurrentVersionExpiration"].is_object());
-    assert!(rule["AbortIncompleteMultipartUpload"].is_object());
+    assert_eq!(lifecycle_rule(bucket, "ExpireEverything")["ExpirationInDays"], 365);
+    assert!(lifecycle_rule(bucket, "ExpireEverything")["AbortIncompleteMultipartUpload"].is_object());
+    assert!(lifecycle_rule(bucket, "RemoveOldVersions")["NoncurrentVersionExpiration"].is_object());
     let sse = &bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0];
     assert_eq!(sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"], "aws:kms");
     assert_eq!(
@@ -101,7 +112,7 @@ lifecycle = { glacier_days = 30, deep_archive_days = 120, expire_days = 400 }
     let config = parse("t.toml", text).unwrap().config;
     let stacks = stacks::all(&config);
     let t = stacks.iter().find(|s| s.kind == StackKind::Database).unwrap().template.to_json();
-    let rule = &t["Resources"]["ExportBucket"]["Properties"]["LifecycleConfiguration"]["Rules"][0];
+    let rule = lifecycle_rule(&t["Resources"]["ExportBucket"], "ArchiveThenExpire");
     assert_eq!(rule["Transitions"][0]["TransitionInDays"], 30);
     assert_eq!(rule["Transitions"][1]["TransitionInDays"], 120);
     assert_eq!(rule["ExpirationInDays"], 400);
@@ -163,7 +174,7 @@ fn lambda_runs_arm64_from_the_queue_with_partial_batches_and_a_dlq() {
     assert_eq!(
         alarms.len(),
         5 + 2 * 3,
-        "dead letters, function errors, failed exports, pending age, incomplete evidence; two per database"
+        "dead letters, function errors, failed exports, a stuck pending queue, incomplete evidence; two per database"
     );
     assert!(t["Resources"]["ExporterLogGroup"]["Properties"]["RetentionInDays"].is_u64());
     let wg = &t["Resources"]["AthenaWorkgroup"]["Properties"]["WorkGroupConfiguration"];
@@ -453,9 +464,6 @@ fn the_scheduled_reconcile_has_time_for_every_database_and_its_failures_alarm() 
         assert_eq!(alarm["MetricName"], "ReconcileErrors");
         assert_eq!(alarm["Dimensions"][0]["Value"], *db);
     }
-    let age = &t["Resources"]["PendingAgeAlarm"]["Properties"];
-    assert_eq!(age["MetricName"], "ApproximateAgeOfOldestMessage");
-    assert_eq!(age["Dimensions"][0]["Value"], serde_json::json!({"Fn::GetAtt": ["PendingQueue", "QueueName"]}));
     let exporter = role_actions(&t, "ExporterRole");
     assert!(exporter.iter().any(|a| a == "rds:DescribeDBInstances"), "{exporter:?}");
     // 200 databases cannot make the function outlive Lambda's limit.
@@ -470,21 +478,24 @@ fn object_lock_is_enabled_in_place_without_a_default_retention() {
     let t = database("pams-stack-prod");
     let bucket = &t["Resources"]["ExportBucket"]["Properties"];
     assert_eq!(bucket["ObjectLockConfiguration"], serde_json::json!({"ObjectLockEnabled": "Enabled"}));
-    // The top-level ObjectLockEnabled would replace a bucket that holds exports.
-    assert!(bucket.get("ObjectLockEnabled").is_none(), "{bucket}");
+    // The pair AWS documents ("Enable ObjectLockEnabled when you apply ObjectLockConfiguration",
+    // AWS::S3::Bucket ObjectLockConfiguration); the nested form alone has failed creates
+    // (cloudformation-coverage-roadmap #626). A replacement is still refused by `infra deploy`.
+    assert_eq!(bucket["ObjectLockEnabled"], true, "{bucket}");
     assert!(
         bucket["ObjectLockConfiguration"].get("Rule").is_none(),
         "no default retention: RDS deletes its own temporary objects"
     );
     assert_eq!(bucket["VersioningConfiguration"]["Status"], "Enabled", "Object Lock needs versioning");
-    let rules = bucket["LifecycleConfiguration"]["Rules"].as_array().unwrap();
-    assert!(rules.iter().any(|r| r["ExpiredObjectDeleteMarker"] == true), "{rules:?}");
-    assert!(rules[0]["NoncurrentVersionExpiration"].is_object());
+    let markers = lifecycle_rule(&t["Resources"]["ExportBucket"], "RemoveOldVersions");
+    assert_eq!(markers["ExpiredObjectDeleteMarker"], true);
+    assert!(markers["NoncurrentVersionExpiration"].is_object());
     // Dev does not lock.
     let dev = s3exports_config::embedded_env("dev").unwrap().config;
     assert_eq!(dev.defaults.object_lock, Some(s3exports_config::ObjectLock::Off));
     let (_, off) = templates_of(&with_defaults("object_lock = \"off\""));
     assert!(off["Resources"]["ExportBucket"]["Properties"].get("ObjectLockConfiguration").is_none());
+    assert!(off["Resources"]["ExportBucket"]["Properties"].get("ObjectLockEnabled").is_none());
     // An Object Lock bucket can never receive server access logs: nothing sends them.
     for (_, _, template) in prod() {
         assert!(!template.to_string().contains("LoggingConfiguration"), "server access logging configured somewhere");
@@ -543,4 +554,150 @@ fn only_the_cataloguer_seals_and_only_its_databases_buckets_and_no_one_bypasses(
     assert!(!allowed(&off).iter().any(|a| a.contains("PutObjectRetention")), "no seal, no right to seal");
     let (_, prefixed) = templates_of(&with_defaults(""));
     assert!(prefixed.to_string().contains("orders-exports/rds/_evidence/*"), "manifests under the prefix");
+}
+
+/// Every template of dev, prod and the fixtures (crawler mode, VPC, a prefix, Object Lock off
+/// and compliance), as `(stack, template)`.
+fn every_template() -> Vec<(String, Value)> {
+    let mut configs: Vec<s3exports_config::Config> =
+        ["dev", "prod"].iter().map(|env| embedded_env(env).unwrap().config).collect();
+    let crawler = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/crawler.toml")).unwrap();
+    configs.push(parse("crawler.toml", &crawler).unwrap().config);
+    configs.push(with_defaults(""));
+    configs.push(with_defaults("object_lock = \"off\""));
+    configs.push(with_defaults("object_lock = \"compliance\""));
+    configs.iter().flat_map(|c| stacks::all(c).into_iter().map(|s| (s.name, s.template.to_json()))).collect()
+}
+
+/// The rules CloudFormation and S3 enforce that cfn-lint and moto do not (sources in
+/// `s3exports_infra::bucket_rules`: cloudformation-coverage-roadmap #132 and #1124, the
+/// AWS::S3::Bucket Rule and ObjectLockConfiguration pages, S3's lifecycle errors). A rule holding
+/// only ExpiredObjectDeleteMarker, or ObjectLockConfiguration without ObjectLockEnabled, fails
+/// here.
+#[test]
+fn every_template_passes_the_bucket_rules_cloudformation_enforces() {
+    let mut buckets = 0;
+    for (stack, template) in every_template() {
+        buckets += resources_of(&template, "AWS::S3::Bucket").len();
+        let found = s3exports_infra::bucket_rules::check_template(&template);
+        assert!(found.is_empty(), "{stack}: {}", found.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "));
+    }
+    assert!(buckets >= 10, "only {buckets} buckets checked");
+}
+
+#[test]
+fn synthesis_refuses_a_bucket_cloudformation_would_refuse() {
+    let config = embedded_env("prod").unwrap().config;
+    let mut all = stacks::all(&config);
+    let db = all.iter_mut().find(|s| s.kind == StackKind::Database).unwrap();
+    let bucket = db.template.resources.get_mut("ExportBucket").unwrap();
+    bucket["Properties"]["LifecycleConfiguration"]["Rules"] = serde_json::json!([{ "Id": "RemoveExpiredDeleteMarkers", "Status": "Enabled", "ExpiredObjectDeleteMarker": true }]);
+    let dir = tempfile::tempdir().unwrap();
+    let err = s3exports_infra::synth::write(&all, dir.path()).unwrap_err().to_string();
+    assert!(err.contains("ExportBucket lifecycle rule `RemoveExpiredDeleteMarkers`: no action"), "{err}");
+    assert!(err.contains("would refuse"), "{err}");
+}
+
+/// Whether some enabled rule of `bucket` applies `action` to `key` (prefix filters only: the
+/// templates use no tag or size filter).
+fn rule_applies(bucket: &Value, action: &str, key: &str) -> bool {
+    bucket["Properties"]["LifecycleConfiguration"]["Rules"].as_array().unwrap().iter().any(|r| {
+        r["Status"] == "Enabled"
+            && r.get(action).is_some()
+            && r["TagFilters"].is_null()
+            && key.starts_with(r["Prefix"].as_str().unwrap_or(""))
+    })
+}
+
+/// A GET of an archived object fails with InvalidObjectState (S3 API reference, GetObject), and
+/// the cataloguer and `verify` read the previous manifest and the chain's state again: they are
+/// never archived, yet expire with the exports, noncurrent versions too. Exports of every
+/// attempt and of a database moved to a new bucket are archived.
+#[test]
+fn exports_are_archived_and_the_evidence_only_expires() {
+    use s3exports_rds::export_id;
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-24T03:10:00Z").unwrap().to_utc();
+    let long_name = "a-database-with-a-very-long-identifier-indeed";
+    let config = |prefix: &str, db: &str| {
+        let text = format!(
+            "environment = \"prod\"\ngit_branch = \"main\"\n[[databases]]\ndb_name = \"{db}\"\n\
+             s3_bucket_name = \"orders-exports\"\ns3_prefix = \"{prefix}\"\n"
+        );
+        parse("t.toml", &text).unwrap().config
+    };
+    for (prefix, db) in [("", "orders"), ("rds/exports", "orders"), ("rds", long_name)] {
+        let config = config(prefix, db);
+        let t = stacks::all(&config).into_iter().find(|s| s.kind == StackKind::Database).unwrap().template.to_json();
+        let bucket = &t["Resources"]["ExportBucket"];
+        let under = |key: &str| if prefix.is_empty() { key.to_owned() } else { format!("{prefix}/{key}") };
+        let arn = "arn:aws:rds:eu-west-1:123456789012:snapshot:rds:orders-2026-11-24-03-10";
+        let first = export_id::export_task_identifier(db, at, arn);
+        let ids = [
+            first.clone(),
+            export_id::attempt_identifier(db, at, arn, 7),
+            export_id::attempt_identifier(db, at, arn, u32::MAX),
+            export_id::in_bucket(&first, "orders-exports"),
+        ];
+        for id in &ids {
+            for key in
+                [format!("{id}/{db}/public.orders/1/part-00000-x.gz.parquet"), format!("{id}/export_info_{id}.json")]
+            {
+                let key = under(&key);
+                assert!(rule_applies(bucket, "Transitions", &key), "{db} export not archived: {key}");
+                assert!(rule_applies(bucket, "ExpirationInDays", &key), "{db} export never expires: {key}");
+            }
+        }
+        let manifest = s3exports_config::names::manifest_key(prefix, db, &first);
+        let folder = s3exports_config::names::evidence_folder(prefix, db);
+        for key in [manifest, format!("{folder}_state/head.json"), under("_state/pending.json")] {
+            assert!(!rule_applies(bucket, "Transitions", &key), "{db}: {key} would be archived");
+            assert!(!rule_applies(bucket, "NoncurrentVersionTransitions", &key), "{db}: {key} would be archived");
+            assert!(rule_applies(bucket, "ExpirationInDays", &key), "{db}: {key} never expires");
+            assert!(rule_applies(bucket, "NoncurrentVersionExpiration", &key), "{db}: old versions of {key} stay");
+        }
+    }
+}
+
+/// SQS leaves messages received three times or more out of ApproximateAgeOfOldestMessage
+/// ("points at the second-oldest message that hasn't been received more than three times",
+/// Available CloudWatch metrics for Amazon SQS), and dispatch receives and returns the waiting
+/// exports every few minutes: the alarm reads that nothing left a queue that holds messages.
+/// CloudWatch: Period x EvaluationPeriods at most 7 days (PutMetricAlarm API reference).
+#[test]
+fn a_stuck_pending_queue_alarms_on_what_sqs_counts_reliably() {
+    let t = core();
+    assert!(!t.to_string().contains("ApproximateAgeOfOldestMessage"), "an alarm reads the age of the oldest message");
+    let alarm = &t["Resources"]["PendingStuckAlarm"]["Properties"];
+    for single in ["MetricName", "Namespace", "Statistic", "Period", "Dimensions"] {
+        assert!(alarm.get(single).is_none(), "a metric math alarm has no {single}: {alarm}");
+    }
+    let metrics = alarm["Metrics"].as_array().unwrap();
+    let by_id = |id: &str| metrics.iter().find(|m| m["Id"] == id).unwrap_or_else(|| panic!("no metric {id}"));
+    let queue = serde_json::json!([{"Name": "QueueName", "Value": {"Fn::GetAtt": ["PendingQueue", "QueueName"]}}]);
+    for (id, metric, stat) in [
+        ("waiting", "ApproximateNumberOfMessagesVisible", "Maximum"),
+        ("held", "ApproximateNumberOfMessagesNotVisible", "Maximum"),
+        ("left", "NumberOfMessagesDeleted", "Sum"),
+    ] {
+        let m = &by_id(id)["MetricStat"];
+        assert_eq!(m["Metric"]["Namespace"], "AWS/SQS");
+        assert_eq!(m["Metric"]["MetricName"], metric);
+        assert_eq!(m["Metric"]["Dimensions"], queue);
+        assert_eq!(m["Stat"], stat);
+        assert_eq!(m["Period"], 3600);
+        assert_eq!(by_id(id)["ReturnData"], false);
+    }
+    let stuck = by_id("stuck");
+    assert_eq!(stuck["ReturnData"], true);
+    assert_eq!(stuck["Expression"], "IF(FILL(waiting, 0) + FILL(held, 0) > 0 AND FILL(left, 0) == 0, 1, 0)");
+    assert_eq!(metrics.iter().filter(|m| m["ReturnData"] == true).count(), 1);
+    let periods = alarm["EvaluationPeriods"].as_u64().unwrap();
+    assert_eq!(periods, 72, "three days of hours");
+    assert_eq!(alarm["DatapointsToAlarm"], periods, "every hour of the three days");
+    assert!(periods * 3600 <= 7 * 86_400);
+    assert_eq!(alarm["ComparisonOperator"], "GreaterThanThreshold");
+    assert_eq!(alarm["Threshold"], 0);
+    assert_eq!(alarm["AlarmActions"], serde_json::json!([{"Ref": "AlertsTopic"}]));
+    // SQS publishes these itself: the exporter needs no new right.
+    assert!(!role_actions(&t, "ExporterRole").iter().any(|a| a.starts_with("cloudwatch:Get")));
 }

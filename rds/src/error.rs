@@ -94,12 +94,20 @@ pub fn error_text<E: std::error::Error>(err: E) -> String {
 
 /// At most [`MAX_TEXT`] characters, control characters escaped, with how much was cut.
 pub fn bounded(text: &str) -> String {
-    let mut out = String::with_capacity(text.len().min(MAX_TEXT + 32));
+    let (mut out, cut) = escaped_prefix(text, MAX_TEXT);
+    if cut {
+        out.push_str(&format!("… ({} more characters)", text.chars().count() - MAX_TEXT));
+    }
+    out
+}
+
+/// The first `max` characters of `text` with control characters escaped, and whether anything
+/// was left out: the one way untrusted text is cut for a message (callers say how much was cut).
+pub fn escaped_prefix(text: &str, max: usize) -> (String, bool) {
+    let mut out = String::with_capacity(text.len().min(max + 32));
     for (count, c) in text.chars().enumerate() {
-        if count == MAX_TEXT {
-            let rest = text.chars().count() - count;
-            out.push_str(&format!("… ({rest} more characters)"));
-            return out;
+        if count == max {
+            return (out, true);
         }
         if c.is_control() {
             out.extend(c.escape_default());
@@ -107,7 +115,7 @@ pub fn bounded(text: &str) -> String {
             out.push(c);
         }
     }
-    out
+    (out, false)
 }
 
 #[cfg(test)]

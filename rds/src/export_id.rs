@@ -32,6 +32,17 @@ pub fn attempt_identifier(db_id: &str, snapshot_time: DateTime<Utc>, snapshot_ar
     format!("{slug}-{}-{hash}{tail}", snapshot_time.format("%Y%m%d-%H%M"))
 }
 
+/// What every export task identifier of database `db_id` begins with, whatever the snapshot,
+/// the attempt ([`attempt_identifier`]) or the bucket ([`in_bucket`]): the database's slug cut
+/// to the length left beside the longest attempt suffix. It starts with a letter, so a key
+/// prefix `<export prefix>/<this>` reaches the database's export folders and never a folder
+/// whose name starts with `_` (the evidence and its state).
+pub fn common_prefix(db_id: &str) -> String {
+    let longest_tail = format!("-r{}", u32::MAX).len();
+    let slug = slug(db_id, MAX_LEN - SUFFIX_LEN - longest_tail);
+    if slug.is_empty() { "snapshot".to_owned() } else { slug }
+}
+
 /// Lower-case letters, digits and single hyphens, starting with a letter, at most `max`.
 fn slug(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(max);
@@ -165,6 +176,21 @@ mod tests {
             prop_assert_ne!(&moved, &id);
             prop_assert_eq!(&moved, &in_bucket(&id, &bucket));
             prop_assert_ne!(moved, in_bucket(&id, &format!("{bucket}x")));
+        }
+
+        #[test]
+        fn every_identifier_of_a_database_starts_with_its_common_prefix(
+            db in "[-a-zA-Z0-9:]{0,63}",
+            secs in 0i64..4_102_444_800,
+            attempt in prop_oneof![Just(0u32), 1u32..100, Just(u32::MAX)],
+            bucket in "[a-z0-9][a-z0-9.-]{2,62}",
+        ) {
+            let prefix = common_prefix(&db);
+            prop_assert!(prefix.starts_with(|c: char| c.is_ascii_lowercase()), "{}", prefix);
+            let id = attempt_identifier(&db, at(secs), "arn:aws:rds:eu-west-1:1:snapshot:rds:x", attempt);
+            prop_assert!(id.starts_with(&prefix), "{} does not start with {}", id, prefix);
+            let moved = in_bucket(&id, &bucket);
+            prop_assert!(moved.starts_with(&prefix), "{} does not start with {}", moved, prefix);
         }
 
         #[test]

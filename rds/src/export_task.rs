@@ -104,14 +104,28 @@ impl ExportTask {
         }
     }
 
+    /// The folder in its bucket RDS writes this export to: `<prefix>/<export id>/`.
+    pub fn folder(&self) -> String {
+        crate::layout::export_folder(&self.s3_prefix, &self.id)
+    }
+
     /// Where RDS writes this export: `s3://<bucket>/<prefix>/<export id>/`.
     pub fn s3_location(&self) -> String {
-        let prefix = self.s3_prefix.trim_matches('/');
-        if prefix.is_empty() {
-            format!("s3://{}/{}/", self.s3_bucket, self.id)
-        } else {
-            format!("s3://{}/{prefix}/{}/", self.s3_bucket, self.id)
-        }
+        format!("s3://{}/{}", self.s3_bucket, self.folder())
+    }
+
+    /// The earliest moment one of the export's files can have been created: the task's start
+    /// (else its end, else the snapshot's time). RDS writes the files while the task runs, and
+    /// S3's lifecycle counts each object's days from its creation, so this is the first moment
+    /// a lifecycle action can reach part of the export from.
+    pub fn first_written(&self) -> Option<DateTime<Utc>> {
+        self.task_start_time.or(self.task_end_time).or(self.snapshot_time)
+    }
+
+    /// The latest moment one of the export's files can have been created: the task's end (else
+    /// its start, else the snapshot's time), from which a lifecycle action has reached all of it.
+    pub fn last_written(&self) -> Option<DateTime<Utc>> {
+        self.task_end_time.or(self.task_start_time).or(self.snapshot_time)
     }
 }
 
@@ -190,6 +204,28 @@ impl TaskFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_exports_folder_and_location() {
+        let mut t = ExportTask::new("e1", "arn", ExportStatus::Complete);
+        t.s3_bucket = "b".into();
+        assert_eq!((t.folder(), t.s3_location()), ("e1/".to_owned(), "s3://b/e1/".to_owned()));
+        t.s3_prefix = "/exports/".into();
+        assert_eq!((t.folder(), t.s3_location()), ("exports/e1/".to_owned(), "s3://b/exports/e1/".to_owned()));
+    }
+
+    #[test]
+    fn the_files_are_written_between_the_tasks_start_and_end() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc));
+        let mut t = ExportTask::new("e1", "arn", ExportStatus::Complete);
+        assert_eq!((t.first_written(), t.last_written()), (None, None));
+        t.snapshot_time = at("2026-11-01T03:00:00Z");
+        assert_eq!((t.first_written(), t.last_written()), (t.snapshot_time, t.snapshot_time));
+        t.task_end_time = at("2026-11-02T01:00:00Z");
+        assert_eq!((t.first_written(), t.last_written()), (t.task_end_time, t.task_end_time));
+        t.task_start_time = at("2026-11-01T23:30:00Z");
+        assert_eq!((t.first_written(), t.last_written()), (t.task_start_time, t.task_end_time));
+    }
 
     #[test]
     fn live_cluster_exports_hold_slots_like_snapshot_exports() {

@@ -141,12 +141,34 @@ pub struct TypeMapping {
     pub column_name: String,
     pub original_type: String,
     pub expected_exported_type: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "number_or_text")]
     pub original_char_max_length: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "number_or_text")]
     pub original_num_precision: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "number_or_text")]
     pub original_date_time_precision: Option<i64>,
+}
+
+/// A length or precision written as a number (`255`) or as text (`"255"`; empty or `"N/A"`
+/// is none): export_tables_info files have been seen with both.
+fn number_or_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(i64),
+        Float(f64),
+        Text(String),
+    }
+    match Option::<Raw>::deserialize(d)? {
+        None => Ok(None),
+        Some(Raw::Number(n)) => Ok(Some(n)),
+        Some(Raw::Float(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
+        Some(Raw::Float(f)) => Err(serde::de::Error::custom(format!("{f} is not a whole number"))),
+        Some(Raw::Text(t)) => match t.trim() {
+            "" | "N/A" | "n/a" | "null" => Ok(None),
+            t => t.parse().map(Some).map_err(|_| serde::de::Error::custom(format!("`{t}` is not a whole number"))),
+        },
+    }
 }
 
 /// One source table of one export, as the catalogue names it.
@@ -212,6 +234,42 @@ pub fn snapshot_date(time: &str) -> Option<String> {
     parse_export_time(time).map(|t| t.format("%Y-%m-%d").to_string())
 }
 
+/// `<prefix>/<rest>`, or `rest` alone under an empty prefix: a key under an export target's
+/// prefix, which is written without leading or trailing `/` but may be given with them.
+pub fn prefix_key(prefix: &str, rest: &str) -> String {
+    let prefix = prefix.trim_matches('/');
+    if prefix.is_empty() { rest.to_owned() } else { format!("{prefix}/{rest}") }
+}
+
+/// The folder RDS writes an export's files to: `<prefix>/<export id>/` (`<export id>/` at the
+/// bucket's root), with its trailing `/`, as a listing prefix wants it.
+pub fn export_folder(prefix: &str, export_id: &str) -> String {
+    prefix_key(prefix, &format!("{export_id}/"))
+}
+
+/// The `snapshot_date` partition value of an export, the one rule the cataloguer, `verify` and
+/// discovery share. Never a guess: the task's snapshot time; else the `snapshotTime` of its
+/// `export_info` file (ISO 8601 or Java's form); else the date in an automated snapshot's id
+/// (`rds:<db>-YYYY-MM-DD-HH-MM`, UTC) in the task's or the file's source ARN. `None` when none
+/// of them says. `info` is consulted only when the task has no snapshot time, so a caller may
+/// leave it unread then.
+pub fn partition_date(task: &crate::ExportTask, info: Option<&ExportInfo>) -> Option<String> {
+    if let Some(t) = task.snapshot_time {
+        return Some(t.format("%Y-%m-%d").to_string());
+    }
+    info.and_then(|i| i.snapshot_time.as_deref())
+        .and_then(snapshot_date)
+        .or_else(|| date_in_automated_snapshot_id(&task.source_arn))
+        .or_else(|| info.and_then(|i| date_in_automated_snapshot_id(&i.source_arn)))
+}
+
+impl ExportInfo {
+    /// [`partition_date`] of the export this file describes (an export read from a copy).
+    pub fn partition_date(&self) -> Option<String> {
+        partition_date(&self.to_task(), Some(self))
+    }
+}
+
 /// The date in an automated snapshot's identifier or ARN (`rds:<db>-YYYY-MM-DD-HH-MM`).
 pub fn date_in_automated_snapshot_id(id_or_arn: &str) -> Option<String> {
     let id = id_or_arn.rsplit_once(":rds:").map_or(id_or_arn, |(_, rest)| rest);
@@ -268,11 +326,63 @@ mod tests {
     }
 
     #[test]
+    fn export_folders_under_any_prefix() {
+        assert_eq!(export_folder("exports", "e1"), "exports/e1/");
+        assert_eq!(export_folder("/exports/daily/", "e1"), "exports/daily/e1/");
+        assert_eq!(export_folder("", "e1"), "e1/");
+        assert_eq!(export_folder("/", "e1"), "e1/");
+        assert_eq!(prefix_key("exports/", "export_info_e1.json"), "exports/export_info_e1.json");
+        assert_eq!(prefix_key("", ""), "");
+        assert_eq!(prefix_key("exports", ""), "exports/");
+    }
+
+    #[test]
+    fn the_partition_date_is_the_tasks_then_the_info_files_then_the_snapshot_ids() {
+        let automated = "arn:aws:rds:eu-west-1:1:snapshot:rds:pams-2026-11-24-03-10";
+        let mut task = crate::ExportTask::new("e1", automated, crate::ExportStatus::Complete);
+        let info = ExportInfo { snapshot_time: Some("Nov 23, 2026 3:05:41 AM".into()), ..ExportInfo::default() };
+        // The task's own time first, whatever the file says.
+        task.snapshot_time = parse_export_time("2026-11-22T23:59:00Z");
+        assert_eq!(partition_date(&task, Some(&info)).as_deref(), Some("2026-11-22"));
+        // Then the info file's.
+        task.snapshot_time = None;
+        assert_eq!(partition_date(&task, Some(&info)).as_deref(), Some("2026-11-23"));
+        // Then the automated snapshot's id: no file, or one with no time in a form RDS writes.
+        assert_eq!(partition_date(&task, None).as_deref(), Some("2026-11-24"));
+        let undated = ExportInfo { snapshot_time: Some("yesterday".into()), ..ExportInfo::default() };
+        assert_eq!(partition_date(&task, Some(&undated)).as_deref(), Some("2026-11-24"));
+        // A manual snapshot with nothing else to go by has no date: never a guess.
+        let manual = crate::ExportTask::new("e2", "arn:aws:rds:eu-west-1:1:snapshot:before-upgrade", task.status);
+        assert_eq!(partition_date(&manual, Some(&undated)), None);
+        // A copy's info file on its own: its time, else its source ARN's id.
+        let copy = ExportInfo { source_arn: automated.into(), ..ExportInfo::default() };
+        assert_eq!(copy.partition_date().as_deref(), Some("2026-11-24"));
+        assert_eq!(ExportInfo { source_arn: automated.into(), ..info }.partition_date().as_deref(), Some("2026-11-23"));
+    }
+
+    #[test]
     fn dates_of_automated_snapshot_ids() {
         assert_eq!(date_in_automated_snapshot_id("rds:pams-2026-11-24-03-10").as_deref(), Some("2026-11-24"));
         let arn = "arn:aws:rds:eu-west-1:1:snapshot:rds:pams-2026-11-24-03-10";
         assert_eq!(date_in_automated_snapshot_id(arn).as_deref(), Some("2026-11-24"));
         assert_eq!(date_in_automated_snapshot_id("before-migration"), None);
         assert_eq!(date_in_automated_snapshot_id("rds:x-2026-99-24-03-10"), None);
+    }
+
+    #[test]
+    fn type_mapping_lengths_read_as_numbers_or_text() {
+        let m: TypeMapping = serde_json::from_str(
+            r#"{"columnName":"a","originalType":"varchar","originalCharMaxLength":"255","originalNumPrecision":12,"originalDateTimePrecision":"N/A"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (m.original_char_max_length, m.original_num_precision, m.original_date_time_precision),
+            (Some(255), Some(12), None)
+        );
+        let absent: TypeMapping =
+            serde_json::from_str(r#"{"columnName":"b","originalDateTimePrecision":null}"#).unwrap();
+        assert_eq!(absent.original_char_max_length, None);
+        let bad = serde_json::from_str::<TypeMapping>(r#"{"columnName":"c","originalCharMaxLength":"ten"}"#);
+        assert!(bad.unwrap_err().to_string().contains("`ten`"));
     }
 }

@@ -38,6 +38,29 @@ impl Snapshot {
     }
 }
 
+/// `automated` (`rds:...`), `awsbackup` (`awsbackup:...`) or `manual`, from the snapshot id in
+/// an export's source ARN (`...:snapshot:<id>`, `...:cluster-snapshot:<id>`) or a bare id. RDS
+/// names automated snapshots `rds:<db>-<time>` and AWS Backup's `awsbackup:<job>`; a live DB
+/// cluster export (`...:cluster:<id>`) has no snapshot and counts as manual.
+pub fn snapshot_type(source_arn_or_id: &str) -> &'static str {
+    // arn:<partition>:rds:<region>:<account>:<resource type>:<id, which may hold `:`>
+    let id = if source_arn_or_id.starts_with("arn:") {
+        match source_arn_or_id.splitn(7, ':').collect::<Vec<&str>>()[..] {
+            [_, _, _, _, _, "snapshot" | "cluster-snapshot", id] => id,
+            _ => "",
+        }
+    } else {
+        source_arn_or_id
+    };
+    if id.starts_with("rds:") {
+        "automated"
+    } else if id.starts_with("awsbackup:") {
+        "awsbackup"
+    } else {
+        "manual"
+    }
+}
+
 /// An available snapshot of the `orders` instance, for the crate's tests.
 #[cfg(test)]
 pub(crate) fn orders_snapshot(id: &str, kind: &str, created: Option<DateTime<Utc>>) -> Snapshot {
@@ -56,6 +79,25 @@ pub(crate) fn orders_snapshot(id: &str, kind: &str, created: Option<DateTime<Utc
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snapshot_types_from_the_source_arn() {
+        for (arn, kind) in [
+            ("arn:aws:rds:us-east-1:1:snapshot:rds:pams-2026-11-24-03-10", "automated"),
+            ("arn:aws-cn:rds:cn-north-1:1:cluster-snapshot:rds:lams-2026-11-24-03-10", "automated"),
+            ("arn:aws:rds:us-east-1:1:snapshot:awsbackup:job-1", "awsbackup"),
+            ("arn:aws:rds:us-east-1:1:cluster-snapshot:awsbackup:job-1", "awsbackup"),
+            ("arn:aws:rds:us-east-1:1:cluster-snapshot:before-migration", "manual"),
+            // A live cluster export, and a snapshot named like the automated ones' prefix.
+            ("arn:aws:rds:us-east-1:1:cluster:rds", "manual"),
+            ("arn:aws:rds:us-east-1:1:snapshot:rdsx", "manual"),
+            ("rds:pams-2026-11-24-03-10", "automated"),
+            ("awsbackup:job-1", "awsbackup"),
+            ("", "manual"),
+        ] {
+            assert_eq!(snapshot_type(arn), kind, "{arn}");
+        }
+    }
 
     #[test]
     fn only_the_named_snapshot_matches() {

@@ -26,17 +26,35 @@ pub struct ColumnRule {
     /// A timestamp column whose SQL type keeps the zone (PostgreSQL `timestamp with time
     /// zone`): instants are written with `+00`. Otherwise the UTC wall time is written.
     pub zoned: bool,
-    /// The fractional-second digits the column keeps, for Parquet timestamps and times: a
-    /// finer value is refused rather than rounded by the engine.
+    /// The fractional-second digits the column keeps, for Parquet timestamps and times and
+    /// for times, timestamps and intervals given as text: a finer value is refused rather than
+    /// rounded by the engine (`10:00:00.5` into `timestamp(0)` would become `10:00:01`).
     pub fraction_digits: Option<u32>,
+    /// A single-precision column (PostgreSQL `real`, MySQL `FLOAT`): a double that is neither
+    /// a single-precision value nor the shortest text of one is refused, as the engine would
+    /// round it (`16777217` to `16777216`).
+    pub single: bool,
+    /// MySQL `YEAR`: written with four digits, as `0` and `00` read as the year 2000.
+    pub year: bool,
+    /// The characters a `char(n)`/`varchar(n)` column holds: a longer value is refused, as the
+    /// engines cut excess trailing spaces without an error.
+    pub max_chars: Option<u32>,
+}
+
+impl ColumnRule {
+    /// Values written as they are, with no rule beyond their Arrow type.
+    pub const PLAIN: Self =
+        Self { binary: false, zoned: false, fraction_digits: None, single: false, year: false, max_chars: None };
 }
 
 /// A value the target engine cannot hold, named with its column and row.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("column {column}, row {row} of the batch: {why}")]
+#[error("column `{column}`, row {row}: {why}")]
 pub struct EncodeError {
     pub column: String,
-    pub row: usize,
+    /// The row, counted from 1 in the batch (the load adds the rows of earlier batches, so
+    /// it counts from the table's first row in part-file order).
+    pub row: u64,
     pub why: String,
 }
 
@@ -178,7 +196,7 @@ pub fn write_batch(
         .map(|(c, name)| {
             values(c).ok_or_else(|| EncodeError {
                 column: name.clone(),
-                row: 0,
+                row: 1,
                 why: format!("values of Parquet/Arrow type {} cannot be loaded", c.data_type()),
             })
         })
@@ -195,7 +213,7 @@ pub fn write_batch(
             }
             write_value(engine, values, row, rules[i], out).map_err(|why| EncodeError {
                 column: names[i].clone(),
-                row,
+                row: row as u64 + 1,
                 why,
             })?;
         }
@@ -212,28 +230,39 @@ fn write_value(
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
     match values {
-        Values::Utf8(a) => text(engine, a.value(row).as_bytes(), out),
-        Values::LargeUtf8(a) => text(engine, a.value(row).as_bytes(), out),
-        Values::Utf8View(a) => text(engine, a.value(row).as_bytes(), out),
-        Values::Binary(a) => bytes(engine, a.value(row), rule, out),
-        Values::LargeBinary(a) => bytes(engine, a.value(row), rule, out),
-        Values::BinaryView(a) => bytes(engine, a.value(row), rule, out),
-        Values::FixedBinary(a) => bytes(engine, a.value(row), rule, out),
+        Values::Utf8(a) => checked_text(engine, a.value(row).as_bytes(), rule, out)?,
+        Values::LargeUtf8(a) => checked_text(engine, a.value(row).as_bytes(), rule, out)?,
+        Values::Utf8View(a) => checked_text(engine, a.value(row).as_bytes(), rule, out)?,
+        Values::Binary(a) => bytes(engine, a.value(row), rule, out)?,
+        Values::LargeBinary(a) => bytes(engine, a.value(row), rule, out)?,
+        Values::BinaryView(a) => bytes(engine, a.value(row), rule, out)?,
+        Values::FixedBinary(a) => bytes(engine, a.value(row), rule, out)?,
         Values::Bool(a) => out.extend_from_slice(match (engine, a.value(row)) {
             (Engine::Postgres, true) => b"t",
             (Engine::Postgres, false) => b"f",
             (Engine::MySql, true) => b"1",
             (Engine::MySql, false) => b"0",
         }),
-        Values::I8(a) => integer(a.value(row), out),
-        Values::I16(a) => integer(a.value(row), out),
-        Values::I32(a) => integer(a.value(row), out),
-        Values::I64(a) => integer(a.value(row), out),
-        Values::U8(a) => integer(a.value(row), out),
-        Values::U16(a) => integer(a.value(row), out),
-        Values::U32(a) => integer(a.value(row), out),
-        Values::U64(a) => integer(a.value(row), out),
+        Values::I8(a) => integer(a.value(row), rule, out),
+        Values::I16(a) => integer(a.value(row), rule, out),
+        Values::I32(a) => integer(a.value(row), rule, out),
+        Values::I64(a) => integer(a.value(row), rule, out),
+        Values::U8(a) => integer(a.value(row), rule, out),
+        Values::U16(a) => integer(a.value(row), rule, out),
+        Values::U32(a) => integer(a.value(row), rule, out),
+        Values::U64(a) => integer(a.value(row), rule, out),
         Values::F32(a) => float(engine, f64::from(a.value(row)), &format!("{:?}", a.value(row)), out)?,
+        Values::F64(a) if rule.single => {
+            let value = a.value(row);
+            let single = as_single(value).ok_or_else(|| {
+                format!(
+                    "{value:?} is not a single-precision value (the column's type, which the source held): it would \
+                     be stored as {:?}, so it is refused",
+                    value as f32
+                )
+            })?;
+            float(engine, f64::from(single), &format!("{single:?}"), out)?
+        }
         Values::F64(a) => float(engine, a.value(row), &format!("{:?}", a.value(row)), out)?,
         Values::Decimal128(a, scale) => decimal(&a.value(row).to_string(), *scale, out),
         Values::Decimal256(a, scale) => decimal(&i256::to_string(&a.value(row)), *scale, out),
@@ -300,6 +329,61 @@ fn fits(nanos: u32, rule: ColumnRule) -> Result<(), String> {
     Ok(())
 }
 
+/// A double a single-precision column holds as it is: a single-precision value widened, or
+/// the shortest text of one read as a double (how a reader of the text protocol gets `0.1`).
+pub fn as_single(value: f64) -> Option<f32> {
+    let single = value as f32;
+    if f64::from(single) == value || value.is_nan() {
+        return Some(single);
+    }
+    let shortest: f64 = format!("{single:?}").parse().ok()?;
+    (single.is_finite() && shortest == value).then_some(single)
+}
+
+/// The significant fractional-second digits in a time, timestamp or interval written as
+/// text (`10:00:00.50` has 1): the digits after each `:SS.`.
+pub fn text_fraction_digits(value: &[u8]) -> usize {
+    let mut most = 0;
+    for (i, _) in value.iter().enumerate().filter(|(_, b)| **b == b'.') {
+        let seconds = i >= 3 && value[i - 3] == b':' && value[i - 2].is_ascii_digit() && value[i - 1].is_ascii_digit();
+        if !seconds {
+            continue;
+        }
+        let digits = &value[i + 1..];
+        let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+        let significant = digits[..len].iter().rposition(|b| *b != b'0').map_or(0, |p| p + 1);
+        most = most.max(significant);
+    }
+    most
+}
+
+/// Text, after the column's rules: no more characters than a `char(n)`/`varchar(n)` holds, no
+/// finer fraction of a second than a time or timestamp keeps.
+fn checked_text(engine: Engine, value: &[u8], rule: ColumnRule, out: &mut Vec<u8>) -> Result<(), String> {
+    if let Some(max) = rule.max_chars {
+        let chars = String::from_utf8_lossy(value).chars().count();
+        if chars > max as usize {
+            let trailing = value.iter().rev().take_while(|b| **b == b' ').count();
+            let spaces = if trailing > 0 { format!(" ({trailing} of them trailing spaces)") } else { String::new() };
+            return Err(format!(
+                "{chars} characters{spaces}, more than the column's {max}: the engine would cut it, so it is refused"
+            ));
+        }
+    }
+    if let Some(digits) = rule.fraction_digits {
+        let have = text_fraction_digits(value);
+        if have > digits as usize {
+            return Err(format!(
+                "`{}` has {have} fractional-second digit(s), finer than the column's {digits}: it would be rounded, \
+                 so it is refused",
+                String::from_utf8_lossy(value)
+            ));
+        }
+    }
+    text(engine, value, out);
+    Ok(())
+}
+
 /// Text with the bulk-load format's escapes: backslash, tab, newline, carriage return (and
 /// NUL for MySQL; PostgreSQL text cannot hold one).
 fn text(engine: Engine, value: &[u8], out: &mut Vec<u8>) {
@@ -324,11 +408,10 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Bytes: PostgreSQL's bytea hex input (`\x...`, its backslash escaped for COPY); for MySQL
 /// plain hex, which the load passes through `UNHEX`. Byte for byte either way.
-fn bytes(engine: Engine, value: &[u8], rule: ColumnRule, out: &mut Vec<u8>) {
+fn bytes(engine: Engine, value: &[u8], rule: ColumnRule, out: &mut Vec<u8>) -> Result<(), String> {
     if !rule.binary {
         // Bytes loaded into a text column: only valid UTF-8 is text.
-        text(engine, value, out);
-        return;
+        return checked_text(engine, value, rule, out);
     }
     if engine == Engine::Postgres {
         out.extend_from_slice(b"\\\\x");
@@ -338,11 +421,16 @@ fn bytes(engine: Engine, value: &[u8], rule: ColumnRule, out: &mut Vec<u8>) {
         out.push(HEX[usize::from(b >> 4)]);
         out.push(HEX[usize::from(b & 15)]);
     }
+    Ok(())
 }
 
-fn integer(value: impl std::fmt::Display, out: &mut Vec<u8>) {
+fn integer(value: impl std::fmt::Display, rule: ColumnRule, out: &mut Vec<u8>) {
     let mut buf = String::new();
     let _ = write!(buf, "{value}");
+    if rule.year && !buf.starts_with('-') {
+        // MySQL reads the text `0` (and 1 to 99) as a two-digit year: 0 would load as 2000.
+        out.extend(std::iter::repeat_n(b'0', 4usize.saturating_sub(buf.len())));
+    }
     out.extend_from_slice(buf.as_bytes());
 }
 
@@ -445,8 +533,8 @@ mod tests {
         Ok(String::from_utf8(out).unwrap())
     }
 
-    const PLAIN: ColumnRule = ColumnRule { binary: false, zoned: false, fraction_digits: None };
-    const BINARY: ColumnRule = ColumnRule { binary: true, zoned: false, fraction_digits: None };
+    const PLAIN: ColumnRule = ColumnRule::PLAIN;
+    const BINARY: ColumnRule = ColumnRule { binary: true, ..ColumnRule::PLAIN };
 
     #[test]
     fn null_stays_distinct_from_the_empty_string_and_text_is_escaped() {
@@ -491,7 +579,7 @@ mod tests {
             assert_eq!(text.parse::<f64>().unwrap().to_string().parse::<f64>().unwrap(), text.parse::<f64>().unwrap());
         }
         let e = encode(Engine::MySql, vec![f], &[PLAIN]).unwrap_err();
-        assert_eq!((e.column.as_str(), e.row), ("c0", 3));
+        assert_eq!((e.column.as_str(), e.row), ("c0", 4), "rows count from 1");
         assert!(e.why.contains("MySQL has no NaN"), "{e}");
     }
 
@@ -518,6 +606,47 @@ mod tests {
         assert!(encode(Engine::MySql, vec![Arc::new(Date32Array::from(vec![-800_000]))], &[PLAIN]).is_err());
         let time: ArrayRef = Arc::new(Time64MicrosecondArray::from(vec![3_600_000_001, 86_400_000_000]));
         assert_eq!(encode(Engine::MySql, vec![time], &[PLAIN]).unwrap(), "01:00:00.000001\n24:00:00\n");
+    }
+
+    #[test]
+    fn values_that_do_not_fit_the_column_are_refused_not_changed() {
+        // real / FLOAT given doubles: a single-precision value (widened, or its shortest text
+        // read as a double) loads as that value; anything else would be rounded.
+        let single = ColumnRule { single: true, ..PLAIN };
+        let fits: ArrayRef = Arc::new(Float64Array::from(vec![0.1, f64::from(0.1f32), 16_777_216.0, 0.25]));
+        for engine in [Engine::Postgres, Engine::MySql] {
+            assert_eq!(encode(engine, vec![fits.clone()], &[single]).unwrap(), "0.1\n0.1\n16777216.0\n0.25\n");
+        }
+        for value in [0.123_456_789_012_3, 16_777_217.0, 1e300] {
+            let e =
+                encode(Engine::Postgres, vec![Arc::new(Float64Array::from(vec![1.0, value]))], &[single]).unwrap_err();
+            assert_eq!(e.row, 2);
+            assert!(e.why.contains("not a single-precision value"), "{e}");
+        }
+        // YEAR: four digits, so 0 is year 0000 (MySQL reads the text `0` as 2000).
+        let years: ArrayRef = Arc::new(Int32Array::from(vec![0, 1901, 2155, 5]));
+        assert_eq!(
+            encode(Engine::MySql, vec![years], &[ColumnRule { year: true, ..PLAIN }]).unwrap(),
+            "0000\n1901\n2155\n0005\n"
+        );
+        // varchar(3) / char(3): a longer value, trailing spaces too, is refused.
+        let three = ColumnRule { max_chars: Some(3), ..PLAIN };
+        let short: ArrayRef = Arc::new(StringArray::from(vec!["abc", "äöü", "a "]));
+        assert_eq!(encode(Engine::Postgres, vec![short], &[three]).unwrap(), "abc\näöü\na \n");
+        let e = encode(Engine::Postgres, vec![Arc::new(StringArray::from(vec!["ab   "]))], &[three]).unwrap_err();
+        assert!(e.why.contains("5 characters (3 of them trailing spaces)"), "{e}");
+        let e = encode(Engine::MySql, vec![Arc::new(BinaryArray::from(vec![&b"abcd"[..]]))], &[three]).unwrap_err();
+        assert!(e.why.contains("more than the column's 3"), "{e}");
+        // Times and timestamps as text: no finer fraction than the column keeps.
+        let whole = ColumnRule { fraction_digits: Some(0), ..PLAIN };
+        for value in ["2026-11-20 10:00:00.5", "23:59:59.9", "1 day 02:03:04.25"] {
+            let e = encode(Engine::Postgres, vec![Arc::new(StringArray::from(vec![value]))], &[whole]).unwrap_err();
+            assert!(e.why.contains("would be rounded"), "{value}: {e}");
+        }
+        let kept: ArrayRef = Arc::new(StringArray::from(vec!["2026-11-20 10:00:00", "10:00:00.000", "838:59:59"]));
+        assert!(encode(Engine::MySql, vec![kept], &[whole]).is_ok());
+        assert_eq!(text_fraction_digits(b"2026-11-20 10:00:00.120+05:30"), 2);
+        assert_eq!(text_fraction_digits(b"2026-11-20"), 0);
     }
 
     #[test]

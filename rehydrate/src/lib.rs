@@ -12,7 +12,7 @@ pub mod postgres;
 pub mod schema;
 pub mod target;
 
-pub use load::{Options, Status, TableJob, TableReport};
+pub use load::{Options, Provenance, Status, TableJob, TableReport};
 pub use target::Target;
 
 /// The engine of the database rows are loaded into.
@@ -35,6 +35,19 @@ impl std::fmt::Display for Engine {
 pub enum LoadError {
     #[error("cannot connect to {target}: {why}")]
     Connect { target: String, why: String },
+}
+
+/// A lock key for these parts (FNV-1a, 64 bits): stable across runs and machines, so every
+/// rehydrate takes the same lock for the same table.
+pub fn lock_key(parts: &[&str]) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in part.bytes().chain([0]) {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    i64::from_ne_bytes(hash.to_ne_bytes())
 }
 
 /// How a table's load ended, before the count is judged.

@@ -2,7 +2,9 @@
 //! original type (`export_tables_info`'s `originalTypeMappings`: type name, character length,
 //! numeric precision, datetime precision) and the Parquet type RDS wrote. Where the metadata
 //! does not say enough to be exact, the column gets the type that loses nothing, with a note
-//! saying so; an unknown type becomes text, with a note naming the column.
+//! saying so; an unknown type becomes text, with a note naming the column. A column the
+//! metadata lists but RDS wrote no data for (PostgreSQL's object identifier types are "N/A" in
+//! AWS's data conversion table) is left out of the table, with a note.
 
 use arrow::datatypes::{DataType, Schema};
 use s3exports_rds::layout::TypeMapping;
@@ -22,21 +24,33 @@ pub struct ColumnPlan {
     pub note: Option<String>,
 }
 
+/// The columns of one table, and notes on the table's columns that are not loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TablePlan {
+    pub columns: Vec<ColumnPlan>,
+    /// Columns of the source table left out, each with why (`column: why`).
+    pub left_out: Vec<String>,
+}
+
 /// Why a table cannot be planned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
     #[error("the export's metadata lists no columns for this table (no originalTypeMappings)")]
     NoColumns,
-    #[error("column `{0}` is in the export's metadata but not in its Parquet files")]
-    NotInParquet(String),
+    #[error(
+        "none of the columns the export's metadata lists ({0}) is in its Parquet files: RDS exported no data for \
+         this table's columns"
+    )]
+    NoneInParquet(String),
     #[error("column `{0}` is in the Parquet files but not in the export's metadata")]
     NotInMetadata(String),
     #[error("column `{column}` has Parquet/Arrow type {data_type}, which cannot be loaded")]
     Unsupported { column: String, data_type: String },
 }
 
-/// The columns of one table, in the metadata's order.
-pub fn plan_columns(engine: Engine, mappings: &[TypeMapping], parquet: &Schema) -> Result<Vec<ColumnPlan>, PlanError> {
+/// The columns of one table, in the metadata's order; `parquet` is the schema of all its part
+/// files together. A column of the metadata that no part file has is left out with a note.
+pub fn plan_columns(engine: Engine, mappings: &[TypeMapping], parquet: &Schema) -> Result<TablePlan, PlanError> {
     if mappings.is_empty() {
         return Err(PlanError::NoColumns);
     }
@@ -45,11 +59,26 @@ pub fn plan_columns(engine: Engine, mappings: &[TypeMapping], parquet: &Schema) 
     {
         return Err(PlanError::NotInMetadata(extra.clone()));
     }
-    mappings
+    let (present, absent): (Vec<&TypeMapping>, Vec<&TypeMapping>) =
+        mappings.iter().partition(|m| parquet.field_with_name(&m.column_name).is_ok());
+    if present.is_empty() {
+        let names: Vec<&str> = mappings.iter().map(|m| m.column_name.as_str()).collect();
+        return Err(PlanError::NoneInParquet(names.join(", ")));
+    }
+    let left_out = absent
         .iter()
         .map(|m| {
-            let field =
-                parquet.field_with_name(&m.column_name).map_err(|_| PlanError::NotInParquet(m.column_name.clone()))?;
+            format!(
+                "{} ({}): in the export's metadata but in no part file (RDS exports no data for some types, such as \
+                 PostgreSQL's object identifiers): the table is created without it",
+                m.column_name, m.original_type
+            )
+        })
+        .collect();
+    let columns = present
+        .into_iter()
+        .map(|m| {
+            let field = parquet.field_with_name(&m.column_name).map_err(|_| PlanError::NoColumns)?;
             if !encode::supported(field.data_type()) {
                 return Err(PlanError::Unsupported {
                     column: m.column_name.clone(),
@@ -61,7 +90,8 @@ pub fn plan_columns(engine: Engine, mappings: &[TypeMapping], parquet: &Schema) 
                 Engine::MySql => mysql_column(m, field.data_type()),
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(TablePlan { columns, left_out })
 }
 
 /// An original type as written: its name (lower case, modifiers removed), the arguments in
@@ -96,7 +126,9 @@ fn plan(m: &TypeMapping, sql_type: impl Into<String>, rule: ColumnRule, note: Op
     ColumnPlan { name: m.column_name.clone(), sql_type: sql_type.into(), rule, note }
 }
 
-const TEXTUAL: ColumnRule = ColumnRule { binary: false, zoned: false, fraction_digits: None };
+const TEXTUAL: ColumnRule = ColumnRule::PLAIN;
+/// PostgreSQL keeps microseconds where a time or timestamp records no precision.
+const POSTGRES_FRACTION: u32 = 6;
 
 /// PostgreSQL: RDS writes numerics, dates, times, uuid, json and the rest as their text
 /// output, which PostgreSQL reads back exactly into the original type.
@@ -108,12 +140,15 @@ fn postgres_column(m: &TypeMapping, arrow: &DataType) -> ColumnPlan {
         Some(p) => format!("{base}({p}) {zone}"),
         None => format!("{base} {zone}"),
     };
+    // Times and timestamps keep `precision` digits (6 when none is recorded), and round finer ones.
+    let clock = ColumnRule { fraction_digits: Some(precision.unwrap_or(POSTGRES_FRACTION)), ..TEXTUAL };
+    let sized = ColumnRule { max_chars: length, ..TEXTUAL };
     let name = o.name.as_str();
     let sql = match name {
         "smallint" | "int2" | "smallserial" | "serial2" => "smallint".to_owned(),
         "integer" | "int" | "int4" | "serial" | "serial4" => "integer".to_owned(),
         "bigint" | "int8" | "bigserial" | "serial8" => "bigint".to_owned(),
-        "real" | "float4" => "real".to_owned(),
+        "real" | "float4" => return plan(m, "real", ColumnRule { single: true, ..TEXTUAL }, None),
         "double precision" | "float8" | "float" => "double precision".to_owned(),
         "boolean" | "bool" => "boolean".to_owned(),
         "numeric" | "decimal" => {
@@ -125,24 +160,33 @@ fn postgres_column(m: &TypeMapping, arrow: &DataType) -> ColumnPlan {
             return plan(m, "numeric", TEXTUAL, note);
         }
         "character varying" | "varchar" => {
-            length.map_or("character varying".to_owned(), |n| format!("character varying({n})"))
+            return plan(
+                m,
+                length.map_or("character varying".to_owned(), |n| format!("character varying({n})")),
+                sized,
+                None,
+            );
         }
         "character" | "char" | "bpchar" => match length {
-            Some(n) => format!("character({n})"),
+            Some(n) => return plan(m, format!("character({n})"), sized, None),
             None => return plan(m, "text", TEXTUAL, Some("character with no recorded length: created as text".into())),
         },
-        "text" | "name" | "date" | "interval" | "uuid" | "json" | "jsonb" | "xml" | "money" | "inet" | "cidr"
-        | "macaddr" | "macaddr8" | "tsvector" | "tsquery" | "point" | "line" | "lseg" | "box" | "path" | "polygon"
-        | "circle" | "pg_lsn" | "oid" | "int4range" | "int8range" | "numrange" | "tsrange" | "tstzrange"
-        | "daterange" => name.to_owned(),
+        "interval" => return plan(m, "interval", clock, None),
+        "text" | "name" | "date" | "uuid" | "json" | "jsonb" | "xml" | "money" | "inet" | "cidr" | "macaddr"
+        | "macaddr8" | "tsvector" | "tsquery" | "point" | "line" | "lseg" | "box" | "path" | "polygon" | "circle"
+        | "pg_lsn" | "oid" | "int4range" | "int8range" | "numrange" | "tsrange" | "tstzrange" | "daterange" => {
+            name.to_owned()
+        }
         "bytea" => return plan(m, "bytea", ColumnRule { binary: true, ..TEXTUAL }, None),
         "bit" => recorded(m.original_char_max_length).map_or("bit".to_owned(), |n| format!("bit({n})")),
         "bit varying" | "varbit" => length.map_or("bit varying".to_owned(), |n| format!("bit varying({n})")),
-        "time" | "time without time zone" => with_precision("time", "without time zone"),
-        "time with time zone" | "timetz" => with_precision("time", "with time zone"),
-        "timestamp" | "timestamp without time zone" => with_precision("timestamp", "without time zone"),
+        "time" | "time without time zone" => return plan(m, with_precision("time", "without time zone"), clock, None),
+        "time with time zone" | "timetz" => return plan(m, with_precision("time", "with time zone"), clock, None),
+        "timestamp" | "timestamp without time zone" => {
+            return plan(m, with_precision("timestamp", "without time zone"), clock, None);
+        }
         "timestamp with time zone" | "timestamptz" => {
-            return plan(m, with_precision("timestamp", "with time zone"), ColumnRule { zoned: true, ..TEXTUAL }, None);
+            return plan(m, with_precision("timestamp", "with time zone"), ColumnRule { zoned: true, ..clock }, None);
         }
         "array" => {
             return plan(
@@ -231,7 +275,7 @@ fn mysql_column(m: &TypeMapping, arrow: &DataType) -> ColumnPlan {
         "mediumint" => integer("mediumint", 24, "int"),
         "int" | "integer" => integer("int", 32, "bigint"),
         "bigint" => integer("bigint", 64, "decimal(20,0)"),
-        "float" => plan(m, "float", TEXTUAL, None),
+        "float" => plan(m, "float", ColumnRule { single: true, ..TEXTUAL }, None),
         "double" | "double precision" | "real" => plan(m, "double", TEXTUAL, None),
         "decimal" | "numeric" | "dec" | "fixed" => match arrow {
             DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => {
@@ -255,12 +299,16 @@ fn mysql_column(m: &TypeMapping, arrow: &DataType) -> ColumnPlan {
             binary,
             None,
         ),
-        "char" | "character" => plan(m, format!("char({})", length.unwrap_or(1)), TEXTUAL, None),
+        "char" | "character" => {
+            let n = length.unwrap_or(1);
+            plan(m, format!("char({n})"), ColumnRule { max_chars: Some(n), ..TEXTUAL }, None)
+        }
         "varchar" | "character varying" => match length {
-            Some(n) => plan(m, format!("varchar({n})"), TEXTUAL, None),
+            Some(n) => plan(m, format!("varchar({n})"), ColumnRule { max_chars: Some(n), ..TEXTUAL }, None),
             None => plan(m, "longtext", TEXTUAL, Some("varchar with no recorded length: created as longtext".into())),
         },
-        "tinytext" | "text" | "mediumtext" | "longtext" | "json" | "date" | "year" => plan(m, name, TEXTUAL, None),
+        "year" => plan(m, "year", ColumnRule { year: true, ..TEXTUAL }, None),
+        "tinytext" | "text" | "mediumtext" | "longtext" | "json" | "date" => plan(m, name, TEXTUAL, None),
         "binary" => plan(m, format!("binary({})", length.unwrap_or(1)), binary, None),
         "varbinary" => match length {
             Some(n) => plan(m, format!("varbinary({n})"), binary, None),
@@ -279,7 +327,9 @@ fn mysql_column(m: &TypeMapping, arrow: &DataType) -> ColumnPlan {
             )
         }
         "time" => {
-            plan(m, fraction.filter(|p| *p > 0).map_or("time".to_owned(), |p| format!("time({p})")), TEXTUAL, None)
+            // TIME arrives as text; MySQL rounds a finer fraction without a warning.
+            let rule = ColumnRule { fraction_digits: Some(fraction.unwrap_or(0)), ..TEXTUAL };
+            plan(m, fraction.filter(|p| *p > 0).map_or("time".to_owned(), |p| format!("time({p})")), rule, None)
         }
         "datetime" | "timestamp" => {
             let rule = ColumnRule { fraction_digits: Some(fraction.unwrap_or(0)), ..TEXTUAL };
@@ -317,7 +367,7 @@ mod tests {
 
     fn one(engine: Engine, m: TypeMapping, arrow: DataType) -> ColumnPlan {
         let schema = Schema::new(vec![Field::new(&m.column_name, arrow, true)]);
-        plan_columns(engine, &[m], &schema).unwrap().remove(0)
+        plan_columns(engine, &[m], &schema).unwrap().columns.remove(0)
     }
 
     #[test]
@@ -407,20 +457,53 @@ mod tests {
     #[test]
     fn columns_follow_the_metadata_and_must_match_the_parquet_files() {
         let schema = Schema::new(vec![Field::new("b", DataType::Int64, true), Field::new("a", DataType::Utf8, true)]);
-        let cols = plan_columns(Engine::Postgres, &[mapping("a", "text"), mapping("b", "bigint")], &schema).unwrap();
+        let cols =
+            plan_columns(Engine::Postgres, &[mapping("a", "text"), mapping("b", "bigint")], &schema).unwrap().columns;
         assert_eq!(cols.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(
             plan_columns(Engine::Postgres, &[mapping("a", "text")], &schema),
             Err(PlanError::NotInMetadata("b".into()))
         );
-        assert_eq!(
-            plan_columns(
-                Engine::Postgres,
-                &[mapping("a", "text"), mapping("b", "bigint"), mapping("c", "text")],
-                &schema
-            ),
-            Err(PlanError::NotInParquet("c".into()))
-        );
         assert_eq!(plan_columns(Engine::Postgres, &[], &schema), Err(PlanError::NoColumns));
+    }
+
+    #[test]
+    fn a_column_rds_wrote_no_data_for_is_left_out_with_a_note() {
+        // AWS's "Data conversion when exporting to an Amazon S3 bucket for Amazon RDS" (RDS
+        // user guide, PostgreSQL data type mapping to Parquet): object identifier types are
+        // "N/A", so the metadata names the column and no part file has it.
+        let schema = Schema::new(vec![Field::new("id", DataType::Int64, true)]);
+        let planned =
+            plan_columns(Engine::Postgres, &[mapping("id", "bigint"), mapping("owner", "oid")], &schema).unwrap();
+        assert_eq!(planned.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["id"]);
+        assert_eq!(planned.left_out.len(), 1);
+        assert!(planned.left_out[0].starts_with("owner (oid): ") && planned.left_out[0].contains("without it"));
+        let none = plan_columns(Engine::Postgres, &[mapping("owner", "oid")], &schema);
+        assert!(matches!(none, Err(PlanError::NotInMetadata(_))), "{none:?}");
+        let empty = Schema::new(Vec::<Field>::new());
+        assert_eq!(
+            plan_columns(Engine::Postgres, &[mapping("owner", "oid")], &empty),
+            Err(PlanError::NoneInParquet("owner".into()))
+        );
+    }
+
+    #[test]
+    fn value_rules_follow_the_original_types() {
+        let rule = |engine, original: &str, f: fn(&mut TypeMapping), arrow| {
+            let mut m = mapping("c", original);
+            f(&mut m);
+            one(engine, m, arrow).rule
+        };
+        assert!(rule(Engine::Postgres, "real", |_| {}, DataType::Float64).single);
+        assert!(rule(Engine::MySql, "float", |_| {}, DataType::Float64).single);
+        assert!(!rule(Engine::MySql, "double", |_| {}, DataType::Float64).single);
+        assert!(rule(Engine::MySql, "year", |_| {}, DataType::Int32).year);
+        let varchar = |m: &mut TypeMapping| m.original_char_max_length = Some(3);
+        assert_eq!(rule(Engine::Postgres, "character varying", varchar, DataType::Utf8).max_chars, Some(3));
+        assert_eq!(rule(Engine::MySql, "varchar", varchar, DataType::Utf8).max_chars, Some(3));
+        let whole = |m: &mut TypeMapping| m.original_date_time_precision = Some(0);
+        assert_eq!(rule(Engine::Postgres, "timestamp", whole, DataType::Utf8).fraction_digits, Some(0));
+        assert_eq!(rule(Engine::Postgres, "time", |_| {}, DataType::Utf8).fraction_digits, Some(6));
+        assert_eq!(rule(Engine::MySql, "time", |_| {}, DataType::Utf8).fraction_digits, Some(0));
     }
 }

@@ -1,6 +1,12 @@
 //! The database to load into, from its URL (`postgresql://` or `mysql://`), with the password
 //! from the URL, else the engine's usual places (`PGPASSWORD` or `~/.pgpass`; `MYSQL_PWD`).
 //! A password is never printed: [`Target::display`] leaves it out.
+//!
+//! TLS is asked for the way users write it: libpq's `sslmode` (both engines), MySQL's
+//! `ssl-mode` and `require_ssl` (MySQL URLs). A parameter this tool does not read, or a value
+//! it cannot parse, is refused with the accepted ones listed: a misspelt TLS setting must never
+//! connect in plaintext. Where TLS is used the server's certificate and host name are always
+//! verified (against the system's roots and `sslrootcert`).
 
 use std::path::{Path, PathBuf};
 
@@ -38,7 +44,7 @@ pub struct Target {
     pub database: String,
     password: Option<String>,
     pub password_from: PasswordFrom,
-    /// PostgreSQL's `sslmode` (`disable`, `prefer`, `require`), MySQL's `require_ssl`.
+    /// `sslmode`, `ssl-mode` or `require_ssl`; [`Tls::Prefer`] when none is given.
     pub tls: Tls,
     /// A CA bundle to trust besides the system's (`sslrootcert`; RDS's `global-bundle.pem`).
     pub root_cert: Option<PathBuf>,
@@ -46,9 +52,85 @@ pub struct Target {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tls {
+    /// Plaintext (`sslmode=disable`, `ssl-mode=DISABLED`, `require_ssl=false`).
     Disable,
+    /// TLS when the server offers it; plaintext otherwise, with a warning, never silently
+    /// (`sslmode=prefer|allow`, `ssl-mode=PREFERRED`, and no parameter).
     Prefer,
+    /// TLS or no connection (`sslmode=require|verify-ca|verify-full`,
+    /// `ssl-mode=REQUIRED|VERIFY_CA|VERIFY_IDENTITY`, `require_ssl=true`).
     Require,
+}
+
+/// The URL parameters each engine's URL may carry.
+const POSTGRES_PARAMETERS: &[&str] = &["sslmode", "sslrootcert"];
+const MYSQL_PARAMETERS: &[&str] =
+    &["ssl-mode", "ssl_mode", "sslmode", "require_ssl", "sslrootcert", "ssl-ca", "ssl_ca"];
+
+/// libpq's `sslmode` values (<https://www.postgresql.org/docs/current/libpq-ssl.html>).
+const SSLMODE: &[(&str, Tls)] = &[
+    ("disable", Tls::Disable),
+    ("allow", Tls::Prefer),
+    ("prefer", Tls::Prefer),
+    ("require", Tls::Require),
+    ("verify-ca", Tls::Require),
+    ("verify-full", Tls::Require),
+];
+/// MySQL's `--ssl-mode` values, any case.
+const SSL_MODE: &[(&str, Tls)] = &[
+    ("DISABLED", Tls::Disable),
+    ("PREFERRED", Tls::Prefer),
+    ("REQUIRED", Tls::Require),
+    ("VERIFY_CA", Tls::Require),
+    ("VERIFY_IDENTITY", Tls::Require),
+];
+const BOOLEANS: &[(&str, Tls)] = &[
+    ("true", Tls::Require),
+    ("1", Tls::Require),
+    ("yes", Tls::Require),
+    ("false", Tls::Disable),
+    ("0", Tls::Disable),
+    ("no", Tls::Disable),
+];
+
+/// The TLS a URL's parameters ask for: every TLS parameter given must parse and agree.
+fn tls_of(engine: Engine, query: &[(String, String)]) -> Result<Tls, String> {
+    let accepted = match engine {
+        Engine::Postgres => POSTGRES_PARAMETERS,
+        Engine::MySql => MYSQL_PARAMETERS,
+    };
+    for (i, (name, _)) in query.iter().enumerate() {
+        if !accepted.contains(&name.as_str()) {
+            return Err(format!(
+                "the URL parameter `{name}` is not one this tool reads for {engine}; it reads: {}",
+                accepted.join(", ")
+            ));
+        }
+        if query[..i].iter().any(|(n, _)| n == name) {
+            return Err(format!("the URL parameter `{name}` is given twice: give it once"));
+        }
+    }
+    let mut chosen: Option<(String, Tls)> = None;
+    for (name, value) in query {
+        let table = match name.as_str() {
+            "sslmode" => SSLMODE,
+            "ssl-mode" | "ssl_mode" => SSL_MODE,
+            "require_ssl" => BOOLEANS,
+            _ => continue,
+        };
+        let tls =
+            table.iter().find(|(v, _)| v.eq_ignore_ascii_case(value.trim())).map(|(_, t)| *t).ok_or_else(|| {
+                let values: Vec<&str> = table.iter().map(|(v, _)| *v).collect();
+                format!("{name}={value} is not one of {}", values.join(", "))
+            })?;
+        match &chosen {
+            Some((other, was)) if *was != tls => {
+                return Err(format!("{other} and {name}={value} ask for different TLS: give one of them"));
+            }
+            _ => chosen = Some((format!("{name}={value}"), tls)),
+        }
+    }
+    Ok(chosen.map_or(Tls::Prefer, |(_, tls)| tls))
 }
 
 impl std::fmt::Debug for Target {
@@ -111,20 +193,12 @@ impl Target {
             .filter(|d| !d.is_empty())
             .or_else(|| pg.then(|| env("PGDATABASE")).flatten())
             .unwrap_or_else(|| if pg { user.clone() } else { String::new() });
-        let tls = match (engine, param("sslmode").as_deref(), param("require_ssl").as_deref()) {
-            (Engine::Postgres, None, _) => Tls::Prefer,
-            (Engine::Postgres, Some("disable"), _) => Tls::Disable,
-            (Engine::Postgres, Some("prefer" | "allow"), _) => Tls::Prefer,
-            (Engine::Postgres, Some("require" | "verify-ca" | "verify-full"), _) => Tls::Require,
-            (Engine::Postgres, Some(other), _) => {
-                return Err(bad(format!(
-                    "sslmode={other} is not one of disable, prefer, require, verify-ca, verify-full"
-                )));
-            }
-            (Engine::MySql, _, Some("true" | "1")) => Tls::Require,
-            (Engine::MySql, _, _) => Tls::Disable,
-        };
-        let root_cert = param("sslrootcert").or_else(|| pg.then(|| env("PGSSLROOTCERT")).flatten()).map(PathBuf::from);
+        let tls = tls_of(engine, &query).map_err(bad)?;
+        let root_cert = param("sslrootcert")
+            .or_else(|| param("ssl-ca"))
+            .or_else(|| param("ssl_ca"))
+            .or_else(|| pg.then(|| env("PGSSLROOTCERT")).flatten())
+            .map(PathBuf::from);
         let (password, password_from) = match parsed.password().map(decode) {
             Some(p) => (Some(p), PasswordFrom::Url),
             None if pg => match env("PGPASSWORD") {
@@ -157,7 +231,9 @@ impl Target {
             Engine::Postgres => "postgresql",
             Engine::MySql => "mysql",
         };
-        format!("{scheme}://{}@{}:{}/{}", self.user, self.host, self.port, self.database)
+        // An IPv6 address keeps its brackets, or its colons would run into the port's.
+        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        format!("{scheme}://{}@{host}:{}/{}", self.user, self.port, self.database)
     }
 
     pub fn password(&self) -> Option<&str> {
@@ -211,6 +287,16 @@ pub fn pgpass(text: &str, host: &str, port: u16, database: &str, user: &str) -> 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_ipv6_host_is_shown_in_brackets() {
+        let env = |_: &str| -> Option<String> { None };
+        let target = super::Target::parse("postgresql://ana@[::1]:5433/shop", &env).unwrap();
+        assert_eq!(target.host, "::1");
+        assert_eq!(target.display(), "postgresql://ana@[::1]:5433/shop");
+        let target = super::Target::parse("mysql://ana@db.example:3306/shop", &env).unwrap();
+        assert_eq!(target.display(), "mysql://ana@db.example:3306/shop");
+    }
+
     use super::*;
 
     fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
@@ -234,6 +320,58 @@ mod tests {
         );
         let e = Target::parse("sqlite://x:hunter2@h/db", &env(&[])).unwrap_err();
         assert!(e.to_string().contains("postgresql://") && !e.to_string().contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn tls_is_asked_for_as_users_write_it_and_never_dropped_silently() {
+        let tls = |url: &str| Target::parse(url, &env(&[])).map(|t| t.tls).map_err(|e| e.to_string());
+        // MySQL's ssl-mode, libpq's sslmode and require_ssl, in any case.
+        for (query, want) in [
+            ("", Tls::Prefer),
+            ("?ssl-mode=REQUIRED", Tls::Require),
+            ("?ssl-mode=required", Tls::Require),
+            ("?ssl_mode=Verify_Identity", Tls::Require),
+            ("?ssl-mode=VERIFY_CA", Tls::Require),
+            ("?ssl-mode=PREFERRED", Tls::Prefer),
+            ("?ssl-mode=DISABLED", Tls::Disable),
+            ("?sslmode=require", Tls::Require),
+            ("?sslmode=verify-full", Tls::Require),
+            ("?sslmode=disable", Tls::Disable),
+            ("?require_ssl=yes", Tls::Require),
+            ("?require_ssl=TRUE", Tls::Require),
+            ("?require_ssl=1", Tls::Require),
+            ("?require_ssl=No", Tls::Disable),
+            ("?require_ssl=0", Tls::Disable),
+            ("?ssl-mode=REQUIRED&require_ssl=true", Tls::Require),
+        ] {
+            assert_eq!(tls(&format!("mysql://u@h/db{query}")), Ok(want), "{query}");
+        }
+        for (query, want) in [
+            ("", Tls::Prefer),
+            ("?sslmode=allow", Tls::Prefer),
+            ("?sslmode=prefer", Tls::Prefer),
+            ("?sslmode=verify-ca", Tls::Require),
+            ("?sslmode=disable", Tls::Disable),
+        ] {
+            assert_eq!(tls(&format!("postgresql://u@h/db{query}")), Ok(want), "{query}");
+        }
+        // Anything else is refused, naming the parameter and what is accepted.
+        let refused = |url: &str, says: &[&str]| {
+            let e = tls(url).unwrap_err();
+            assert!(says.iter().all(|s| e.contains(s)), "{url}: {e}");
+        };
+        refused("mysql://u@h/db?ssl-mode=STRICT", &["ssl-mode=STRICT", "REQUIRED", "VERIFY_IDENTITY"]);
+        refused("mysql://u@h/db?require_ssl=maybe", &["require_ssl=maybe", "yes"]);
+        refused("mysql://u@h/db?sslmode=on", &["sslmode=on", "verify-full"]);
+        refused("mysql://u@h/db?ssl=true", &["`ssl`", "ssl-mode", "require_ssl"]);
+        refused("mysql://u@h/db?ssl-mode=DISABLED&require_ssl=true", &["different TLS"]);
+        refused("mysql://u@h/db?sslmode=require&sslmode=disable", &["twice"]);
+        refused("postgresql://u@h/db?sslmode=required", &["sslmode=required", "verify-full"]);
+        refused("postgresql://u@h/db?ssl-mode=REQUIRED", &["`ssl-mode`", "sslmode, sslrootcert"]);
+        refused("postgresql://u@h/db?require_ssl=true", &["`require_ssl`"]);
+        refused("postgresql://u@h/db?connect_timeout=5", &["`connect_timeout`"]);
+        let ca = Target::parse("mysql://u@h/db?ssl-mode=VERIFY_CA&ssl-ca=/etc/rds.pem", &env(&[])).unwrap();
+        assert_eq!(ca.root_cert.as_deref(), Some(Path::new("/etc/rds.pem")));
     }
 
     #[test]

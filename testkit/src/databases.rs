@@ -3,9 +3,14 @@
 //! password user, stopped on drop (a failing test included).
 //!
 //! Neither server runs as root: when the tests do, the servers run as the `postgres` and
-//! `mysql` users the Debian packages create, and own their folders. `./scripts/test` installs
+//! `mysql` users the Debian packages create, and own their folders; otherwise they run as the
+//! current user (the Nix build sandbox has neither account). `./scripts/test` installs
 //! `mariadb-server` when it is missing; PostgreSQL is looked for in `PG_BIN`, then
 //! `/usr/lib/postgresql/<newest>/bin`, then `PATH`.
+//!
+//! Everything a server writes stays in its test's folder: data, socket, pid file and
+//! temporary files (`--tmpdir`, `TMPDIR`). Concurrent `mariadb-install-db` runs sharing `/tmp`
+//! fail ("Unknown table 'mysql.tmp_user_sys'"), so no two servers share a folder.
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -21,22 +26,43 @@ fn running_as_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0")
 }
 
-/// `program args` as `user` when the tests run as root (servers refuse root), else as is.
-fn as_user(user: &str, program: &Path) -> Command {
-    if running_as_root() {
-        let mut c = Command::new("runuser");
-        c.args(["-u", user, "--"]).arg(program);
-        c
-    } else {
-        Command::new(program)
+/// The account a server runs as: the packaged one (`postgres`, `mysql`) when the tests run as
+/// root, which both servers refuse; `None`, the current user, otherwise.
+pub fn server_account(packaged: &str, root: bool) -> Option<&str> {
+    root.then_some(packaged)
+}
+
+/// `program` as `account` (through `runuser`), or as the current user; with `TMPDIR` in
+/// `tmp`, so nothing it writes lands in the shared `/tmp`.
+fn as_account(account: Option<&str>, program: &Path, tmp: &Path) -> Command {
+    let mut c = match account {
+        Some(user) => {
+            let mut c = Command::new("runuser");
+            c.args(["-u", user, "--"]).arg(program);
+            c
+        }
+        None => Command::new(program),
+    };
+    c.env("TMPDIR", tmp);
+    c
+}
+
+fn give_to(account: Option<&str>, dir: &Path) {
+    if let Some(user) = account {
+        let status = Command::new("chown").arg("-R").arg(format!("{user}:")).arg(dir).status();
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "chown -R {user}: {} (running as root, the servers need the `{user}` account the Debian package creates)",
+            dir.display()
+        );
     }
 }
 
-fn give_to(user: &str, dir: &Path) {
-    if running_as_root() {
-        let status = Command::new("chown").arg("-R").arg(format!("{user}:")).arg(dir).status();
-        assert!(status.is_ok_and(|s| s.success()), "chown -R {user}: {}", dir.display());
-    }
+/// The test's own folder for temporary files.
+fn private_tmp(dir: &Path) -> PathBuf {
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).expect("a temporary folder for the server");
+    tmp
 }
 
 fn checked(what: &str, out: std::io::Result<Output>) -> Output {
@@ -72,19 +98,28 @@ pub struct Postgres {
     dir: tempfile::TempDir,
     bin: PathBuf,
     pub port: u16,
+    account: Option<&'static str>,
 }
 
 impl Postgres {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// A server with these settings besides the test ones (`("timezone", "Asia/Kolkata")`):
+    /// what a server configured otherwise than the tool's session does.
+    pub fn start_with(settings: &[(&str, &str)]) -> Self {
         let bin = pg_bin();
         let dir = tempfile::tempdir().expect("a temporary folder");
         let data = dir.path().join("data");
         let pwfile = dir.path().join("pw");
         std::fs::write(&pwfile, PASSWORD).expect("password file");
-        give_to("postgres", dir.path());
+        let tmp = private_tmp(dir.path());
+        let account = server_account("postgres", running_as_root());
+        give_to(account, dir.path());
         checked(
             "initdb",
-            as_user("postgres", &bin.join("initdb"))
+            as_account(account, &bin.join("initdb"), &tmp)
                 .arg("-D")
                 .arg(&data)
                 .args(["-U", "postgres", "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8"])
@@ -93,13 +128,16 @@ impl Postgres {
         );
         let port = free_port();
         let log = dir.path().join("postgres.log");
-        let options = format!(
+        let mut options = format!(
             "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off",
             dir.path().display()
         );
+        for (name, value) in settings {
+            options.push_str(&format!(" -c {name}={value}"));
+        }
         checked(
             "pg_ctl start",
-            as_user("postgres", &bin.join("pg_ctl"))
+            as_account(account, &bin.join("pg_ctl"), &tmp)
                 .arg("-D")
                 .arg(&data)
                 .args(["-o", &options, "-l"])
@@ -109,7 +147,7 @@ impl Postgres {
                 .output(),
         );
         wait_for_port(port, "PostgreSQL", &log);
-        Self { dir, bin, port }
+        Self { dir, bin, port, account }
     }
 
     /// `postgresql://postgres:<password>@127.0.0.1:<port>/<database>`.
@@ -137,7 +175,7 @@ impl Postgres {
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        let _ = as_user("postgres", &self.bin.join("pg_ctl"))
+        let _ = as_account(self.account, &self.bin.join("pg_ctl"), &self.dir.path().join("tmp"))
             .arg("-D")
             .arg(self.dir.path().join("data"))
             .args(["-m", "immediate", "-w", "stop"])
@@ -195,22 +233,26 @@ impl MariaDb {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let data = dir.path().join("data");
         let socket = dir.path().join("mysqld.sock");
-        give_to("mysql", dir.path());
-        let root = running_as_root();
-        let mut init = Command::new(&install);
+        let tmp = private_tmp(dir.path());
+        let account = server_account("mysql", running_as_root());
+        give_to(account, dir.path());
+        // Started as root with --user: the server drops to that account itself.
+        let mut init = as_account(None, &install, &tmp);
         init.arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .arg("--auth-root-authentication-method=normal");
-        if root {
-            init.arg("--user=mysql");
+        if let Some(user) = account {
+            init.arg(format!("--user={user}"));
         }
         checked("mariadb-install-db", init.output());
         let port = free_port();
         let log = dir.path().join("mariadb.log");
-        let mut start = Command::new(&server);
+        let mut start = as_account(None, &server, &tmp);
         start
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .arg(format!("--socket={}", socket.display()))
             .arg(format!("--pid-file={}", dir.path().join("mysqld.pid").display()))
             .arg(format!("--log-error={}", log.display()))
@@ -218,8 +260,8 @@ impl MariaDb {
             .args(["--bind-address=127.0.0.1", "--local-infile=1", "--innodb-flush-log-at-trx-commit=0"])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        if root {
-            start.arg("--user=mysql");
+        if let Some(user) = account {
+            start.arg(format!("--user={user}"));
         }
         let child = start.spawn().unwrap_or_else(|e| panic!("{}: {e}", server.display()));
         let db = Self { child, _dir: dir, socket, port };
@@ -234,6 +276,18 @@ impl MariaDb {
     /// `mysql://rehydrate:<password>@127.0.0.1:<port>/<database>`.
     pub fn url(&self, database: &str) -> String {
         format!("mysql://{MARIADB_USER}:{PASSWORD}@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// The folder the server keeps everything in.
+    pub fn folder(&self) -> &Path {
+        self._dir.path()
+    }
+
+    /// The user id the server process runs as (from `/proc`), when it can be read.
+    pub fn server_uid(&self) -> Option<u32> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
     }
 
     /// Runs SQL as root over the server's socket (tab-separated output, no headers).

@@ -26,7 +26,7 @@ impl Args {
         let (rds, s3) = (aws_sdk_rds::Client::new(&sdk), s3_client(&sdk));
         let listing = RestoreListing::for_sdk(&sdk);
         let (mut costs, mut failed) = (Vec::new(), 0);
-        for d in ctx.config.databases.iter().filter(|d| self.db.as_ref().is_none_or(|n| n == &d.db_name)) {
+        for d in ctx.config.selected(self.db.as_deref()) {
             match database_cost(&rds, &s3, d, Utc::now(), listing).await {
                 Ok(cost) => costs.push(cost),
                 Err(e) => {

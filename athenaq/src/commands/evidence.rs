@@ -29,7 +29,7 @@ impl Args {
         let sdk = ctx.sdk().await;
         let (rds, s3) = (aws_sdk_rds::Client::new(&sdk), s3_client(&sdk));
         let (mut all, mut failed) = (Vec::new(), false);
-        for d in ctx.config.databases.iter().filter(|d| self.db.as_ref().is_none_or(|n| n == &d.db_name)) {
+        for d in ctx.config.selected(self.db.as_deref()) {
             match database_evidence(&rds, &s3, d, since).await {
                 Ok(rows) => all.extend(rows),
                 Err(e) => {

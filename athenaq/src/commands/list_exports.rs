@@ -79,7 +79,7 @@ impl Args {
         let sdk = ctx.sdk().await;
         let rds = aws_sdk_rds::Client::new(&sdk);
         let mut all = Vec::new();
-        for d in ctx.config.databases.iter().filter(|d| filter.db.as_ref().is_none_or(|db| db == &d.db_name)) {
+        for d in ctx.config.selected(filter.db.as_deref()) {
             let tasks = describe_export_tasks(&rds, &TaskFilter::bucket(&d.s3_bucket_name))
                 .await
                 .with_context(|| format!("listing the exports of {}", d.db_name))?;

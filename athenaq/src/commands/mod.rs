@@ -101,7 +101,7 @@ pub async fn export_objects(
     table: Option<&str>,
 ) -> Result<(s3exports_rds::ExportTask, Vec<Object>)> {
     let (task, _) = crate::verify::find_export(&aws_sdk_rds::Client::new(sdk), config, export_id).await?;
-    let folder = objects::export_folder(&task);
+    let folder = task.folder();
     let listing = RestoreListing::for_sdk(sdk);
     let mut all = objects::list(s3, &task.s3_bucket, &folder, listing)
         .await

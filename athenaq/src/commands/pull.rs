@@ -27,6 +27,13 @@ impl Args {
         let (task, objects) = export_objects(&sdk, &s3, &ctx.config, &self.export_id, self.table.as_deref()).await?;
         let pulled =
             crate::pull::pull(&s3, &task.s3_bucket, &task.s3_prefix, &self.export_id, &objects, &self.dir).await?;
+        for key in &pulled.refused {
+            eprintln!(
+                "warning: skipped s3://{}/{key}: a key with an empty or `..` segment would land outside {}; not pulled",
+                task.s3_bucket,
+                self.dir.display()
+            );
+        }
         eprintln!(
             "{}: {} file(s) downloaded ({:.1} MB), {} already there; `athenaq query --local {}` reads it",
             self.dir.display(),
@@ -35,6 +42,16 @@ impl Args {
             pulled.skipped,
             self.dir.display()
         );
+        // A copy without them would answer queries without a word about what is missing (a
+        // query in place warns on every run), so the pull is not a success.
+        if !pulled.refused.is_empty() {
+            eprintln!(
+                "error: the copy is incomplete: {} object(s) of export {} were not pulled (named above); the rest was",
+                pulled.refused.len(),
+                self.export_id
+            );
+            return Ok(ExitCode::FAILURE);
+        }
         Ok(ExitCode::SUCCESS)
     }
 }

@@ -76,7 +76,7 @@ async fn run_local(ctx: &Context, source: &Source, db: Option<&str>, sql: &str) 
         Ok(rows) => rows,
         // A failure while reading data is most often a damaged copy: name the file.
         Err(e @ local::LocalError::DataFusion(_)) => {
-            return Err(local::find_damaged_part(&session, &tables, sql).await.unwrap_or(e).into());
+            return Err(local::explain_failure(&opened.cache, &session, &tables, sql, e).await.into());
         }
         Err(e) => return Err(e.into()),
     };

@@ -1,5 +1,7 @@
 //! `rehydrate EXPORT_ID --into URL`: the export back in a real PostgreSQL or MySQL/MariaDB,
 //! with the original types, every row and exact values, and a row of proof per table.
+//! Another rehydrate loading the same table is waited for (`--lock-wait`), and a table is
+//! "already loaded" only when the target's record of its load names this export.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -8,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use s3exports_rehydrate::load::{self, Options, Progress};
+use s3exports_rehydrate::load::{self, Notify, Options, Progress};
 use s3exports_rehydrate::{Engine, Target};
 
 use super::Context;
@@ -38,9 +40,13 @@ pub struct Args {
     /// Tables loaded at once, each on its own connection.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
     jobs: u16,
-    /// Replace a table that exists with other columns (otherwise an error).
+    /// Replace a table that exists with other columns (otherwise an error). Views are never
+    /// dropped.
     #[arg(long)]
     drop_existing: bool,
+    /// Seconds to wait for another rehydrate loading the same table to finish.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    lock_wait: u64,
 }
 
 impl Args {
@@ -60,18 +66,21 @@ impl Args {
         }
         let tables = select(&export, &self.tables).map_err(anyhow::Error::msg)?;
         check_databases(engine, &tables).map_err(anyhow::Error::msg)?;
-        load::check(&target).await?;
+        if let Some(warning) = load::check(&target).await? {
+            eprintln!("warning: {warning}");
+        }
+        let manifest_sha256 = manifest.as_ref().map(|m| m.sha256.clone());
 
         let mut jobs = Vec::new();
         let mut refused = Vec::new();
         for candidate in &tables {
             let sealed = manifest
                 .as_ref()
-                .and_then(|m| m.tables.iter().find(|t| t.target == candidate.entry.target))
+                .and_then(|m| m.manifest.tables.iter().find(|t| t.target == candidate.entry.target))
                 .and_then(|t| t.rows);
-            match plan(&session, engine, candidate, sealed).await {
-                Planned::Job(job) => {
-                    for note in notes(&job) {
+            match plan(&session, engine, candidate, sealed, &id, manifest_sha256.as_deref()).await {
+                Planned::Job(job, table_notes) => {
+                    for note in notes(&job, &table_notes) {
                         eprintln!("note: {note}");
                     }
                     jobs.push(job);
@@ -87,10 +96,15 @@ impl Args {
             self.jobs
         );
         let (progress, bars) = progress_bars(&jobs);
-        let options =
-            Options { schema_only: self.schema_only, drop_existing: self.drop_existing, jobs: usize::from(self.jobs) };
+        let options = Options {
+            schema_only: self.schema_only,
+            drop_existing: self.drop_existing,
+            jobs: usize::from(self.jobs),
+            lock_wait: Duration::from_secs(self.lock_wait),
+        };
+        let notify: Notify = Arc::new(|text: &str| eprintln!("note: {text}"));
         let started = Instant::now();
-        let reports = load::run(&target, jobs, options, progress).await;
+        let reports = load::run(&target, jobs, options, progress, notify).await;
         for bar in bars.iter() {
             bar.finish_and_clear();
         }
@@ -136,19 +150,18 @@ impl Args {
     async fn open_export(
         &self,
         ctx: &Context,
-    ) -> Result<(LocalExport, datafusion::prelude::SessionContext, Option<s3exports_evidence::Manifest>)> {
+    ) -> Result<(LocalExport, datafusion::prelude::SessionContext, Option<s3exports_evidence::record::Recorded>)> {
         let (source, manifest) = match &self.local {
             Some(source) => (source.clone(), None),
             None => {
                 let sdk = ctx.sdk().await;
                 let rds = aws_sdk_rds::Client::new(&sdk);
                 let (task, db) = crate::verify::find_export(&rds, &ctx.config, &self.export_id).await?;
-                let prefix = task.s3_prefix.trim_matches('/');
-                let folder = if prefix.is_empty() { task.id.clone() } else { format!("{prefix}/{}", task.id) };
+                let folder = task.folder().trim_end_matches('/').to_owned();
                 let s3 = s3exports_cli::s3_client(&sdk);
                 let key = s3exports_config::names::manifest_key(&task.s3_prefix, &db.db_name, &task.id);
                 let manifest = match s3exports_evidence::record::read_manifest(&s3, &task.s3_bucket, &key).await {
-                    Ok(found) => found.map(|r| r.manifest),
+                    Ok(found) => found,
                     Err(e) => {
                         eprintln!(
                             "warning: the export's manifest s3://{}/{key} cannot be read ({e}); counting its part footers",

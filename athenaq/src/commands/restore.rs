@@ -38,7 +38,8 @@ impl Args {
         let (task, mut objects) =
             export_objects(&sdk, &s3, &ctx.config, &self.export_id, self.table.as_deref()).await?;
         // The export's manifest too, once the lifecycle has archived it: `verify` reads it.
-        if let Some(db) = ctx.config.databases.iter().find(|d| d.s3_bucket_name == task.s3_bucket) {
+        let db = ctx.config.database_for_bucket(&task.s3_bucket);
+        if let Some(db) = db {
             let key = s3exports_config::names::manifest_key(&task.s3_prefix, &db.db_name, &task.id);
             let listing = crate::objects::RestoreListing::for_sdk(&sdk);
             let mut manifest: Vec<_> = crate::objects::list(&s3, &task.s3_bucket, &key, listing)
@@ -51,14 +52,9 @@ impl Args {
             objects.extend(manifest);
         }
         let plan = Plan::of(&objects);
-        // The lifecycle removes the objects on this day, restored copies included.
-        let expires = ctx
-            .config
-            .databases
-            .iter()
-            .find(|d| d.s3_bucket_name == task.s3_bucket)
-            .zip(task.task_end_time)
-            .map(|(d, written)| d.lifecycle.schedule(written).expires);
+        // The lifecycle starts removing the objects on this day, restored copies included: S3
+        // counts from each object's creation, and the first were created when the task started.
+        let expires = db.zip(task.first_written()).map(|(d, written)| d.lifecycle.schedule(written).expires);
         let region = sdk.region().map(ToString::to_string);
         for line in plan.describe(self.tier, self.days, expires, Utc::now().date_naive(), region.as_deref()) {
             eprintln!("{line}");

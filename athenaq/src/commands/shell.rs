@@ -2,7 +2,6 @@
 //! a folder of exports, or exports read in place on S3, with the catalogue discovered once.
 
 use std::io::{BufRead, IsTerminal};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
@@ -17,6 +16,7 @@ use crate::local;
 use crate::shell::complete::Names;
 use crate::shell::engine::Engine;
 use crate::shell::{Next, Session};
+use crate::user_dirs::OwnDir;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -37,7 +37,7 @@ impl Args {
                 let session = local::session_in(opened.ctx.clone(), &tables).await?;
                 opened.remember(&session);
                 eprintln!("{} table(s) over {} export(s) in {source}", tables.len(), opened.found.exports.len());
-                Engine::Local { ctx: session, tables }
+                Engine::Local { ctx: session, tables, cache: opened.cache }
             }
             None => {
                 ctx.check_db(self.db.as_deref(), false)?;
@@ -84,10 +84,12 @@ async fn interactive(session: &mut Session) -> Result<()> {
     let mut editor: Editor<Names, FileHistory> =
         Editor::with_config(Config::builder().auto_add_history(false).max_history_size(10_000)?.build())?;
     editor.set_helper(Some(names));
-    let history = history_file();
-    if let Some(path) = &history {
-        // A first session has no history yet.
-        let _ = editor.load_history(path);
+    let history = history_dir();
+    if let Some(path) = history.as_ref().and_then(|dir| dir.check().ok()).map(|dir| dir.join(HISTORY_FILE)) {
+        // A first session has no history yet; a linked history is never read.
+        if matches!(crate::user_dirs::open_own_file(&path), Ok(Some(_))) {
+            let _ = editor.load_history(&path);
+        }
     }
     eprintln!("athenaq shell on {}: SQL ends with `;`, \\? for help, Ctrl-D to quit", session.engine.describe());
     let interrupts = interrupts()?;
@@ -117,15 +119,28 @@ async fn interactive(session: &mut Session) -> Result<()> {
             Err(e) => return Err(e.into()),
         }
     }
-    if let Some(path) = &history {
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        if let Err(e) = editor.save_history(path) {
-            eprintln!("warning: history not saved to {}: {e}", path.display());
+    if let Some(dir) = &history {
+        if let Err(e) = save_history(dir, |path| editor.save_history(path)) {
+            eprintln!("warning: {e}");
         }
     }
     Ok(())
+}
+
+/// Saves the history with `save` into `dir`, made as needed; the error says which folder or
+/// file could not be written, the real reason (a read-only home is not "No such file or
+/// directory") and what to do.
+fn save_history(dir: &OwnDir, save: impl FnOnce(&std::path::Path) -> Result<(), ReadlineError>) -> Result<(), String> {
+    const WHAT_TO_DO: &str = "set XDG_STATE_HOME to a folder you can write";
+    let folder = dir.create().map_err(|e| format!("history not saved: {e}; {WHAT_TO_DO}"))?;
+    let path = folder.join(HISTORY_FILE);
+    if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(format!(
+            "history not saved: {} is a symbolic link, which athenaq never writes through; remove it",
+            path.display()
+        ));
+    }
+    save(&path).map_err(|e| format!("history not saved to {}: {e}; {WHAT_TO_DO}", path.display()))
 }
 
 /// Counts Ctrl-C presses. They are caught on a thread of their own: a busy query can hold
@@ -148,7 +163,52 @@ fn interrupts() -> Result<tokio::sync::watch::Receiver<u64>> {
     Ok(rx)
 }
 
-/// `$XDG_STATE_HOME/athenaq/history`, else `~/.local/state/athenaq/history`.
-fn history_file() -> Option<PathBuf> {
-    Some(crate::user_dirs::user_dir("XDG_STATE_HOME", ".local/state")?.join("history"))
+/// The history's file name in [`history_dir`].
+const HISTORY_FILE: &str = "history";
+
+/// `$XDG_STATE_HOME/athenaq`, else `~/.local/state/athenaq`: the history's folder.
+fn history_dir() -> Option<OwnDir> {
+    crate::user_dirs::user_dir("XDG_STATE_HOME", ".local/state")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_history_that_cannot_be_saved_says_why_and_where() {
+        let home = tempfile::tempdir().unwrap();
+        // A folder that cannot be made: its parent is a file (what a read-only home gives, seen
+        // as root too, whom permissions do not stop).
+        std::fs::write(home.path().join("state"), b"").unwrap();
+        let dir = OwnDir { base: home.path().join("state/deeper"), own: vec!["athenaq".into()] };
+        let err = save_history(&dir, |_| panic!("nothing is written")).unwrap_err();
+        assert!(
+            err.contains(&format!("cannot create the folder {}", home.path().join("state/deeper").display())),
+            "{err}"
+        );
+        assert!(err.contains("Not a directory") && !err.contains("No such file"), "{err}");
+        assert!(err.contains("XDG_STATE_HOME"), "{err}");
+
+        // A read-only folder, where permissions apply (not as root).
+        let locked = home.path().join("locked");
+        std::fs::create_dir(&locked).unwrap();
+        std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o500)).unwrap();
+        let dir = OwnDir { base: locked.clone(), own: vec!["athenaq".into()] };
+        if std::fs::create_dir(locked.join("probe")).is_err() {
+            let err = save_history(&dir, |_| panic!("nothing is written")).unwrap_err();
+            assert!(err.contains("Permission denied") && err.contains(&*locked.display().to_string()), "{err}");
+        }
+        std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+
+        // Made as needed, then written.
+        let dir = OwnDir { base: home.path().join("fresh"), own: vec!["athenaq".into()] };
+        let mut written = None;
+        save_history(&dir, |path| {
+            written = Some(path.to_owned());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(written.unwrap(), home.path().join("fresh/athenaq/history"));
+    }
 }

@@ -37,7 +37,7 @@ impl Args {
     async fn glue_tables(&self, ctx: &Context) -> Result<Rows> {
         let client = aws_sdk_glue::Client::new(&ctx.sdk().await);
         let mut all = Vec::new();
-        for d in ctx.config.databases.iter().filter(|d| self.db.as_ref().is_none_or(|n| n == &d.db_name)) {
+        for d in ctx.config.selected(self.db.as_deref()) {
             let database = names::glue_database(&d.db_name);
             let tables = glue::tables(&client, &database)
                 .await

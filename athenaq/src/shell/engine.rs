@@ -10,11 +10,22 @@ use s3exports_config::{Config, names};
 
 use crate::athena::{Athena, QueryError, ResultMode};
 use crate::local::{self, CatalogTable};
+use crate::metadata_cache::MetadataCache;
 use crate::output::Rows;
 
 pub enum Engine {
-    Local { ctx: SessionContext, tables: Vec<CatalogTable> },
-    Athena { config: Box<Config>, sdk: Box<aws_config::SdkConfig>, database: Option<String> },
+    /// `cache` is the metadata cache the session's footers came from: a stale entry found when a
+    /// statement fails is dropped from it.
+    Local {
+        ctx: SessionContext,
+        tables: Vec<CatalogTable>,
+        cache: MetadataCache,
+    },
+    Athena {
+        config: Box<Config>,
+        sdk: Box<aws_config::SdkConfig>,
+        database: Option<String>,
+    },
 }
 
 impl std::fmt::Debug for Engine {
@@ -25,6 +36,9 @@ impl std::fmt::Debug for Engine {
         }
     }
 }
+
+/// How long a canceled statement is given to stop before the prompt comes back anyway.
+const CANCEL_WAIT: Duration = Duration::from_secs(2);
 
 /// A table as `\d` lists it.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +67,7 @@ impl Engine {
     /// Every table with its columns, for `\d` and completion.
     pub async fn tables(&self) -> Result<Vec<TableInfo>, String> {
         match self {
-            Self::Local { ctx, tables } => {
+            Self::Local { ctx, tables, .. } => {
                 let mut out = Vec::new();
                 for name in local::table_names(ctx) {
                     let provider = ctx.table_provider(name.as_str()).await.map_err(|e| e.to_string())?;
@@ -82,25 +96,26 @@ impl Engine {
     /// Runs one statement; `cancel` resolving stops it (on Athena, with StopQueryExecution).
     pub async fn run(&self, sql: &str, cancel: impl Future<Output = ()>) -> Result<Rows, RunError> {
         match self {
-            Self::Local { ctx, tables } => {
-                // On a task of its own: a busy plan may not yield to this select for seconds,
-                // and Ctrl-C must answer at once (aborting drops the plan's streams).
+            Self::Local { ctx, tables, cache } => {
+                // On a task of its own, so Ctrl-C answers at once: aborting drops the plan's
+                // streams, which stops the tasks DataFusion spawned. The plan yields often
+                // enough for that to take effect at once (`local::YieldAfterJoins`); the abort
+                // is awaited (briefly), so the session is free when "canceled" is shown.
                 let (session, statement) = (ctx.clone(), sql.to_owned());
                 let mut running = tokio::spawn(async move { local::query(&session, &statement).await });
                 let rows = tokio::select! {
                     joined = &mut running => joined.map_err(|e| RunError::Failed(e.to_string()))?,
                     () = cancel => {
                         running.abort();
+                        let _ = tokio::time::timeout(CANCEL_WAIT, running).await;
                         return Err(RunError::Canceled("canceled".into()));
                     }
                 };
                 match rows {
                     Ok(rows) => Ok(rows),
-                    Err(e @ local::LocalError::DataFusion(_)) => {
-                        let named = local::find_damaged_part(ctx, tables, sql).await.unwrap_or(e);
-                        Err(RunError::Failed(named.to_string()))
+                    Err(e) => {
+                        Err(RunError::Failed(local::explain_failure(cache, ctx, tables, sql, e).await.to_string()))
                     }
-                    Err(e) => Err(RunError::Failed(e.to_string())),
                 }
             }
             Self::Athena { config, sdk, database } => {

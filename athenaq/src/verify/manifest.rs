@@ -1,15 +1,19 @@
 //! `verify` against the export's manifest: every object still the version, size, ETag and
 //! checksum it recorded, nothing missing, replaced or added, every object and the manifest
-//! retained as configured, the link to the previous manifest intact, and what the export holds
-//! against the previous one. Nothing is downloaded but manifests: listings and HeadObject,
-//! which answer for archived objects too.
+//! retained as configured, the link to the previous manifest intact, the chain head whole, and
+//! what the export holds against the previous one (or why it could not be compared). Nothing is
+//! downloaded but manifests and the chain head: listings and HeadObject, which answer for
+//! archived objects too. Every value taken from a manifest is shown bounded
+//! ([`s3exports_evidence::text`]): a manifest is input anyone who can write to the bucket shaped.
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use s3exports_config::{Database, ObjectLock, names};
 use s3exports_evidence::manifest::{Manifest, base64_to_hex, sha256_hex};
+use s3exports_evidence::record::{ChainHead, head_key, pending_key};
 use s3exports_evidence::s3::{self as evidence_s3, ObjectState, Version};
+use s3exports_evidence::text::{listed, shown};
 use s3exports_evidence::{completeness, s3::FooterRead};
 use s3exports_rds::ExportTask;
 
@@ -90,13 +94,17 @@ pub fn manifest_check(found: &Found, task: &ExportTask) -> Check {
             Status::Fail,
             format!(
                 "{key} has {versions} versions: the manifest was replaced (its SHA-256 now {sha256}, written by {})",
-                manifest.tool
+                shown(&manifest.tool)
             ),
         ),
         Found::Read { key, sha256, manifest, .. } if manifest.export.id != task.id => check(
             "manifest",
             Status::Fail,
-            format!("{key} (SHA-256 {sha256}) is the manifest of export {}, not {}", manifest.export.id, task.id),
+            format!(
+                "{key} (SHA-256 {sha256}) is the manifest of export {}, not {}",
+                shown(&manifest.export.id),
+                task.id
+            ),
         ),
         Found::Read { key, sha256, .. } => check("manifest", Status::Pass, format!("{key}, SHA-256 {sha256}")),
         Found::Missing { key } => check(
@@ -120,7 +128,7 @@ pub fn manifest_check(found: &Found, task: &ExportTask) -> Check {
                 task.id
             ),
         ),
-        Found::Unreadable { key, why } => check("manifest", Status::Fail, format!("{key}: {why}")),
+        Found::Unreadable { key, why } => check("manifest", Status::Fail, format!("{key}: {}", shown(why))),
     }
 }
 
@@ -132,27 +140,30 @@ pub fn objects(manifest: &Manifest, versions: &[Version]) -> Check {
     let recorded: HashSet<&str> = manifest.objects.iter().map(|o| o.key.as_str()).collect();
     let mut problems = Vec::new();
     for o in &manifest.objects {
+        let key = shown(&o.key);
         match latest.get(o.key.as_str()) {
-            None => problems.push(format!("{}: missing", o.key)),
+            None => problems.push(format!("{key}: missing")),
             Some(v) if v.delete_marker => {
-                problems.push(format!("{}: deleted (a delete marker is its latest version)", o.key))
+                problems.push(format!("{key}: deleted (a delete marker is its latest version)"))
             }
             Some(v) if o.version_id.is_some() && v.version_id != o.version_id => problems.push(format!(
-                "{}: replaced (version {} on top of the recorded {})",
-                o.key,
-                v.version_id.as_deref().unwrap_or("null"),
-                o.version_id.as_deref().unwrap_or("null")
+                "{key}: replaced (version {} on top of the recorded {})",
+                shown(v.version_id.as_deref().unwrap_or("(none)")),
+                shown(o.version_id.as_deref().unwrap_or("(none)"))
             )),
             Some(v) if v.size != o.size || v.etag != o.etag => problems.push(format!(
-                "{}: changed ({} bytes, ETag {}; recorded {} bytes, ETag {})",
-                o.key, v.size, v.etag, o.size, o.etag
+                "{key}: changed ({} bytes, ETag {}; recorded {} bytes, ETag {})",
+                v.size,
+                shown(&v.etag),
+                o.size,
+                shown(&o.etag)
             )),
             Some(_) => {}
         }
     }
     let added: Vec<&str> =
         evidence_s3::current(versions).into_iter().map(|v| v.key.as_str()).filter(|k| !recorded.contains(k)).collect();
-    problems.extend(added.iter().map(|k| format!("{k}: added (not in the manifest)")));
+    problems.extend(added.iter().map(|k| format!("{}: added (not in the manifest)", shown(k))));
     if problems.is_empty() {
         return check(
             "objects",
@@ -160,7 +171,7 @@ pub fn objects(manifest: &Manifest, versions: &[Version]) -> Check {
             format!("all {} objects as recorded, none added", manifest.objects.len()),
         );
     }
-    check("objects", Status::Fail, format!("{} of {}: {}", problems.len(), manifest.objects.len(), problems.join("; ")))
+    check("objects", Status::Fail, format!("{} of {}: {}", problems.len(), manifest.objects.len(), listed(&problems)))
 }
 
 /// Each recorded object's S3 checksum, as HeadObject gives it for the recorded version.
@@ -169,18 +180,17 @@ pub fn checksums(manifest: &Manifest, heads: &HashMap<String, Result<Option<Obje
     let mut compared = 0;
     for o in &manifest.objects {
         let Some(want) = &o.checksum else { continue };
+        let (key, recorded) = (shown(&o.key), format!("{} {}", shown(&want.algorithm), shown(&want.value)));
         match heads.get(&o.key) {
             Some(Ok(Some(state))) => match &state.checksum {
                 Some(have) if have.algorithm == want.algorithm && have.value == want.value => compared += 1,
-                Some(have) => problems.push(format!(
-                    "{}: {} {} now, recorded {} {}",
-                    o.key, have.algorithm, have.value, want.algorithm, want.value
-                )),
-                None => problems
-                    .push(format!("{}: S3 gives no checksum now, recorded {} {}", o.key, want.algorithm, want.value)),
+                Some(have) => {
+                    problems.push(format!("{key}: {} {} now, recorded {recorded}", have.algorithm, shown(&have.value)))
+                }
+                None => problems.push(format!("{key}: S3 gives no checksum now, recorded {recorded}")),
             },
-            Some(Ok(None)) => problems.push(format!("{}: the recorded version is gone", o.key)),
-            Some(Err(e)) => problems.push(format!("{}: {e}", o.key)),
+            Some(Ok(None)) => problems.push(format!("{key}: the recorded version is gone")),
+            Some(Err(e)) => problems.push(format!("{key}: {e}")),
             None => {}
         }
     }
@@ -189,7 +199,7 @@ pub fn checksums(manifest: &Manifest, heads: &HashMap<String, Result<Option<Obje
         let note = if without > 0 { format!("; {without} recorded without one (S3 kept none)") } else { String::new() };
         return check("checksums", Status::Pass, format!("{compared} S3 checksums as recorded{note}"));
     }
-    check("checksums", Status::Fail, format!("{} differ: {}", problems.len(), problems.join("; ")))
+    check("checksums", Status::Fail, format!("{} differ: {}", problems.len(), listed(&problems)))
 }
 
 /// Every object and the manifest retained in the expected mode until at least the expected
@@ -230,19 +240,22 @@ pub fn retention(
             ),
         );
     };
+    // A retention at least as long, in the seal's mode or a stricter one (COMPLIANCE for
+    // GOVERNANCE), is the seal: the cataloguer counts one it finds as sealed.
+    let seal_mode = shown(&seal.mode);
     let short = |state: &ObjectState| -> Option<String> {
         match &state.lock {
             None => Some("no retention".to_owned()),
-            Some((mode, _)) if !mode.eq_ignore_ascii_case(&seal.mode) => Some(format!("{mode}, not {}", seal.mode)),
+            Some((mode, until)) if evidence_s3::at_least((mode, *until), &seal.mode, seal.retain_until) => None,
             Some((_, until)) if *until < seal.retain_until => Some(format!("retained only until {until}")),
-            Some(_) => None,
+            Some((mode, _)) => Some(format!("{mode}, not {seal_mode} or stricter")),
         }
     };
     let mut problems: Vec<String> = Vec::new();
     for o in &manifest.objects {
         if let Some(Ok(Some(state))) = heads.get(&o.key) {
             if let Some(why) = short(state) {
-                problems.push(format!("{}: {why}", o.key));
+                problems.push(format!("{}: {why}", shown(&o.key)));
             }
         }
     }
@@ -254,14 +267,13 @@ pub fn retention(
             "retention",
             Status::Pass,
             format!(
-                "{} objects and the manifest in {} until {}",
+                "{} objects and the manifest in {seal_mode} (or stricter) until {} or later",
                 manifest.objects.len(),
-                seal.mode,
                 date(seal.retain_until)
             ),
         );
     }
-    check("retention", Status::Fail, format!("{} not retained as sealed: {}", problems.len(), problems.join("; ")))
+    check("retention", Status::Fail, format!("{} not retained as sealed: {}", problems.len(), listed(&problems)))
 }
 
 /// Whether this caller may see retentions: HeadObject returns an object's lock mode and date
@@ -292,99 +304,199 @@ fn date(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d").to_string()
 }
 
+/// The previous manifest as the completeness check gets it: `Ok(None)` for the first manifest
+/// of a chain, `Err` saying why it could not be compared with (naming its key).
+pub type Previous = Result<Option<Manifest>, String>;
+
 /// The previous manifest this one names, as S3 holds it now.
-pub async fn chain(s3: &aws_sdk_s3::Client, bucket: &str, manifest: &Manifest) -> (Check, Option<Manifest>) {
+pub async fn chain(s3: &aws_sdk_s3::Client, bucket: &str, manifest: &Manifest) -> (Check, Previous) {
     let Some(link) = &manifest.previous else {
-        return (check("chain", Status::Pass, "the first manifest of its database's chain"), None);
+        return (check("chain", Status::Pass, "the first manifest of its database's chain"), Ok(None));
     };
+    let (id, link_key, link_sha) = (shown(&link.export_id), shown(&link.key), shown(&link.sha256));
+    let this = shown(&manifest.export.id);
     match read(s3, bucket, &link.key).await {
         Found::Read { sha256, manifest: previous, versions, .. } if sha256 == link.sha256 && versions == 1 => (
-            check("chain", Status::Pass, format!("follows {} ({}), SHA-256 as recorded", link.export_id, link.key)),
-            Some(*previous),
+            check("chain", Status::Pass, format!("follows {id} ({link_key}), SHA-256 as recorded")),
+            Ok(Some(*previous)),
         ),
         Found::Read { sha256, versions, .. } if versions > 1 => (
             check(
                 "chain",
                 Status::Fail,
                 format!(
-                    "{} has {versions} versions (replaced); its SHA-256 is now {sha256}, the link names {}",
-                    link.key, link.sha256
+                    "{link_key} has {versions} versions (replaced); its SHA-256 is now {sha256}, the link names {link_sha}"
                 ),
             ),
-            None,
+            Err(format!("{link_key} was replaced since this manifest linked to it")),
         ),
         Found::Read { sha256, .. } => (
             check(
                 "chain",
                 Status::Fail,
-                format!(
-                    "{} names {} with SHA-256 {}, and it has {sha256}: altered",
-                    manifest.export.id, link.key, link.sha256
-                ),
+                format!("{this} names {link_key} with SHA-256 {link_sha}, and it has {sha256}: altered"),
             ),
-            None,
+            Err(format!("{link_key} was altered since this manifest linked to it")),
         ),
-        Found::Archived { key, .. } => match evidence_s3::head(s3, bucket, &key, None).await {
-            // S3's own SHA-256 of an archived manifest, without restoring it.
-            Ok(Some(state)) if state.checksum.as_ref().is_some_and(|c| c.algorithm == "SHA256") => {
-                let have = state.checksum.and_then(|c| base64_to_hex(&c.value)).unwrap_or_default();
-                let status = if have == link.sha256 { Status::Pass } else { Status::Fail };
-                (
+        Found::Archived { key, class } => {
+            let not_read = Err(format!(
+                "{} is in {class} and not restored, so it was not read (`athenaq restore {id}`, then verify again)",
+                shown(&key)
+            ));
+            match evidence_s3::head(s3, bucket, &key, None).await {
+                // S3's own SHA-256 of an archived manifest, without restoring it.
+                Ok(Some(state)) if state.checksum.as_ref().is_some_and(|c| c.algorithm == "SHA256") => {
+                    let have = state.checksum.and_then(|c| base64_to_hex(&c.value)).unwrap_or_default();
+                    let status = if have == link.sha256 { Status::Pass } else { Status::Fail };
+                    (
+                        check(
+                            "chain",
+                            status,
+                            format!("follows {id} (archived; S3's SHA-256 {have}, the link names {link_sha})"),
+                        ),
+                        not_read,
+                    )
+                }
+                _ => (
                     check(
                         "chain",
-                        status,
+                        Status::Warn,
                         format!(
-                            "follows {} (archived; S3's SHA-256 {have}, the link names {})",
-                            link.export_id, link.sha256
+                            "{} is archived and S3 gives no SHA-256 for it: restore it to check the link",
+                            shown(&key)
                         ),
                     ),
-                    None,
-                )
-            }
-            _ => (
-                check(
-                    "chain",
-                    Status::Warn,
-                    format!("{key} is archived and S3 gives no SHA-256 for it: restore it to check the link"),
+                    not_read,
                 ),
-                None,
-            ),
-        },
+            }
+        }
         Found::Missing { key } | Found::Deleted { key, .. } if link.lapsed(Utc::now()) => (
             check(
                 "chain",
                 Status::Pass,
                 format!(
-                    "follows {}, whose manifest {key} the lifecycle may remove from {} on, as configured",
-                    link.export_id,
+                    "follows {id}, whose manifest {} the lifecycle may remove from {} on, as configured",
+                    shown(&key),
                     link.lapses.map(date).unwrap_or_default()
                 ),
             ),
-            None,
+            Err(format!("{} is gone: the lifecycle removed it, as configured", shown(&key))),
         ),
         Found::Missing { key } | Found::Deleted { key, .. } => (
             check(
                 "chain",
                 Status::Fail,
-                format!("gap: {} names {} as previous, and {key} is not there", manifest.export.id, link.export_id),
+                format!("gap: {this} names {id} as previous, and {} is not there", shown(&key)),
             ),
-            None,
+            Err(format!("{} is not there", shown(&key))),
         ),
-        Found::Unreadable { key, why } => (check("chain", Status::Fail, format!("{key}: {why}")), None),
+        Found::Unreadable { key, why } => {
+            let why = format!("{}: {}", shown(&key), shown(&why));
+            (check("chain", Status::Fail, why.clone()), Err(why))
+        }
     }
 }
 
-/// Tables gone, skipped or shrunk against the previous manifest.
-pub fn completeness_check(manifest: &Manifest, previous: Option<&Manifest>, row_drop_warn_pct: u32) -> Check {
-    let findings = completeness::warnings(manifest, previous, row_drop_warn_pct);
+/// Tables gone, skipped or shrunk against the previous manifest; a warning naming the previous
+/// manifest's key and why when it could not be compared with, never a silent pass.
+pub fn completeness_check(
+    manifest: &Manifest,
+    previous: Result<&Option<Manifest>, &String>,
+    row_drop_warn_pct: u32,
+) -> Check {
+    let compared = previous.as_ref().ok().and_then(|p| p.as_ref());
+    let mut findings = completeness::warnings(manifest, compared, row_drop_warn_pct);
+    if let (Err(why), Some(link)) = (previous, &manifest.previous) {
+        findings.push(completeness::not_compared(&link.export_id, why));
+    }
     if findings.is_empty() {
-        let against = previous.map_or_else(
+        let against = compared.map_or_else(
             || "no previous manifest to compare with".to_owned(),
-            |p| format!("against export {}", p.export.id),
+            |p| format!("against export {}", shown(&p.export.id)),
         );
         return check("completeness", Status::Pass, format!("{} tables, {against}", manifest.tables.len()));
     }
-    check("completeness", Status::Warn, findings.join("; "))
+    check("completeness", Status::Warn, listed(&findings))
+}
+
+/// The database's chain head (`_state/head.json`): there, a chain head, naming a manifest that
+/// is there with the SHA-256 the head names. The head is what the next manifest links to: one
+/// removed, garbled or pointing nowhere stops the chain, and one whose manifest changed means
+/// the newest manifest was rewritten after it was linked.
+pub async fn chain_head(s3: &aws_sdk_s3::Client, bucket: &str, manifest: &Manifest) -> Check {
+    let at = head_key(&manifest.export.s3_prefix, &manifest.database);
+    let fail = |why: String| check("chain head", Status::Fail, why);
+    let listed = match evidence_s3::list_versions(s3, bucket, &at).await {
+        Ok(v) => v,
+        Err(e) => return fail(format!("listing the versions of {at}: {e}")),
+    };
+    let bytes = match evidence_s3::get_tagged(s3, bucket, &at).await {
+        Ok(Some((bytes, _))) => bytes,
+        Ok(None) => {
+            let deleted = listed.iter().any(|v| v.key == at && v.delete_marker && v.is_latest);
+            let how = if deleted { "was deleted (a delete marker lies on it)" } else { "is missing" };
+            return fail(format!(
+                "the chain head {at} {how}, while this export's manifest exists: the next manifest cannot be linked \
+                 into the chain. Restore its last version (`aws s3api list-object-versions --bucket {bucket} --prefix \
+                 {at}`)"
+            ));
+        }
+        Err(e) => return fail(format!("reading the chain head {at}: {e}")),
+    };
+    let head = match ChainHead::parse(&bytes) {
+        Ok(head) => head,
+        Err(why) => {
+            return fail(format!("{at} was replaced by something that is {why}; restore its last good version"));
+        }
+    };
+    let (id, key, want) = (shown(&head.manifest.export_id), shown(&head.manifest.key), shown(&head.manifest.sha256));
+    let state = match evidence_s3::head(s3, bucket, &head.manifest.key, None).await {
+        Ok(Some(state)) => state,
+        Ok(None) => {
+            let pending = pending_key(&manifest.export.s3_prefix, &manifest.database, &head.manifest.export_id);
+            let waits = matches!(evidence_s3::head(s3, bucket, &pending, None).await, Ok(Some(_)));
+            let note = if waits {
+                format!(
+                    "; its bytes wait in {pending} (its writer stopped before writing it): the next export's \
+                         cataloguing writes it"
+                )
+            } else {
+                format!("; nothing waits in {pending} either: the head points at a manifest that never existed")
+            };
+            return fail(format!("the chain head {at} names {key} (export {id}), which is not there{note}"));
+        }
+        Err(e) => return fail(format!("HeadObject {key}: {e}")),
+    };
+    let have = match state.checksum.as_ref().filter(|c| c.algorithm == "SHA256") {
+        Some(c) => base64_to_hex(&c.value),
+        None if !state.is_archived() => {
+            evidence_s3::get(s3, bucket, &head.manifest.key, state.version_id.as_deref(), None)
+                .await
+                .ok()
+                .map(|b| sha256_hex(&b))
+        }
+        None => None,
+    };
+    match have {
+        Some(have) if have == head.manifest.sha256 => check(
+            "chain head",
+            Status::Pass,
+            if head.manifest.export_id == manifest.export.id {
+                format!("{at} names this export's manifest, SHA-256 as recorded")
+            } else {
+                format!("{at} names {key} (export {id}), SHA-256 as recorded")
+            },
+        ),
+        Some(have) => fail(format!(
+            "the chain head {at} names {key} (export {id}) with SHA-256 {want}, and it has {have}: the manifest was \
+             rewritten after the chain head moved to it"
+        )),
+        None => check(
+            "chain head",
+            Status::Warn,
+            format!("{at} names {key} (export {id}), archived with no S3 SHA-256: restore it to check it"),
+        ),
+    }
 }
 
 /// HeadObject of every recorded version, with S3's checksum and the retention.
@@ -405,9 +517,7 @@ pub async fn heads(
 
 /// With `--deep`: every readable part's footer again, its rows against the manifest's.
 pub async fn rows(s3: &aws_sdk_s3::Client, bucket: &str, manifest: &Manifest) -> Check {
-    let prefix = manifest.export.s3_prefix.trim_matches('/');
-    let id = &manifest.export.id;
-    let folder = if prefix.is_empty() { format!("{id}/") } else { format!("{prefix}/{id}/") };
+    let folder = s3exports_rds::layout::export_folder(&manifest.export.s3_prefix, &manifest.export.id);
     let parts: Vec<(String, Option<String>, u64)> = manifest
         .objects
         .iter()
@@ -436,17 +546,17 @@ pub async fn rows(s3: &aws_sdk_s3::Client, bucket: &str, manifest: &Manifest) ->
                     complete = false;
                 }
                 FooterRead::Damaged(why) => {
-                    problems.push(format!("{key}: {why}"));
+                    problems.push(format!("{}: {}", shown(key), shown(why)));
                     complete = false;
                 }
             }
         }
         if complete && have != want {
-            problems.push(format!("{}: {have} rows in the footers, {want} recorded", table.target));
+            problems.push(format!("{}: {have} rows in the footers, {want} recorded", shown(&table.target)));
         }
     }
     if !problems.is_empty() {
-        return check("rows", Status::Fail, problems.join("; "));
+        return check("rows", Status::Fail, listed(&problems));
     }
     if archived > 0 {
         return check(
@@ -530,5 +640,90 @@ mod tests {
             version("e1/d", "1", true, false),
         ];
         assert_eq!(objects(&m, &whole).status, Status::Pass);
+    }
+
+    #[test]
+    fn values_from_a_manifest_are_shown_bounded() {
+        let huge = "k".repeat(100 * 1024 * 1024);
+        let mut m = manifest(vec![object(&huge, "1"), object("e1/b", "1")]);
+        m.tool = huge.clone();
+        let state = ObjectState {
+            key: "_evidence/db/e1.json".into(),
+            version_id: Some("1".into()),
+            size: 1,
+            etag: "e".into(),
+            checksum: None,
+            storage_class: "STANDARD".into(),
+            lock: None,
+            sse: None,
+            kms_key: None,
+            restore: None,
+            metadata: HashMap::new(),
+        };
+        let found = Found::Read {
+            key: "_evidence/db/e1.json".into(),
+            manifest: Box::new(m.clone()),
+            sha256: "s".into(),
+            versions: 2,
+            state: Box::new(state),
+        };
+        let task = ExportTask::new("e1", "arn", s3exports_rds::ExportStatus::Complete);
+        let row = manifest_check(&found, &task);
+        assert!(row.detail.len() < 1_000 && row.detail.contains("(104857600 bytes in all)"), "{}", row.detail.len());
+        let row = objects(&m, &[version("e1/b", "1", true, false)]);
+        assert_eq!(row.status, Status::Fail);
+        assert!(row.detail.len() < 1_000 && row.detail.contains(": missing"), "{}", row.detail.len());
+        // Many problems: the first ones, and how many more.
+        let many = manifest((0..500).map(|i| object(&format!("e1/{i}"), "1")).collect());
+        let row = objects(&many, &[]);
+        assert!(row.detail.starts_with("500 of 500: ") && row.detail.ends_with("; and 450 more"), "{}", row.detail);
+    }
+
+    #[test]
+    fn completeness_never_passes_silently_when_the_previous_manifest_could_not_be_read() {
+        let mut m = manifest(vec![]);
+        m.previous = Some(s3exports_evidence::manifest::Link {
+            export_id: "e0".into(),
+            key: "_evidence/db/e0.json".into(),
+            sha256: "s".into(),
+            lapses: None,
+        });
+        let why = "_evidence/db/e0.json is in GLACIER and not restored".to_owned();
+        let row = completeness_check(&m, Err(&why), 50);
+        assert_eq!(row.status, Status::Warn);
+        assert!(row.detail.contains("completeness not checked") && row.detail.contains(&why), "{}", row.detail);
+        assert_eq!(completeness_check(&m, Ok(&Some(m.clone())), 50).status, Status::Pass);
+        m.previous = None;
+        assert_eq!(completeness_check(&m, Ok(&None), 50).status, Status::Pass, "the first of its chain");
+    }
+
+    /// COMPLIANCE for at least as long is a GOVERNANCE seal and more: no one can shorten it (S3
+    /// User Guide, "Object Lock retention modes").
+    #[test]
+    fn a_longer_or_stricter_retention_counts_as_the_seal() {
+        let until = DateTime::parse_from_rfc3339("2027-11-24T00:00:00Z").unwrap().to_utc();
+        let mut m = manifest(vec![object("e1/a", "1")]);
+        m.seal = Some(s3exports_evidence::manifest::SealRecord { mode: "GOVERNANCE".into(), retain_until: until });
+        let state = |mode: &str, days: i64| ObjectState {
+            key: "k".into(),
+            version_id: Some("1".into()),
+            size: 10,
+            etag: "e".into(),
+            checksum: None,
+            storage_class: "STANDARD".into(),
+            lock: Some((mode.into(), until + chrono::Duration::days(days))),
+            sse: None,
+            kms_key: None,
+            restore: None,
+            metadata: HashMap::new(),
+        };
+        let config = s3exports_config::parse("prod.toml", include_str!("../../../config/prod.toml")).unwrap().config;
+        let db = &config.databases[0];
+        let heads = |s: ObjectState| HashMap::from([("e1/a".to_owned(), Ok(Some(s)))]);
+        let now = until - chrono::Duration::days(10);
+        let row = retention(&m, &heads(state("COMPLIANCE", 30)), &state("GOVERNANCE", 0), db, now);
+        assert_eq!(row.status, Status::Pass, "{}", row.detail);
+        let row = retention(&m, &heads(state("GOVERNANCE", -1)), &state("GOVERNANCE", 0), db, now);
+        assert_eq!(row.status, Status::Fail, "{}", row.detail);
     }
 }

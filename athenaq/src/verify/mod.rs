@@ -63,8 +63,10 @@ pub async fn find_export<'c>(
         .into_iter()
         .next()
         .ok_or_else(|| VerifyError::NoSuchExport(export_id.to_owned()))?;
-    let db = config.databases.iter().find(|d| d.s3_bucket_name == task.s3_bucket).ok_or_else(|| {
-        VerifyError::NotOurs { id: task.id.clone(), bucket: task.s3_bucket.clone(), env: config.environment.clone() }
+    let db = config.database_for_bucket(&task.s3_bucket).ok_or_else(|| VerifyError::NotOurs {
+        id: task.id.clone(),
+        bucket: task.s3_bucket.clone(),
+        env: config.environment.clone(),
     })?;
     Ok((task, db))
 }
@@ -74,7 +76,7 @@ pub async fn verify(c: &Clients, config: &Config, export_id: &str, deep: bool) -
     let r = Reads { c, bucket: task.s3_bucket.clone() };
     let bucket = &r.bucket;
     let mut checks = vec![checks::task_status(&task)];
-    let folder = objects::export_folder(&task);
+    let folder = task.folder();
     let listed = objects::list(&c.s3, bucket, &folder, c.listing)
         .await
         .map_err(|e| VerifyError::Aws(format!("listing s3://{bucket}/{folder}"), e))?;
@@ -182,6 +184,7 @@ async fn against_manifest(
     });
     let (chain, previous) = manifest::chain(&c.s3, bucket, m).await;
     checks.push(chain);
+    checks.push(manifest::chain_head(&c.s3, bucket, m).await);
     checks.push(manifest::completeness_check(m, previous.as_ref(), config.defaults.row_drop_warn_pct));
     if deep {
         checks.push(manifest::rows(&c.s3, bucket, m).await);

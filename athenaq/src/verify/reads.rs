@@ -2,7 +2,7 @@
 //! HeadObject, the key behind an alias (KMS), the bucket's lifecycle and public access blocks,
 //! the account's (S3 Control), and Glue partitions.
 
-use s3exports_rds::layout::{ExportInfo, TableRef, TableStatus, TablesInfo};
+use s3exports_rds::layout::{ExportInfo, TableRef, TableStatus, TablesInfo, partition_date};
 use s3exports_rds::{ExportTask, footer};
 
 use super::Clients;
@@ -41,7 +41,8 @@ impl Reads<'_> {
         let files: Vec<&Object> =
             objects.iter().filter(|o| o.key.rsplit('/').next().is_some_and(|f| f.starts_with(name))).collect();
         if files.is_empty() {
-            return JsonRead::Failed(format!("no {name}*.json in s3://{bucket}/{}", objects::export_folder(task)));
+            let pattern = if name.ends_with(".json") { name.to_owned() } else { format!("{name}*.json") };
+            return JsonRead::Failed(format!("no {pattern} in s3://{bucket}/{}", task.folder()));
         }
         let archived = |o: &Object| {
             JsonRead::Archived(format!(
@@ -84,30 +85,42 @@ impl Reads<'_> {
         JsonRead::Read(out)
     }
 
-    /// The snapshot date the partitions are named by: the task's, else the export info file's
-    /// (as the cataloguer dates them).
+    /// The snapshot date the partitions are named by, as the cataloguer dates them
+    /// ([`partition_date`]): the task's, else the export info file's (read only then), else the
+    /// date in an automated snapshot's id. An info file that is archived cannot say what the
+    /// cataloguer read in it, so that is a warning with the restore to run.
     pub async fn snapshot_date(&self, task: &ExportTask, objects: &[Object]) -> JsonRead<String> {
-        if let Some(t) = task.snapshot_time {
-            return JsonRead::Read(t.format("%Y-%m-%d").to_string());
-        }
         let name = format!("export_info_{}.json", task.id);
-        let (key, body) = match self.json_files(task, objects, &name).await {
-            JsonRead::Read(mut files) if !files.is_empty() => files.remove(0),
-            JsonRead::Read(_) | JsonRead::Failed(_) => {
-                return JsonRead::Failed(format!(
-                    "export {} has no snapshot time and no readable {name} to date its partitions",
-                    task.id
-                ));
-            }
-            JsonRead::Archived(why) => return JsonRead::Archived(why),
+        let mut why_unread = None;
+        let info = match task.snapshot_time {
+            Some(_) => None,
+            None => match self.json_files(task, objects, &name).await {
+                JsonRead::Read(files) => match files.into_iter().next() {
+                    Some((key, body)) => match serde_json::from_slice::<ExportInfo>(&body) {
+                        Ok(info) => Some(info),
+                        Err(e) => {
+                            why_unread = Some(format!("s3://{}/{key} is not an export info file: {e}", self.bucket));
+                            None
+                        }
+                    },
+                    None => None,
+                },
+                JsonRead::Failed(why) => {
+                    why_unread = Some(why);
+                    None
+                }
+                JsonRead::Archived(why) => return JsonRead::Archived(why),
+            },
         };
-        let info: ExportInfo = match serde_json::from_slice(&body) {
-            Ok(info) => info,
-            Err(e) => return JsonRead::Failed(format!("s3://{}/{key} is not an export info file: {e}", self.bucket)),
-        };
-        match info.snapshot_time.as_deref().and_then(s3exports_rds::layout::snapshot_date) {
+        match partition_date(task, info.as_ref()) {
             Some(date) => JsonRead::Read(date),
-            None => JsonRead::Failed(format!("s3://{}/{key} has no snapshot time in a form RDS writes", self.bucket)),
+            None => JsonRead::Failed(format!(
+                "export {} has no snapshot date to find its partitions by: the task has no snapshot time, {}, and {} \
+                 names no automated snapshot",
+                task.id,
+                why_unread.unwrap_or_else(|| format!("{name} has none in a form RDS writes")),
+                task.source_arn
+            )),
         }
     }
 
@@ -278,6 +291,55 @@ pub async fn missing_partitions(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use s3exports_rds::ExportStatus;
+
+    const AUTOMATED: &str = "arn:aws:rds:eu-west-1:123456789012:snapshot:rds:pams-2026-11-24-03-10";
+
+    fn clients(s3: aws_sdk_s3::Client) -> Clients {
+        let sdk = aws_config::SdkConfig::builder()
+            .region(aws_config::Region::new("eu-west-1"))
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        Clients { s3, listing: objects::RestoreListing::Answered, ..Clients::new(&sdk) }
+    }
+
+    fn info_file(key: &str) -> Object {
+        Object { key: key.into(), size: 100, etag: "e".into(), storage_class: "STANDARD".into(), restore: None }
+    }
+
+    /// The date verify looks the partitions up by, with S3 answering GetObject of the export's
+    /// info file with `body` (when it is listed).
+    async fn date(source_arn: &str, listed: &[Object], body: &'static str) -> JsonRead<String> {
+        let get = mock!(aws_sdk_s3::Client::get_object).then_output(move || {
+            aws_sdk_s3::operation::get_object::GetObjectOutput::builder()
+                .body(aws_sdk_s3::primitives::ByteStream::from_static(body.as_bytes()))
+                .build()
+        });
+        let c = clients(mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&get]));
+        let r = Reads { c: &c, bucket: "pams-db-snapshots-export".into() };
+        let task = ExportTask::new("e1", source_arn, ExportStatus::Complete);
+        r.snapshot_date(&task, listed).await
+    }
+
+    #[tokio::test]
+    async fn verify_dates_an_export_as_the_cataloguer_does_down_to_the_automated_snapshots_id() {
+        // The task has no snapshot time and the export no info file, or one that gives none: the
+        // cataloguer then dates the partitions by the automated snapshot's id, so verify must
+        // look them up by it too (it used to fail "catalogue" on such an export).
+        let listed = [info_file("e1/export_info_e1.json")];
+        assert_eq!(date(AUTOMATED, &[], "").await, JsonRead::Read("2026-11-24".into()));
+        assert_eq!(date(AUTOMATED, &listed, r#"{"sourceArn": "x"}"#).await, JsonRead::Read("2026-11-24".into()));
+        assert_eq!(date(AUTOMATED, &listed, "not json").await, JsonRead::Read("2026-11-24".into()));
+        // The info file's time comes before the id.
+        let java = r#"{"snapshotTime": "Nov 23, 2026 3:05:41 AM"}"#;
+        assert_eq!(date(AUTOMATED, &listed, java).await, JsonRead::Read("2026-11-23".into()));
+        // A manual snapshot with nothing to go by: a failed check that says why.
+        let JsonRead::Failed(why) = date("arn:aws:rds:eu-west-1:1:snapshot:before-upgrade", &listed, "{}").await else {
+            panic!("a manual snapshot with no time has no date")
+        };
+        assert!(why.contains("export e1 has no snapshot date") && why.contains("names no automated snapshot"), "{why}");
+    }
 
     #[test]
     fn the_account_is_the_fifth_field_of_an_arn() {

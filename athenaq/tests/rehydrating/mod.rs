@@ -1,5 +1,6 @@
 //! What the rehydrate tests share: running `athenaq rehydrate` with JSON output, reading its
-//! per-table proof, and exports with odd names, several parts, or a damaged part.
+//! per-table proof, and exports with odd names, several parts, or a damaged part; several runs
+//! at once.
 // Each test file uses its own part of this.
 #![allow(dead_code)]
 
@@ -9,6 +10,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Int64Array, StringArray};
 use datafusion::arrow::record_batch::RecordBatch;
+use s3exports_rds::layout::TypeMapping;
 use s3exports_testkit::export_writer::{ExportSpec, TableSpec, Written, column, write_export};
 use serde_json::Value;
 
@@ -69,6 +71,46 @@ pub fn numbered_table(target: &str, text_type: &str, parts: usize, rows: i64) ->
         columns: vec![column("id", "bigint", "INT64"), column("label", text_type, "STRING")],
         parts: batches,
     }
+}
+
+/// [`numbered_table`] with labels `"{label} {id}"`: the same table and count as another
+/// export's, with other values.
+pub fn labelled_table(target: &str, text_type: &str, label: &str, rows: i64) -> TableSpec {
+    let ids: Vec<i64> = (1..=rows).collect();
+    let labels: Vec<String> = ids.iter().map(|i| format!("{label} {i}")).collect();
+    let columns: Vec<(&str, ArrayRef)> =
+        vec![("id", Arc::new(Int64Array::from(ids))), ("label", Arc::new(StringArray::from(labels)))];
+    TableSpec {
+        target: target.into(),
+        columns: vec![column("id", "bigint", "INT64"), column("label", text_type, "STRING")],
+        parts: vec![RecordBatch::try_from_iter(columns).unwrap()],
+    }
+}
+
+/// A one-part table of one column of `values`, with the column's original type and sizes.
+pub fn one_column_table(target: &str, mapping: TypeMapping, values: ArrayRef) -> TableSpec {
+    let name = mapping.column_name.clone();
+    TableSpec {
+        target: target.into(),
+        columns: vec![mapping],
+        parts: vec![RecordBatch::try_from_iter(vec![(name.as_str(), values)]).unwrap()],
+    }
+}
+
+/// The same rehydrate `times` at once, in separate processes started together.
+pub fn rehydrate_at_once(args: &[&str], times: usize) -> Vec<Run> {
+    let start = std::sync::Barrier::new(times);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..times)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    rehydrate(args, &[])
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
 }
 
 /// Writes an export of `tables` for `instance` under `out`.

@@ -3,14 +3,13 @@
 
 use futures::{StreamExt, TryStreamExt};
 use s3exports_config::{CatalogMode, ExportTarget, names};
-use s3exports_rds::layout::{EntryKind, TableRef};
+use s3exports_rds::layout::{EntryKind, TableRef, prefix_key};
 use s3exports_rds::{AwsError, ExportTask};
 
 use crate::aws::sdk::published_targets;
 use serde::Serialize;
 
 use super::plan::{GlueColumn, TablePlan, plan_table, table_location};
-use super::s3_reads::join_key;
 
 /// Footer reads and Glue writes in flight at once.
 const CONCURRENCY: usize = 16;
@@ -105,19 +104,14 @@ impl Cataloguer {
     /// Catalogues an export of `db`, whose published target is `target`.
     pub async fn catalogue_for(&self, task: &ExportTask, db: &str, target: &ExportTarget) -> Result<Report, AwsError> {
         let glue_database = target.glue_database.clone().unwrap_or_else(|| names::glue_database(db));
-        // Never a guess: the task's snapshot time, else the export_info file's, else the date
-        // in an automated snapshot's id; an export none of them dates is an error naming it.
-        let snapshot_date = match task.snapshot_time {
-            Some(t) => t.format("%Y-%m-%d").to_string(),
-            None => self.snapshot_date_from_info(task).await?,
-        };
+        let snapshot_date = self.snapshot_date(task).await?;
         let mut report = Report {
             export_id: task.id.clone(),
             glue_database: glue_database.clone(),
             snapshot_date: snapshot_date.clone(),
             ..Report::default()
         };
-        let export_prefix = join_key(&task.s3_prefix, &task.id);
+        let export_folder = task.folder();
         // Both modes: the manifest records what RDS said of every table.
         let statuses = self.tables_info(&task.s3_bucket, &task.s3_prefix, &task.id).await?;
         report.entries = statuses.clone();
@@ -125,7 +119,7 @@ impl Cataloguer {
         if self.mode == CatalogMode::Crawler {
             let crawler = names::crawler(&self.environment, db);
             report.tables_marked = self.mark_restored_readable(&glue_database).await?;
-            self.start_crawler(&crawler, &format!("s3://{}/{export_prefix}/", task.s3_bucket)).await?;
+            self.start_crawler(&crawler, &task.s3_location()).await?;
             report.crawler_started = Some(crawler);
             return Ok(report);
         }
@@ -143,7 +137,7 @@ impl Cataloguer {
         let schemas: Vec<(TableRef, Option<Vec<GlueColumn>>)> = futures::stream::iter(exported)
             .map(|t| async {
                 let folder = t.folder().to_string_lossy().replace('\\', "/");
-                let columns = self.table_columns(&task.s3_bucket, &join_key(&export_prefix, &folder)).await?;
+                let columns = self.table_columns(&task.s3_bucket, &format!("{export_folder}{folder}")).await?;
                 Ok::<_, AwsError>((t, columns))
             })
             .buffered(CONCURRENCY)
@@ -151,7 +145,7 @@ impl Cataloguer {
             .await?;
 
         let existing = self.existing_tables(&glue_database).await?;
-        let location_root = format!("s3://{}/{}", task.s3_bucket, join_key(&task.s3_prefix, ""));
+        let location_root = format!("s3://{}/{}", task.s3_bucket, prefix_key(&task.s3_prefix, ""));
         let work: Vec<(String, TablePlan, Vec<GlueColumn>, String)> = schemas
             .into_iter()
             .filter_map(|(t, columns)| {

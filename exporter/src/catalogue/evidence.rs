@@ -1,14 +1,16 @@
 //! The evidence step of cataloguing: the export's manifest written (or found from an earlier
-//! delivery) and linked into the database's chain, what it says against the previous manifest,
-//! and the seal placed, up to the invocation's deadline.
+//! delivery) and linked into the database's chain, what it says against the previous manifest
+//! (or why it could not be compared with it: archived, gone, altered, unreadable), and the seal
+//! placed, up to the invocation's deadline.
 
 use std::time::Instant;
 
 use s3exports_config::ExportTarget;
 use s3exports_evidence::completeness;
-use s3exports_evidence::record::read_manifest;
-use s3exports_evidence::seal::require_lock;
-use s3exports_evidence::{EvidenceError, ExportFacts, Sealed, record, seal};
+use s3exports_evidence::record::{Previous, previous, read_manifest};
+use s3exports_evidence::seal::{Held, require_lock};
+use s3exports_evidence::text::{listed, shown};
+use s3exports_evidence::{EvidenceError, ExportFacts, SealReport, Sealed, record, seal};
 use s3exports_rds::ExportTask;
 use s3exports_rds::layout::TableStatus;
 
@@ -22,23 +24,39 @@ pub struct EvidenceReport {
     /// Written by this delivery (findings are alerted once, when it is).
     pub new: bool,
     pub sealed: Sealed,
-    /// Tables gone, skipped or shrunk against the previous manifest (new manifests only).
+    /// Versions found already retained at least as long as the seal asks (counted as sealed).
+    pub held: Vec<Held>,
+    /// Tables gone, skipped or shrunk against the previous manifest, or why it could not be
+    /// compared with (new manifests only).
     pub findings: Vec<String>,
 }
 
 impl EvidenceReport {
     /// The evidence step's report, from its two halves.
-    pub fn new(manifested: Manifested, sealed: Sealed) -> Self {
+    pub fn new(manifested: Manifested, sealed: SealReport) -> Self {
         let Manifested { recorded, findings } = manifested;
-        Self { key: recorded.key, sha256: recorded.sha256, new: recorded.new, sealed, findings }
+        let SealReport { sealed, held } = sealed;
+        Self { key: recorded.key, sha256: recorded.sha256, new: recorded.new, sealed, held, findings }
     }
 
     pub fn summary(&self) -> String {
-        let sealed = match &self.sealed {
+        let mut sealed = match &self.sealed {
             Sealed::Off => "not sealed (object_lock off)".to_owned(),
             Sealed::Done { objects } => format!("{objects} objects sealed"),
             Sealed::Partial { sealed, of } => format!("sealed {sealed} of {of}, the rest follow"),
         };
+        if !self.held.is_empty() {
+            let found: Vec<String> = self
+                .held
+                .iter()
+                .map(|h| format!("{} ({} until {})", shown(&h.key), h.mode, h.until.format("%Y-%m-%d")))
+                .collect();
+            sealed.push_str(&format!(
+                " ({} already held a retention at least as long: {})",
+                self.held.len(),
+                listed(&found)
+            ));
+        }
         format!(
             "manifest {} {} (SHA-256 {}), {sealed}",
             self.key,
@@ -98,12 +116,20 @@ impl Cataloguer {
         let recorded = record(&self.s3, &facts).await?;
         let mut findings = Vec::new();
         if recorded.new {
-            let previous = match &recorded.manifest.previous {
-                Some(link) => read_manifest(&self.s3, &task.s3_bucket, &link.key).await.ok().flatten(),
-                None => None,
-            };
             let pct = target.row_drop_warn_pct.unwrap_or(50);
-            findings = completeness::warnings(&recorded.manifest, previous.as_ref().map(|p| &p.manifest), pct);
+            let link = recorded.manifest.previous.as_ref();
+            findings = match previous(&self.s3, &task.s3_bucket, link).await {
+                Previous::None => completeness::warnings(&recorded.manifest, None, pct),
+                Previous::Read(p) => completeness::warnings(&recorded.manifest, Some(&p.manifest), pct),
+                // Never silent: a comparison not made is a finding of its own.
+                Previous::Unavailable(why) => {
+                    let mut out = completeness::warnings(&recorded.manifest, None, pct);
+                    if let Some(link) = link {
+                        out.push(completeness::not_compared(&link.export_id, &why));
+                    }
+                    out
+                }
+            };
         }
         Ok(Manifested { recorded, findings })
     }
@@ -179,7 +205,11 @@ impl Cataloguer {
                 }
             };
             match self.evidence(&task, db, target, &entries, None).await {
-                Ok(e) => out.push(line("written", Some(e.sha256.clone()), e.summary())),
+                Ok(e) if e.findings.is_empty() => out.push(line("written", Some(e.sha256.clone()), e.summary())),
+                Ok(e) => {
+                    let detail = format!("{}; {}", e.summary(), listed(&e.findings));
+                    out.push(line("written", Some(e.sha256.clone()), detail));
+                }
                 Err(e) => out.push(line("error", None, e.to_string())),
             }
         }

@@ -45,12 +45,7 @@ pub fn plan_table(existing: Option<&[GlueColumn]>, exported: &[GlueColumn]) -> T
 
 /// `s3://bucket/prefix/export-id/database/schema.table/`: the partition of one table of one export.
 pub fn table_location(bucket: &str, prefix: &str, export_id: &str, folder: &str) -> String {
-    let prefix = prefix.trim_matches('/');
-    if prefix.is_empty() {
-        format!("s3://{bucket}/{export_id}/{folder}/")
-    } else {
-        format!("s3://{bucket}/{prefix}/{export_id}/{folder}/")
-    }
+    format!("s3://{bucket}/{}{folder}/", s3exports_rds::layout::export_folder(prefix, export_id))
 }
 
 /// Glue takes at most 100 partitions per BatchCreatePartition.

@@ -1,7 +1,7 @@
 //! What cataloguing reads from the export's bucket: the tables info files, one footer per
 //! table, the export info file; listing and ranged GETs.
 
-use s3exports_rds::layout::{ExportInfo, TableStatus, TablesInfo};
+use s3exports_rds::layout::{ExportInfo, TableStatus, TablesInfo, partition_date, prefix_key};
 use s3exports_rds::{AwsError, ExportTask, classify};
 
 use super::cataloguer::Cataloguer;
@@ -14,7 +14,7 @@ impl Cataloguer {
     /// when there is none that reads.
     pub(super) async fn export_info(&self, task: &ExportTask) -> Option<ExportInfo> {
         let name = format!("export_info_{}.json", task.id);
-        for key in [join_key(&join_key(&task.s3_prefix, &task.id), &name), join_key(&task.s3_prefix, &name)] {
+        for key in [format!("{}{name}", task.folder()), prefix_key(&task.s3_prefix, &name)] {
             let Ok(body) = self.get(&task.s3_bucket, &key, None).await else { continue };
             match serde_json::from_slice::<ExportInfo>(&body) {
                 Ok(info) => return Some(info),
@@ -24,32 +24,28 @@ impl Cataloguer {
         None
     }
 
-    /// The snapshot date from the `export_info_<id>.json` RDS writes, when the task has none.
-    pub(super) async fn snapshot_date_from_info(&self, task: &ExportTask) -> Result<String, AwsError> {
-        if let Some(date) = self
-            .export_info(task)
-            .await
-            .and_then(|i| i.snapshot_time)
-            .as_deref()
-            .and_then(s3exports_rds::layout::snapshot_date)
-        {
-            return Ok(date);
-        }
-        if let Some(date) = s3exports_rds::layout::date_in_automated_snapshot_id(&task.source_arn) {
-            return Ok(date);
-        }
-        Err(AwsError::Permanent(format!(
-            "export {} has no snapshot time: the task has none, no export_info_{}.json in s3://{}/{} dates it \
+    /// The export's `snapshot_date` partition value ([`partition_date`]: the task's snapshot
+    /// time, else the `export_info_<id>.json` RDS writes, read only then, else the date in an
+    /// automated snapshot's id); an export none of them dates is an error naming it.
+    pub(super) async fn snapshot_date(&self, task: &ExportTask) -> Result<String, AwsError> {
+        let info = match task.snapshot_time {
+            Some(_) => None,
+            None => self.export_info(task).await,
+        };
+        partition_date(task, info.as_ref()).ok_or_else(|| {
+            AwsError::Permanent(format!(
+                "export {} has no snapshot time: the task has none, no export_info_{}.json in s3://{}/{} dates it \
              (ISO 8601 or `Nov 23, 2026 3:05:41 AM`), and {} names no automated snapshot",
-            task.id, task.id, task.s3_bucket, task.s3_prefix, task.source_arn
-        )))
+                task.id, task.id, task.s3_bucket, task.s3_prefix, task.source_arn
+            ))
+        })
     }
 
     /// The export info files of every export folder under `prefix`: one folder listing
     /// (delimited), then `<folder>/export_info_<id>.json` of each. Folders without one (and the
     /// `_evidence` folder) are not exports and are left out.
     pub(super) async fn exports_in_bucket(&self, bucket: &str, prefix: &str) -> Result<Vec<ExportInfo>, AwsError> {
-        let root = join_key(prefix, "");
+        let root = prefix_key(prefix, "");
         let mut folders = Vec::new();
         let mut token = None;
         loop {
@@ -98,8 +94,8 @@ impl Cataloguer {
     ) -> Result<Vec<TableStatus>, AwsError> {
         // Inside the export folder, or beside it.
         for key_prefix in [
-            join_key(&join_key(prefix, export_id), &format!("export_tables_info_{export_id}_")),
-            join_key(prefix, &format!("export_tables_info_{export_id}_")),
+            format!("{}export_tables_info_{export_id}_", s3exports_rds::layout::export_folder(prefix, export_id)),
+            prefix_key(prefix, &format!("export_tables_info_{export_id}_")),
         ] {
             let keys = self.list(bucket, &key_prefix, None).await?;
             if keys.is_empty() {
@@ -168,9 +164,4 @@ impl Cataloguer {
     pub(super) async fn get(&self, bucket: &str, key: &str, range: Option<String>) -> Result<Vec<u8>, AwsError> {
         s3exports_cli::get_object(&self.s3, bucket, key, range).await
     }
-}
-
-pub(super) fn join_key(prefix: &str, rest: &str) -> String {
-    let prefix = prefix.trim_matches('/');
-    if prefix.is_empty() { rest.to_owned() } else { format!("{prefix}/{rest}") }
 }

@@ -51,6 +51,7 @@ impl Args {
             defer_while_pending: false,
             run_id: run_id(),
             deadline: None,
+            turn: 0,
         };
         let reconciled = reconcile(&edge, &settings, &run).await?;
         if reconciled.databases.is_empty() {

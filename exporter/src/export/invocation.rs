@@ -60,6 +60,7 @@ pub async fn run_job<A: Aws>(
             defer_while_pending: true,
             run_id: super::pending::run_id(),
             deadline,
+            turn: super::reconcile::turn_of_day(now),
         };
         let reconciled = reconcile(aws, settings, &run).await.map_err(|e| e.to_string())?;
         for d in &reconciled.decisions {

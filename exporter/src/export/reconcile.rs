@@ -37,6 +37,30 @@ pub struct ReconcileRun {
     /// Databases not started by then are reported as not reconciled (the scheduled run passes
     /// the invocation's end, less a margin).
     pub deadline: Option<Instant>,
+    /// Which database goes first: the list is rotated by the turn (see [`fair_order`]). The
+    /// scheduled run passes the day's number, so a database the deadline left out one day is
+    /// one place nearer the front the next; a run without a deadline may pass anything.
+    pub turn: u64,
+}
+
+/// The turn of the day `now` falls on (days since 1970-01-01 UTC): one step a day for the
+/// daily reconcile.
+pub fn turn_of_day(now: DateTime<Utc>) -> u64 {
+    u64::try_from(now.timestamp().div_euclid(86_400)).unwrap_or(0)
+}
+
+/// The order databases are reconciled in on `turn`: by name (case-insensitive), rotated to
+/// start at `turn % n`. A run with a time budget can stop before the last ones; with the same
+/// order every run they would never be reached. Rotated, each database is first once every `n`
+/// turns, and one left out moves a place forward every turn, so it is reached within `n` runs
+/// whatever the budget lets each run do.
+pub fn fair_order<T>(mut items: Vec<(String, T)>, turn: u64) -> Vec<(String, T)> {
+    items.sort_by_key(|(db, _)| db.to_ascii_lowercase());
+    if !items.is_empty() {
+        let start = usize::try_from(turn % items.len() as u64).unwrap_or(0);
+        items.rotate_left(start);
+    }
+    items
 }
 
 /// Databases listed at once.
@@ -100,7 +124,7 @@ pub async fn reconcile<A: Aws>(aws: &A, settings: &Settings, run: &ReconcileRun)
     }
     if let Some(only) = &run.db {
         let known = targets.iter().map(|(db, _)| db.as_str()).collect::<Vec<_>>().join(", ");
-        targets.retain(|(db, _)| db.eq_ignore_ascii_case(only));
+        targets.retain(|(db, _)| names::same_db_id(db, only));
         if targets.is_empty() {
             return Err(ReconcileError::UnknownDatabase(
                 only.clone(),
@@ -108,6 +132,7 @@ pub async fn reconcile<A: Aws>(aws: &A, settings: &Settings, run: &ReconcileRun)
             ));
         }
     }
+    let targets = fair_order(targets, run.turn);
     let backlog =
         if run.defer_while_pending { aws.pending_backlog().await.map_err(ReconcileError::Pending)? } else { 0 };
     let mut out = Reconciled::default();
@@ -115,7 +140,11 @@ pub async fn reconcile<A: Aws>(aws: &A, settings: &Settings, run: &ReconcileRun)
         .map(|(db, target)| async move {
             if run.deadline.is_some_and(|d| Instant::now() >= d) {
                 let mut report = DatabaseReport::new(db);
-                report.error = Some("not reached within the run's time budget; the next run starts with it".into());
+                report.error = Some(
+                    "not reached within the run's time budget; each day's run starts one database further along the \
+                     list, so a later run reaches it"
+                        .into(),
+                );
                 return (report, Vec::new());
             }
             let mut decisions = Vec::new();
@@ -311,5 +340,47 @@ async fn act_on<A: Aws>(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(names: &[&str], turn: u64) -> Vec<String> {
+        let items = names.iter().map(|n| ((*n).to_owned(), ())).collect();
+        fair_order(items, turn).into_iter().map(|(n, _)| n).collect()
+    }
+
+    #[test]
+    fn each_turn_starts_one_database_further_along() {
+        let dbs = ["c", "A", "b"];
+        assert_eq!(order(&dbs, 0), ["A", "b", "c"]);
+        assert_eq!(order(&dbs, 1), ["b", "c", "A"]);
+        assert_eq!(order(&dbs, 2), ["c", "A", "b"]);
+        assert_eq!(order(&dbs, 3), order(&dbs, 0));
+        assert!(order(&[], 7).is_empty());
+    }
+
+    #[test]
+    fn a_budget_that_reaches_one_database_a_run_still_reaches_every_one() {
+        let dbs: Vec<String> = (0..7).map(|i| format!("db{i}")).collect();
+        let names: Vec<&str> = dbs.iter().map(String::as_str).collect();
+        // Day after day from any day, one database a run: all of them within 7 runs.
+        let first = turn_of_day(DateTime::parse_from_rfc3339("2026-12-07T02:00:00Z").unwrap().to_utc());
+        let reached: std::collections::BTreeSet<String> =
+            (first..first + 7).map(|turn| order(&names, turn)[0].clone()).collect();
+        assert_eq!(reached.len(), 7, "{reached:?}");
+        // The one last on a turn, which a budget leaves out first, is a place nearer the front next.
+        let last = order(&names, first)[6].clone();
+        assert_eq!(order(&names, first + 1).iter().position(|n| *n == last), Some(5));
+    }
+
+    #[test]
+    fn the_turn_steps_once_a_day_at_midnight_utc() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        assert_eq!(turn_of_day(at("1970-01-02T00:00:00Z")), 1);
+        assert_eq!(turn_of_day(at("2026-12-07T23:59:59Z")) + 1, turn_of_day(at("2026-12-08T00:00:00Z")));
+        assert_eq!(turn_of_day(at("1969-12-31T12:00:00Z")), 0);
     }
 }

@@ -19,9 +19,10 @@ const FUNCTION_TIMEOUT: u32 = 60;
 /// What the daily reconcile is given per configured database on top of the base: a few pages of
 /// snapshots and export tasks, with retries (four databases are listed at once).
 const RECONCILE_SECONDS_PER_DATABASE: u32 = 15;
-/// The longest an export may wait in the pending queue before an alarm: a backlog drains in
-/// hours at five slots, so days mean dispatch is stuck; messages are lost after 14.
-const PENDING_AGE_ALARM_SECONDS: u32 = 3 * 86_400;
+/// How long exports may wait in the pending queue with none of them leaving it before an
+/// alarm: a backlog drains in hours at five slots, so days mean dispatch is stuck; messages are
+/// lost after 14.
+const PENDING_STUCK_HOURS: u32 = 3 * 24;
 
 /// The exporting function's timeout: enough for the scheduled reconcile of every configured
 /// database, at most Lambda's 900 s (the reconcile stops before it and reports what was left).
@@ -433,17 +434,7 @@ fn alarms(t: &mut Template, config: &Config) {
         props["Period"] = json!(86_400);
         t.add(&format!("ReconcileErrorsAlarm{i}"), "AWS::CloudWatch::Alarm", props);
     }
-    let mut props = alarm(
-        &format!(
-            "rds-snapshot-s3exports {env}: an export has waited in the pending queue for days: dispatch is stuck (see the exporter's logs; `exporter dispatch --dry-run`)"
-        ),
-        "AWS/SQS",
-        "ApproximateAgeOfOldestMessage",
-        "Maximum",
-        json!([{ "Name": "QueueName", "Value": get_att("PendingQueue", "QueueName") }]),
-    );
-    props["Threshold"] = json!(PENDING_AGE_ALARM_SECONDS);
-    t.add("PendingAgeAlarm", "AWS::CloudWatch::Alarm", props);
+    t.add("PendingStuckAlarm", "AWS::CloudWatch::Alarm", pending_stuck_alarm(env));
     let mut props = alarm(
         &format!(
             "rds-snapshot-s3exports {env}: a completed export could not be manifested or sealed whole; `athenaq evidence` shows which"
@@ -455,6 +446,55 @@ fn alarms(t: &mut Template, config: &Config) {
     );
     props["Period"] = json!(3600);
     t.add("EvidenceIncompleteAlarm", "AWS::CloudWatch::Alarm", props);
+}
+
+/// Exports wait in the pending queue and none has left it for [`PENDING_STUCK_HOURS`]: every
+/// hour had a message waiting or in flight and no message deleted (dispatch deletes one when
+/// it starts the export, finds it exported, or dead-letters it). Not the age of the oldest
+/// message: dispatch receives the waiting messages and returns them every few minutes, and SQS
+/// leaves a message received three times or more out of ApproximateAgeOfOldestMessage ("the
+/// metric points at the second-oldest message that hasn't been received more than three
+/// times", Available CloudWatch metrics for Amazon SQS), so a stuck queue reads young.
+fn pending_stuck_alarm(env: &str) -> Value {
+    let queue = |metric: &str, id: &str, stat: &str| {
+        json!({
+            "Id": id,
+            "ReturnData": false,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "AWS/SQS",
+                    "MetricName": metric,
+                    "Dimensions": [{ "Name": "QueueName", "Value": get_att("PendingQueue", "QueueName") }]
+                },
+                "Period": 3600,
+                "Stat": stat
+            }
+        })
+    };
+    json!({
+        "AlarmDescription": format!(
+            "rds-snapshot-s3exports {env}: exports have waited in the pending queue for {} days and none has \
+             started: dispatch is stuck (see the exporter's logs; `exporter dispatch --dry-run`)",
+            PENDING_STUCK_HOURS / 24
+        ),
+        "Metrics": [
+            queue("ApproximateNumberOfMessagesVisible", "waiting", "Maximum"),
+            queue("ApproximateNumberOfMessagesNotVisible", "held", "Maximum"),
+            queue("NumberOfMessagesDeleted", "left", "Sum"),
+            {
+                "Id": "stuck",
+                "Label": "Exports waiting, none left the queue",
+                "Expression": "IF(FILL(waiting, 0) + FILL(held, 0) > 0 AND FILL(left, 0) == 0, 1, 0)",
+                "ReturnData": true
+            }
+        ],
+        "EvaluationPeriods": PENDING_STUCK_HOURS,
+        "DatapointsToAlarm": PENDING_STUCK_HOURS,
+        "Threshold": 0,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "notBreaching",
+        "AlarmActions": [r#ref("AlertsTopic")]
+    })
 }
 
 fn athena(t: &mut Template, env: &str) {

@@ -85,41 +85,75 @@ fn export_key(t: &mut Template, env: &str, db: &Database) {
     );
 }
 
-fn export_bucket(t: &mut Template, db: &Database) {
+/// Days a version stays once it is no longer current (after expiry, or overwritten).
+const NONCURRENT_DAYS: u32 = 30;
+/// Days an unfinished multipart upload may stay before S3 aborts it.
+const ABORT_UPLOAD_DAYS: u32 = 7;
+
+/// Where the exports of `db` live, and only they: `<prefix>/<what every export id of the
+/// database begins with>`. A lifecycle filter cannot negate a prefix, so the archive rule
+/// names the export folders instead of excluding `_evidence/`.
+pub fn export_folders_prefix(db: &Database) -> String {
+    let start = s3exports_rds::export_id::common_prefix(&db.db_name);
+    match db.s3_prefix.trim_matches('/') {
+        "" => start,
+        prefix => format!("{prefix}/{start}"),
+    }
+}
+
+/// The bucket's lifecycle. Exports go Standard -> Glacier -> Deep Archive and expire; anything
+/// else in the bucket only expires, at the same age. The manifests and their state
+/// (`<prefix>/_evidence/`) are read again by every later export and by `verify`, and a GET of an
+/// archived object fails (InvalidObjectState), so they are never archived: only the rule
+/// filtered on the export folders transitions.
+pub fn lifecycle_rules(db: &Database) -> Value {
     let l = db.lifecycle;
+    json!([
+        {
+            "Id": "ArchiveThenExpire",
+            "Status": "Enabled",
+            "Prefix": export_folders_prefix(db),
+            "Transitions": [
+                { "StorageClass": "GLACIER", "TransitionInDays": l.glacier_days },
+                { "StorageClass": "DEEP_ARCHIVE", "TransitionInDays": l.deep_archive_days }
+            ],
+            "ExpirationInDays": l.expire_days
+        },
+        // The evidence expires with the exports it proves; overlapping the rule above on the
+        // exports with the same expiry changes nothing for them.
+        {
+            "Id": "ExpireEverything",
+            "Status": "Enabled",
+            "ExpirationInDays": l.expire_days,
+            "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": ABORT_UPLOAD_DAYS }
+        },
+        // Versioned: expiry leaves a delete marker over each version, which becomes noncurrent
+        // and is removed after NONCURRENT_DAYS (once any seal has ended); the marker, then
+        // alone, is removed too. Two actions: CloudFormation refuses a rule holding only
+        // ExpiredObjectDeleteMarker (cloudformation-coverage-roadmap #1124), and S3 refuses it
+        // beside ExpirationInDays.
+        {
+            "Id": "RemoveOldVersions",
+            "Status": "Enabled",
+            "NoncurrentVersionExpiration": { "NoncurrentDays": NONCURRENT_DAYS },
+            "ExpiredObjectDeleteMarker": true
+        }
+    ])
+}
+
+fn export_bucket(t: &mut Template, db: &Database) {
     let mut props = private_bucket(get_att("ExportKey", "Arn"));
     props.insert("BucketName".into(), json!(db.s3_bucket_name));
-    props.insert(
-        "LifecycleConfiguration".into(),
-        json!({ "Rules": [
-            {
-                "Id": "ArchiveThenExpire",
-                "Status": "Enabled",
-                "Transitions": [
-                    { "StorageClass": "GLACIER", "TransitionInDays": l.glacier_days },
-                    { "StorageClass": "DEEP_ARCHIVE", "TransitionInDays": l.deep_archive_days }
-                ],
-                "ExpirationInDays": l.expire_days,
-                "NoncurrentVersionExpiration": { "NoncurrentDays": 30 },
-                "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": 7 }
-            },
-            // Versioned: expiry leaves a delete marker over each version, and the version
-            // becomes noncurrent (removed by the rule above, once any seal has ended). Markers
-            // left alone are removed too, so nothing lingers.
-            {
-                "Id": "RemoveExpiredDeleteMarkers",
-                "Status": "Enabled",
-                "ExpiredObjectDeleteMarker": true
-            }
-        ]}),
-    );
+    props.insert("LifecycleConfiguration".into(), json!({ "Rules": lifecycle_rules(db) }));
     if db.object_lock != ObjectLock::Off {
-        // Enabled in place, so an existing bucket holding exports is kept, never replaced: only
-        // ObjectLockConfiguration (updated without interruption; S3 allows it on an existing
-        // versioned bucket), never the top-level ObjectLockEnabled, which CloudFormation
-        // documents as "Update requires: Replacement". No default retention: it would apply to
-        // the temporary objects RDS writes and deletes during an export. Completed exports are
-        // sealed one by one by the cataloguer instead.
+        // The pair AWS documents: ObjectLockEnabled whenever ObjectLockConfiguration is applied
+        // (the nested form alone has stuck or failed creates: cloudformation-coverage-roadmap
+        // #626). The resource schema no longer makes ObjectLockEnabled create-only, and S3
+        // enables Object Lock on an existing versioned bucket in place; `infra deploy` still
+        // refuses any change set that would replace a bucket. No default retention: it would
+        // apply to the temporary objects RDS writes and deletes during an export. Completed
+        // exports are sealed one by one by the cataloguer instead.
+        props.insert("ObjectLockEnabled".into(), json!(true));
         props.insert("ObjectLockConfiguration".into(), json!({ "ObjectLockEnabled": "Enabled" }));
     }
     let bucket = t.add("ExportBucket", "AWS::S3::Bucket", Value::Object(props));
