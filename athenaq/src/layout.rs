@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::metadata_cache::{MetadataCache, Version};
 
 pub use s3exports_rds::layout::{ExportInfo, SchemaMetadata, TableRef, TableStatus, TablesInfo, TypeMapping};
+use s3exports_rds::{footer, layout as rds_layout};
 
 #[derive(Debug, Clone)]
 pub struct LocalTable {
@@ -127,10 +128,6 @@ fn walk(dir: &Path, skipped: &mut Vec<Skipped>) -> Result<Vec<PathBuf>, LayoutEr
     Ok(out)
 }
 
-/// The bytes at the end of every Parquet file: 4-byte metadata length, then `PAR1`; and `PAR1`
-/// at the start.
-const PARQUET_TAIL: u64 = 8;
-
 /// Checks a part file's framing before any Parquet reader sees it: a reader trusts the footer's
 /// length field, and a damaged one (0 bytes, truncated, or a length past the file) must be an
 /// error naming the file, not a panic deep inside the reader.
@@ -143,29 +140,19 @@ pub fn check_part_file(path: &Path) -> Result<(), LayoutError> {
     }
     let mut head = [0u8; 4];
     file.read_exact(&mut head).map_err(io(path))?;
-    let mut tail = [0u8; 8];
-    file.seek(SeekFrom::End(-(PARQUET_TAIL as i64))).map_err(io(path))?;
+    let mut tail = [0u8; footer::TAIL_LEN];
+    file.seek(SeekFrom::End(-(footer::TAIL_LEN as i64))).map_err(io(path))?;
     file.read_exact(&mut tail).map_err(io(path))?;
     check_part_framing(path, len, &head, &tail)
 }
 
 /// The smallest a Parquet file can be: `PAR1`, then the 8-byte tail.
-pub const PART_FILE_MIN: u64 = 4 + PARQUET_TAIL;
+pub const PART_FILE_MIN: u64 = footer::MIN_FILE_LEN;
 
-/// The check of [`check_part_file`] on a file's first 4 and last 8 bytes, wherever they were read.
+/// The check of [`check_part_file`] on a file's first 4 and last 8 bytes, wherever they were read
+/// ([`footer::check_framing`]).
 pub fn check_part_framing(path: &Path, len: u64, head: &[u8], tail: &[u8]) -> Result<(), LayoutError> {
-    let bad = |why: String| LayoutError::BadPart { path: path.to_owned(), why };
-    if len < PART_FILE_MIN || head.len() != 4 || tail.len() != 8 {
-        return Err(bad(format!("{len} bytes, too short for a Parquet file")));
-    }
-    if head != b"PAR1" || &tail[4..] != b"PAR1" {
-        return Err(bad("not a Parquet file (no PAR1 magic at both ends)".into()));
-    }
-    let metadata_len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
-    if metadata_len == 0 || metadata_len > len - 4 - PARQUET_TAIL {
-        return Err(bad(format!("footer claims {metadata_len} bytes of metadata in a {len}-byte file")));
-    }
-    Ok(())
+    footer::check_framing(len, head, tail).map_err(|why| LayoutError::BadPart { path: path.to_owned(), why })
 }
 
 fn file_name(path: &Path) -> &str {
@@ -230,16 +217,17 @@ pub fn assemble(
             }
             other => Err(other),
         };
-        let mut info: ExportInfo = match read_json(read, info_path) {
+        let info = read(info_path).and_then(|bytes| {
+            ExportInfo::from_json(&bytes, &id_from_name)
+                .map_err(|source| LayoutError::Json { path: info_path.clone(), source })
+        });
+        let info = match info {
             Ok(info) => info,
             Err(e) => {
                 archived(e, &mut skipped)?;
                 continue;
             }
         };
-        if info.export_task_identifier.is_empty() {
-            info.export_task_identifier = id_from_name.clone();
-        }
         if let Some(first) = exports.iter().find(|e| e.info.export_task_identifier == info.export_task_identifier) {
             let reason =
                 format!("export {} again (counted once, from {})", info.export_task_identifier, first.root.display());
@@ -255,13 +243,12 @@ pub fn assemble(
         }
         let parent = info_path.parent().unwrap_or(dir);
         // The info files sit in the export folder, or beside it.
-        let root = if file_name(parent) == id_from_name { parent.to_owned() } else { parent.join(&id_from_name) };
+        let root = rds_layout::export_folder_of_info(parent, &id_from_name);
+        let tables_info = rds_layout::tables_info_name_prefix(&id_from_name);
 
         let mut statuses: Vec<TableStatus> = Vec::new();
         let mut readable = true;
-        for p in files.iter().filter(|p| {
-            p.parent() == Some(parent) && file_name(p).starts_with(&format!("export_tables_info_{id_from_name}_"))
-        }) {
+        for p in files.iter().filter(|p| p.parent() == Some(parent) && file_name(p).starts_with(&tables_info)) {
             match read_json::<TablesInfo>(read, p) {
                 Ok(info) => statuses.extend(info.per_table_status),
                 Err(e) => {

@@ -81,8 +81,18 @@ pub fn table_names(ctx: &SessionContext) -> Vec<String> {
 pub struct CatalogTable {
     pub glue_database: Option<String>,
     pub name: String,
-    /// (snapshot_date, export_id, table folder, part files)
-    pub parts: Vec<(String, String, PathBuf, Vec<PathBuf>)>,
+    /// One per export that has the table, in the order the exports were found.
+    pub parts: Vec<TableSnapshot>,
+}
+
+/// One export's copy of a catalogue table.
+#[derive(Debug, Clone)]
+pub struct TableSnapshot {
+    pub snapshot_date: String,
+    pub export_id: String,
+    /// The table's folder in the export.
+    pub dir: PathBuf,
+    pub files: Vec<PathBuf>,
 }
 
 /// The Glue database an export belongs to: the configured database whose bucket it is in.
@@ -107,7 +117,12 @@ pub fn catalog_tables(
                 .entry((glue_db.clone(), name.clone()))
                 .or_insert_with(|| CatalogTable { glue_database: glue_db.clone(), name, parts: Vec::new() })
                 .parts
-                .push((date.clone(), export.info.export_task_identifier.clone(), t.dir.clone(), t.files.clone()));
+                .push(TableSnapshot {
+                    snapshot_date: date.clone(),
+                    export_id: export.info.export_task_identifier.clone(),
+                    dir: t.dir.clone(),
+                    files: t.files.clone(),
+                });
         }
     }
     by_name.into_values().collect()
@@ -207,11 +222,11 @@ pub async fn session_in(ctx: SessionContext, tables: &[CatalogTable]) -> Result<
     let mut source = 0usize;
     for table in tables {
         let mut frames = Vec::new();
-        for (date, export_id, _, files) in &table.parts {
+        for part in &table.parts {
             source += 1;
             let name = format!("__export_source_{source}");
-            ctx.register_table(name.as_str(), part_files_table(&ctx, files).await?)?;
-            frames.push((ctx.table(&name).await?, date.clone(), export_id.clone()));
+            ctx.register_table(name.as_str(), part_files_table(&ctx, &part.files).await?)?;
+            frames.push((ctx.table(&name).await?, part.snapshot_date.clone(), part.export_id.clone()));
         }
         let schemas: Vec<Arc<Schema>> =
             frames.iter().map(|(df, _, _)| Arc::new(df.schema().as_arrow().clone())).collect();
@@ -425,7 +440,7 @@ pub async fn find_damaged_part(ctx: &SessionContext, tables: &[CatalogTable], sq
     let named: Vec<(&CatalogTable, &PathBuf)> = tables
         .iter()
         .filter(|t| sql.contains(&t.name.to_ascii_lowercase()))
-        .flat_map(|t| t.parts.iter().flat_map(|(_, _, _, files)| files).map(move |f| (t, f)))
+        .flat_map(|t| t.parts.iter().flat_map(|p| &p.files).map(move |f| (t, f)))
         .collect();
     for (table, path) in &named {
         if stale_footer(ctx, path).await {
@@ -517,8 +532,8 @@ pub async fn footer_stats(
 ) -> Result<(u64, Vec<(String, String)>), LocalError> {
     let mut rows = 0u64;
     let mut schemas = Vec::new();
-    for (_, _, _, files) in &table.parts {
-        for path in files {
+    for part in &table.parts {
+        for path in &part.files {
             let parquet = |message: String| LocalError::Parquet { path: path.clone(), message };
             let mut reader = part_reader(ctx, path).await?;
             let meta = ArrowReaderMetadata::load_async(&mut reader, Default::default())

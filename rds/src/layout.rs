@@ -29,6 +29,16 @@ pub struct ExportInfo {
 }
 
 impl ExportInfo {
+    /// An `export_info_<id>.json` file's contents. RDS has been seen writing an empty
+    /// `exportTaskIdentifier`: then the id is the one in the file's name, `id_from_name`.
+    pub fn from_json(bytes: &[u8], id_from_name: &str) -> Result<Self, serde_json::Error> {
+        let mut info: Self = serde_json::from_slice(bytes)?;
+        if info.export_task_identifier.is_empty() {
+            info.export_task_identifier = id_from_name.to_owned();
+        }
+        Ok(info)
+    }
+
     /// The export task this file describes, as DescribeExportTasks would (for exports read from
     /// a copy, or whose task RDS no longer lists).
     pub fn to_task(&self) -> crate::ExportTask {
@@ -247,6 +257,47 @@ pub fn export_folder(prefix: &str, export_id: &str) -> String {
     prefix_key(prefix, &format!("{export_id}/"))
 }
 
+/// `export_info_<export id>.json`: the file that says what an export is.
+pub fn export_info_name(export_id: &str) -> String {
+    format!("export_info_{export_id}.json")
+}
+
+/// `export_tables_info_<export id>_`: how the name of each of an export's
+/// `export_tables_info_<export id>_from_<n>_to_<m>.json` files begins.
+pub fn tables_info_name_prefix(export_id: &str) -> String {
+    format!("export_tables_info_{export_id}_")
+}
+
+/// Where an export's info files may be, in the order to try: inside the export folder
+/// (`<prefix>/<export id>/`), then beside it (`<prefix>/`). RDS has written both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InfoFileKeys {
+    /// The keys of `export_info_<export id>.json`.
+    pub export_info: [String; 2],
+    /// The listing prefixes of the `export_tables_info_<export id>_*.json` files.
+    pub tables_info: [String; 2],
+}
+
+/// The [`InfoFileKeys`] of export `export_id` under `prefix` (written without leading or
+/// trailing `/`, but may be given with them). [`export_folder_of_info`] is the same rule read
+/// from a copy.
+pub fn info_file_keys(prefix: &str, export_id: &str) -> InfoFileKeys {
+    let folders = [export_folder(prefix, export_id), prefix_key(prefix, "")];
+    let (info, tables) = (export_info_name(export_id), tables_info_name_prefix(export_id));
+    InfoFileKeys {
+        export_info: folders.clone().map(|f| format!("{f}{info}")),
+        tables_info: folders.map(|f| format!("{f}{tables}")),
+    }
+}
+
+/// The export folder of export `export_id` whose info files are in folder `dir` of a copy: `dir`
+/// itself when it is named for the export (the files sit inside it), else `dir/<export id>`
+/// (they sit beside it). The rule of [`info_file_keys`], read backwards.
+pub fn export_folder_of_info(dir: &Path, export_id: &str) -> PathBuf {
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    if name == export_id { dir.to_owned() } else { dir.join(export_id) }
+}
+
 /// The `snapshot_date` partition value of an export, the one rule the cataloguer, `verify` and
 /// discovery share. Never a guess: the task's snapshot time; else the `snapshotTime` of its
 /// `export_info` file (ISO 8601 or Java's form); else the date in an automated snapshot's id
@@ -334,6 +385,36 @@ mod tests {
         assert_eq!(prefix_key("exports/", "export_info_e1.json"), "exports/export_info_e1.json");
         assert_eq!(prefix_key("", ""), "");
         assert_eq!(prefix_key("exports", ""), "exports/");
+    }
+
+    #[test]
+    fn info_files_inside_the_export_folder_then_beside_it() {
+        let keys = info_file_keys("/exports/daily/", "e1");
+        assert_eq!(keys.export_info, ["exports/daily/e1/export_info_e1.json", "exports/daily/export_info_e1.json"]);
+        assert_eq!(
+            keys.tables_info,
+            ["exports/daily/e1/export_tables_info_e1_", "exports/daily/export_tables_info_e1_"]
+        );
+        let root = info_file_keys("", "e1");
+        assert_eq!(root.export_info, ["e1/export_info_e1.json", "export_info_e1.json"]);
+        assert_eq!(root.tables_info, ["e1/export_tables_info_e1_", "export_tables_info_e1_"]);
+        assert!("export_tables_info_e1_from_1_to_3.json".starts_with(&tables_info_name_prefix("e1")));
+        assert_eq!(export_info_name("e1"), "export_info_e1.json");
+        // Read backwards from a copy: the folder the files are in, or the one beside them.
+        assert_eq!(export_folder_of_info(Path::new("copy/e1"), "e1"), Path::new("copy/e1"));
+        assert_eq!(export_folder_of_info(Path::new("copy"), "e1"), Path::new("copy/e1"));
+        assert_eq!(export_folder_of_info(Path::new("copy/e10"), "e1"), Path::new("copy/e10/e1"));
+    }
+
+    #[test]
+    fn an_empty_export_id_is_taken_from_the_file_name() {
+        let named = ExportInfo::from_json(br#"{"exportTaskIdentifier":"e1","status":"COMPLETE"}"#, "other").unwrap();
+        assert_eq!((named.export_task_identifier.as_str(), named.status.as_str()), ("e1", "COMPLETE"));
+        let unnamed = ExportInfo::from_json(br#"{"exportTaskIdentifier":""}"#, "e2").unwrap();
+        assert_eq!(unnamed.export_task_identifier, "e2");
+        assert_eq!(ExportInfo::from_json(b"{}", "e3").unwrap().export_task_identifier, "e3");
+        let err = ExportInfo::from_json(b"not json", "e4").unwrap_err();
+        assert_eq!(err.to_string(), serde_json::from_slice::<ExportInfo>(b"not json").unwrap_err().to_string());
     }
 
     #[test]

@@ -74,7 +74,7 @@ async fn local_tables(opened: Opened, ctx: &Context, db: Option<&str>) -> Result
             Some(columns.len().to_string()),
             Some(count.to_string()),
             Some(t.parts.len().to_string()),
-            t.parts.iter().map(|p| p.0.clone()).max(),
+            t.parts.iter().map(|p| p.snapshot_date.clone()).max(),
             Some(schema.join(", ")),
         ]);
     }

@@ -8,8 +8,6 @@ use rustyline::{Context, Helper};
 
 use super::engine::TableInfo;
 
-const COMMANDS: [&str; 6] = ["\\d", "\\timing", "\\format", "\\q", "\\?", "\\help"];
-
 /// The names the session's catalogue holds, completed case-insensitively.
 #[derive(Debug, Default, Clone)]
 pub struct Names {
@@ -26,7 +24,7 @@ impl Names {
             }
             words.extend(t.columns.iter().map(|(c, _)| c.clone()));
         }
-        words.extend(COMMANDS.iter().map(|c| (*c).to_owned()));
+        words.extend(super::command::names().map(str::to_owned));
         words.sort();
         words.dedup();
         Self { words }
@@ -84,6 +82,7 @@ mod tests {
         );
         assert_eq!(names.candidates("FROM pams_pub", 13), (5, vec!["pams_public_orders".to_owned()]));
         assert_eq!(names.candidates("\\ti", 3), (0, vec!["\\timing".to_owned()]));
+        assert_eq!(names.candidates("\\he", 3), (0, vec!["\\help".to_owned()]));
         assert_eq!(names.candidates("SELECT ", 7), (7, vec![]));
     }
 }

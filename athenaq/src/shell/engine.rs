@@ -81,7 +81,7 @@ impl Engine {
                     let mut snapshots: Vec<String> = tables
                         .iter()
                         .filter(|t| t.name == short)
-                        .flat_map(|t| t.parts.iter().map(|(date, id, _, _)| format!("{date} ({id})")))
+                        .flat_map(|t| t.parts.iter().map(|p| format!("{} ({})", p.snapshot_date, p.export_id)))
                         .collect();
                     snapshots.sort();
                     snapshots.dedup();

@@ -5,6 +5,7 @@
 //!
 //! The line loop ([`Session::line`]) is separate from the terminal, so tests feed it lines.
 
+pub mod command;
 pub mod complete;
 pub mod engine;
 pub mod statement;
@@ -13,6 +14,7 @@ use std::future::Future;
 use std::io::Write;
 use std::time::Instant;
 
+use command::Command;
 use engine::{Engine, RunError, TableInfo};
 use statement::{Buffer, Input};
 
@@ -34,13 +36,6 @@ pub struct Session {
     /// Statements that failed, for the exit status of a session fed from a pipe.
     pub failures: usize,
 }
-
-const HELP: &str = "\\d                 list tables
-\\d TABLE           columns and snapshots of TABLE
-\\timing [on|off]   show how long each statement takes
-\\format table|csv|json
-\\q                 quit (or Ctrl-D)
-SQL ends at `;` and may span lines; Ctrl-C cancels a running statement.";
 
 impl Session {
     pub fn new(engine: Engine, format: Format) -> Self {
@@ -107,19 +102,23 @@ impl Session {
         Ok(())
     }
 
-    async fn command(&mut self, command: &str, out: &mut impl Write, err: &mut impl Write) -> std::io::Result<Next> {
-        let mut words = command.split_whitespace();
-        let name = words.next().unwrap_or_default();
-        let arg = words.collect::<Vec<_>>().join(" ");
-        match (name, arg.as_str()) {
-            ("\\q" | "\\quit", _) => return Ok(Next::Quit),
-            ("\\?" | "\\help", _) => writeln!(out, "{HELP}")?,
-            ("\\d", "") => match self.engine.tables().await {
+    async fn command(&mut self, typed: &str, out: &mut impl Write, err: &mut impl Write) -> std::io::Result<Next> {
+        let command = match typed.parse::<Command>() {
+            Ok(command) => command,
+            Err(e) => {
+                self.fail(err, &e.to_string())?;
+                return Ok(Next::Continue);
+            }
+        };
+        match command {
+            Command::Quit => return Ok(Next::Quit),
+            Command::Help => writeln!(out, "{}", command::help())?,
+            Command::Describe(None) => match self.engine.tables().await {
                 Ok(tables) => table_list(&tables).render(self.format, out)?,
                 Err(e) => self.fail(err, &e)?,
             },
-            ("\\d", table) => match self.engine.tables().await {
-                Ok(tables) => match find(&tables, table) {
+            Command::Describe(Some(table)) => match self.engine.tables().await {
+                Ok(tables) => match find(&tables, &table) {
                     Some(info) => describe(info).render(self.format, out)?,
                     None => {
                         let known: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
@@ -128,25 +127,19 @@ impl Session {
                 },
                 Err(e) => self.fail(err, &e)?,
             },
-            ("\\timing", "" | "on" | "off") => {
-                self.timing = match arg.as_str() {
-                    "on" => true,
-                    "off" => false,
-                    _ => !self.timing,
-                };
+            Command::Timing(on) => {
+                self.timing = on.unwrap_or(!self.timing);
                 writeln!(err, "Timing is {}.", if self.timing { "on" } else { "off" })?;
             }
-            ("\\format", "table" | "csv" | "json") => {
-                self.format = match arg.as_str() {
-                    "csv" => Format::Csv,
-                    "json" => Format::Json,
-                    _ => Format::Table,
+            Command::Format(format) => {
+                self.format = format;
+                let name = match format {
+                    Format::Table => "table",
+                    Format::Csv => "csv",
+                    Format::Json => "json",
                 };
-                writeln!(err, "Output format is {arg}.")?;
+                writeln!(err, "Output format is {name}.")?;
             }
-            ("\\format", _) => self.fail(err, "\\format takes table, csv or json")?,
-            ("\\timing", _) => self.fail(err, "\\timing takes on or off, or nothing to switch")?,
-            _ => self.fail(err, &format!("unknown command {name}; \\? lists them"))?,
         }
         Ok(Next::Continue)
     }

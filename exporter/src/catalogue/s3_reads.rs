@@ -1,7 +1,9 @@
 //! What cataloguing reads from the export's bucket: the tables info files, one footer per
 //! table, the export info file; listing and ranged GETs.
 
-use s3exports_rds::layout::{ExportInfo, TableStatus, TablesInfo, partition_date, prefix_key};
+use s3exports_rds::layout::{
+    ExportInfo, TableStatus, TablesInfo, export_info_name, info_file_keys, partition_date, prefix_key,
+};
 use s3exports_rds::{AwsError, ExportTask, classify};
 
 use super::cataloguer::Cataloguer;
@@ -13,10 +15,9 @@ impl Cataloguer {
     /// The `export_info_<id>.json` RDS writes, inside the export folder or beside it; `None`
     /// when there is none that reads.
     pub(super) async fn export_info(&self, task: &ExportTask) -> Option<ExportInfo> {
-        let name = format!("export_info_{}.json", task.id);
-        for key in [format!("{}{name}", task.folder()), prefix_key(&task.s3_prefix, &name)] {
+        for key in info_file_keys(&task.s3_prefix, &task.id).export_info {
             let Ok(body) = self.get(&task.s3_bucket, &key, None).await else { continue };
-            match serde_json::from_slice::<ExportInfo>(&body) {
+            match ExportInfo::from_json(&body, &task.id) {
                 Ok(info) => return Some(info),
                 Err(e) => tracing::warn!(key, error = %e, "not an export info file"),
             }
@@ -71,15 +72,10 @@ impl Cataloguer {
             if id.starts_with('_') || !s3exports_rds::export_id::is_valid(id) {
                 continue;
             }
-            let key = format!("{folder}export_info_{id}.json");
+            let key = format!("{folder}{}", export_info_name(id));
             let Ok(body) = self.get(bucket, &key, None).await else { continue };
-            match serde_json::from_slice::<ExportInfo>(&body) {
-                Ok(mut info) => {
-                    if info.export_task_identifier.is_empty() {
-                        info.export_task_identifier = id.to_owned();
-                    }
-                    out.push(info);
-                }
+            match ExportInfo::from_json(&body, id) {
+                Ok(info) => out.push(info),
                 Err(e) => tracing::warn!(key, error = %e, "not an export info file; left out"),
             }
         }
@@ -93,10 +89,7 @@ impl Cataloguer {
         export_id: &str,
     ) -> Result<Vec<TableStatus>, AwsError> {
         // Inside the export folder, or beside it.
-        for key_prefix in [
-            format!("{}export_tables_info_{export_id}_", s3exports_rds::layout::export_folder(prefix, export_id)),
-            prefix_key(prefix, &format!("export_tables_info_{export_id}_")),
-        ] {
+        for key_prefix in info_file_keys(prefix, export_id).tables_info {
             let keys = self.list(bucket, &key_prefix, None).await?;
             if keys.is_empty() {
                 continue;

@@ -1,8 +1,6 @@
 //! What the moto tests of athenaq share: a bucket set up as the database stack sets it, a real
 //! export task with the sample export's files uploaded with SSE-KMS, Glue partitions as the
 //! cataloguer writes them, and running the binary against the emulator.
-// Each test file uses its own part of this.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -157,22 +155,8 @@ async fn fixture_with(class: StorageClass, task_key: &str, object_lock: bool) ->
 
     // The export task, under the sample's export id, and its files.
     let rds = aws_sdk_rds::Client::new(&sdk);
-    s3exports_testkit::create_db_instance(&rds, "pams-stack-prod", "postgres").await;
-    let snap = rds
-        .create_db_snapshot()
-        .db_instance_identifier("pams-stack-prod")
-        .db_snapshot_identifier("s1")
-        .send()
-        .await
-        .unwrap();
-    s3exports_testkit::start_export(
-        &rds,
-        &export_id,
-        snap.db_snapshot().unwrap().db_snapshot_arn().unwrap(),
-        BUCKET,
-        task_key,
-    )
-    .await;
+    let snapshot_arn = db_snapshot(&rds, "pams-stack-prod", "s1").await;
+    s3exports_testkit::start_export(&rds, &export_id, &snapshot_arn, BUCKET, task_key).await;
     let keys = upload_export_with_key(&s3, dir.path(), &export_id, class, &kms_key).await;
 
     // The catalogue, as the cataloguer writes it: a table per source table, a partition per export.
@@ -207,13 +191,21 @@ async fn fixture_with(class: StorageClass, task_key: &str, object_lock: bool) ->
     Fixture { moto, s3, export_id, keys, sample: dir, earlier_export_id }
 }
 
+/// The binary against the emulator, as it is run by hand.
+pub fn run(moto: &Moto, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_athenaq")).args(args).envs(moto.env()).env("RUST_BACKTRACE", "0").output().unwrap()
+}
+
+/// A manual snapshot of `db` (created with its instance), by its ARN.
+pub async fn db_snapshot(rds: &aws_sdk_rds::Client, db: &str, snapshot_id: &str) -> String {
+    s3exports_testkit::create_db_instance(rds, db, "postgres").await;
+    let snap =
+        rds.create_db_snapshot().db_instance_identifier(db).db_snapshot_identifier(snapshot_id).send().await.unwrap();
+    snap.db_snapshot().unwrap().db_snapshot_arn().unwrap().to_owned()
+}
+
 pub fn athenaq(moto: &Moto, args: &[&str]) -> (Vec<Value>, String, Option<i32>) {
-    let out = Command::new(env!("CARGO_BIN_EXE_athenaq"))
-        .args(args)
-        .envs(moto.env())
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .unwrap();
+    let out = run(moto, args);
     let rows = String::from_utf8(out.stdout).unwrap().lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     (rows, String::from_utf8(out.stderr).unwrap(), out.status.code())
 }

@@ -5,8 +5,7 @@
 //! removed, garbled or pointing nowhere, the newest manifest rewritten, a stray object in the
 //! evidence folder; and say so when the previous manifest is archived and cannot be compared.
 
-mod support;
-
+use crate::support::{BUCKET, Fixture, KEY, athenaq, files_below, fixture_locked, status_of, upload, upload_export};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ServerSideEncryption, StorageClass};
 use s3exports_config::ObjectLock;
@@ -16,7 +15,6 @@ use s3exports_evidence::{ExportFacts, Recorded, Sealed, collect, record, seal};
 use s3exports_rds::TaskFilter;
 use s3exports_rds::layout::{ExportInfo, TablesInfo};
 use serde_json::Value;
-use support::{BUCKET, Fixture, KEY, athenaq, files_below, fixture_locked, status_of, upload, upload_export};
 
 const DB: &str = "pams-stack-prod";
 

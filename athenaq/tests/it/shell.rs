@@ -1,7 +1,8 @@
 //! `athenaq shell` over a local copy: the line loop fed line by line (multi-line statements,
-//! `\d`, `\timing`, `\format`, errors that do not end the session, a canceled statement, a
-//! canceled cross join that must free the session at once), and the binary fed from a pipe,
-//! whose exit status says whether anything failed.
+//! `\d`, `\timing`, `\format`, `\?` and the errors built from the command list, errors that do
+//! not end the session, a canceled statement, a canceled cross join that must free the session
+//! at once), the catalogue's named snapshots, and the binary fed from a pipe, whose exit status
+//! says whether anything failed.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -103,6 +104,49 @@ async fn the_line_loop_keeps_one_catalogue_and_goes_on_after_errors() {
     let (out, _) = feed(&mut s, &["SELECT 2 AS two;", "\\q", "SELECT 3;"]).await;
     assert_eq!(out, "{\"two\":2}\n");
     assert!(!s.is_open());
+}
+
+/// `\?` prints the help generated from the command list, the other spellings answer, and an
+/// unknown command lists the real ones.
+#[tokio::test(flavor = "multi_thread")]
+async fn help_and_errors_come_from_the_command_list() {
+    let _alone = IN_PROCESS.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_sample(dir.path(), SampleSpec::default()).unwrap();
+    let mut s = session(dir.path()).await;
+    let (out, err) = feed(&mut s, &["\\?", "\\help", "\\bogus"]).await;
+    let help = athenaq::shell::command::help();
+    assert!(help.starts_with("\\d                 list tables\n"), "{help}");
+    assert_eq!(out, format!("{help}\n{help}\n"));
+    assert!(err.contains("unknown command \\bogus; the commands: \\d, \\timing, \\format, \\q, \\?"), "{err}");
+    assert_eq!(s.failures, 1);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    assert_eq!(s.line("\\quit", std::future::pending::<()>, &mut out, &mut err).await.unwrap(), Next::Quit);
+}
+
+/// The catalogue's tables name each export's copy: its snapshot date, export and part files.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_table_names_its_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    let facts = write_sample(dir.path(), SampleSpec::default()).unwrap();
+    let opened = open(&Source::Folder(dir.path().to_owned()), Purpose::ReadData, Caching::Off, || async {
+        unreachable!("no AWS")
+    })
+    .await
+    .unwrap();
+    let tables = local::catalog_tables(&opened.found.exports, None, None);
+    let orders = tables.iter().find(|t| t.name == "pams_public_orders").expect("the orders table");
+    let mut seen: Vec<(&str, &str)> =
+        orders.parts.iter().map(|p| (p.snapshot_date.as_str(), p.export_id.as_str())).collect();
+    seen.sort();
+    let mut expected: Vec<(&str, &str)> =
+        facts.iter().map(|f| (f.snapshot_date.as_str(), f.export_id.as_str())).collect();
+    expected.sort();
+    assert_eq!(seen, expected);
+    for part in &orders.parts {
+        assert!(!part.files.is_empty(), "{part:?}");
+        assert!(part.files.iter().all(|f| f.starts_with(&part.dir)), "{part:?}");
+    }
 }
 
 /// Ctrl-C during a cross join: it said "canceled", but the plan went on for minutes on both

@@ -1,8 +1,6 @@
 //! What the rehydrate tests share: running `athenaq rehydrate` with JSON output, reading its
 //! per-table proof, and exports with odd names, several parts, or a damaged part; several runs
 //! at once.
-// Each test file uses its own part of this.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -4,14 +4,12 @@
 //! object not encrypted with the database's key; archived parts warn; restore runs twice;
 //! `--local s3://...` reads the export in place as it reads a pulled copy.
 
-mod support;
-
 use std::process::Command;
 
+use crate::support::{ALIAS, BUCKET, KEY, athenaq, fixture, fixture_keyed, status_of, upload, upload_export};
 use aws_sdk_s3::types::{ServerSideEncryption, StorageClass};
 use s3exports_config::names;
 use serde_json::Value;
-use support::{ALIAS, BUCKET, KEY, athenaq, fixture, fixture_keyed, status_of, upload, upload_export};
 
 #[tokio::test]
 async fn verify_passes_on_a_whole_export_and_fails_on_a_missing_part_or_a_foreign_key() {

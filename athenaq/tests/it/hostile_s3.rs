@@ -2,12 +2,10 @@
 //! exports, keys that need encoding (`%`, `+`, spaces, non-ASCII, in a non-ASCII prefix), and
 //! `pull` into a folder with planted links, folder markers and damaged files.
 
-mod support;
-
 use std::path::Path;
 
+use crate::support::{BUCKET, athenaq, files_below, fixture, upload};
 use aws_sdk_s3::types::{ServerSideEncryption, StorageClass};
-use support::{BUCKET, athenaq, files_below, fixture, upload};
 
 const ORDERS: &str = "SELECT count(*) AS n FROM pams_public_orders";
 
@@ -28,7 +26,7 @@ async fn a_key_with_an_empty_or_dot_segment_is_skipped_and_spoils_nothing() {
 
 /// The sample export with `public.orders` moved to a table folder (and part file names) that
 /// need encoding, uploaded under a non-ASCII prefix; its tables info names the new folder.
-async fn upload_encoded(f: &support::Fixture, prefix: &str, folder: &str) {
+async fn upload_encoded(f: &crate::support::Fixture, prefix: &str, folder: &str) {
     let root = f.sample.path().join(&f.export_id);
     for path in files_below(&root) {
         let relative = path.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
@@ -67,7 +65,7 @@ async fn keys_that_need_encoding_are_read_exactly_as_s3_lists_them() {
     assert_eq!(exports.len(), 1, "{exports:?}");
 }
 
-fn pull(f: &support::Fixture, dir: &Path) -> (String, Option<i32>) {
+fn pull(f: &crate::support::Fixture, dir: &Path) -> (String, Option<i32>) {
     let target = dir.to_string_lossy().into_owned();
     let (_, err, code) = athenaq(&f.moto, &["--env", "prod", "pull", f.export_id.as_str(), target.as_str()]);
     (err, code)

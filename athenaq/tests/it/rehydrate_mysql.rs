@@ -3,15 +3,15 @@
 //! only, odd identifiers, and the errors a user meets; two runs at once, what "already loaded"
 //! takes, values the original type cannot hold, and TLS.
 
-mod rehydrating;
-
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
+use crate::rehydrating::{
+    damage, export_of, labelled_table, numbered_table, one_column_table, rehydrate, rehydrate_at_once,
+};
 use datafusion::arrow::array::{ArrayRef, Decimal128Array, Float64Array, Int32Array, StringArray};
 use datafusion::arrow::record_batch::RecordBatch;
-use rehydrating::{damage, export_of, labelled_table, numbered_table, one_column_table, rehydrate, rehydrate_at_once};
 use s3exports_rds::layout::TypeMapping;
 use s3exports_testkit::databases::{MARIADB_USER, MariaDb, PASSWORD};
 use s3exports_testkit::export_writer::{TableSpec, column};

@@ -7,12 +7,7 @@ use s3exports_testkit::Moto;
 use serde_json::{Value, json};
 
 fn athenaq(moto: &Moto, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_athenaq"))
-        .args(args)
-        .envs(moto.env())
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .unwrap();
+    let out = crate::support::run(moto, args);
     assert!(out.status.success(), "athenaq {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
@@ -22,15 +17,7 @@ async fn list_exports_over_real_export_tasks() {
     let moto = Moto::start();
     let sdk = moto.sdk_config().await;
     let rds = aws_sdk_rds::Client::new(&sdk);
-    s3exports_testkit::create_db_instance(&rds, "pams-stack-prod", "postgres").await;
-    let snap = rds
-        .create_db_snapshot()
-        .db_instance_identifier("pams-stack-prod")
-        .db_snapshot_identifier("before-upgrade")
-        .send()
-        .await
-        .unwrap();
-    let arn = snap.db_snapshot().unwrap().db_snapshot_arn().unwrap().to_owned();
+    let arn = crate::support::db_snapshot(&rds, "pams-stack-prod", "before-upgrade").await;
     for (id, bucket) in [
         ("pams-one", "pams-db-snapshots-export"),
         ("pams-two", "pams-db-snapshots-export"),

@@ -4,16 +4,16 @@
 //! did not export or only some parts have, values the original type cannot hold, two runs at
 //! once, and what "already loaded" takes.
 
-mod rehydrating;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
+use crate::rehydrating::{
+    damage, export_of, labelled_table, numbered_table, one_column_table, rehydrate, rehydrate_at_once,
+};
 use datafusion::arrow::array::{ArrayRef, Float64Array, Int32Array, Int64Array, StringArray};
 use datafusion::arrow::record_batch::RecordBatch;
-use rehydrating::{damage, export_of, labelled_table, numbered_table, one_column_table, rehydrate, rehydrate_at_once};
 use s3exports_rds::layout::{TableStatus, TypeMapping};
 use s3exports_testkit::databases::{PASSWORD, Postgres};
 use s3exports_testkit::export_writer::{ExportSpec, TableSpec, column, write_export};
