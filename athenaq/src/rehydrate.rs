@@ -22,8 +22,8 @@ use s3exports_rehydrate::schema::{ColumnPlan, plan_columns};
 use s3exports_rehydrate::{Engine, Provenance, TableJob};
 use sha2::{Digest, Sha256};
 
-use crate::layout::{LocalExport, TableRef};
-use crate::local;
+use crate::engine;
+use crate::source::discover::{LocalExport, TableRef};
 
 /// A table the export holds, with what `--table` can call it.
 #[derive(Debug, Clone)]
@@ -169,7 +169,7 @@ async fn part_size(ctx: &SessionContext, file: &Path) -> Option<u64> {
         None => ObjectStoreUrl::local_filesystem(),
     };
     let store = ctx.runtime_env().object_store(&store).ok()?;
-    Some(store.head(&local::store_path(file).ok()?).await.ok()?.size)
+    Some(store.head(&engine::store_path(file).ok()?).await.ok()?.size)
 }
 
 /// `sha256:<hex>` over what identifies a table's data in an export without reading it: each
@@ -215,11 +215,11 @@ pub async fn plan(
     let mut parts = Vec::with_capacity(candidate.files.len());
     for file in &candidate.files {
         let one = std::slice::from_ref(file);
-        let schema = match local::parts_schema(ctx, one).await {
+        let schema = match engine::parts_schema(ctx, one).await {
             Ok(s) => s,
             Err(e) => return refused(e.to_string()),
         };
-        let rows = match local::parts_rows(ctx, one).await {
+        let rows = match engine::parts_rows(ctx, one).await {
             Ok(rows) => rows,
             Err(e) => return refused(e.to_string()),
         };
@@ -300,7 +300,7 @@ pub async fn plan(
             let parts = futures::stream::iter(files).then(move |(file, has)| {
                 let (ctx, full) = (ctx.clone(), full.clone());
                 async move {
-                    let opened = local::parts_batches(&ctx, std::slice::from_ref(&file), &has).await;
+                    let opened = engine::parts_batches(&ctx, std::slice::from_ref(&file), &has).await;
                     let named = move |e: String| format!("part file {}: {e}", file.display());
                     match opened {
                         Ok(stream) => stream

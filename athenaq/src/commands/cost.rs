@@ -9,8 +9,8 @@ use chrono::Utc;
 use s3exports_cli::s3_client;
 
 use super::Context;
-use crate::cost::{database_cost, to_rows};
-use crate::objects::RestoreListing;
+use crate::audit::cost::{database_cost, to_rows};
+use crate::aws::s3::RestoreListing;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -36,8 +36,8 @@ impl Args {
             }
         }
         to_rows(&costs).render(ctx.format, &mut std::io::stdout().lock())?;
-        eprintln!("approximate: {}", crate::prices::SOURCE);
-        if let Some(warning) = crate::prices::region_warning(sdk.region().map(|r| r.as_ref())) {
+        eprintln!("approximate: {}", crate::audit::prices::SOURCE);
+        if let Some(warning) = crate::audit::prices::region_warning(sdk.region().map(|r| r.as_ref())) {
             eprintln!("{warning}");
         }
         Ok(if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })

@@ -10,7 +10,7 @@ use chrono::Utc;
 use s3exports_cli::s3_client;
 
 use super::Context;
-use crate::evidence::{database_evidence, to_rows};
+use crate::audit::evidence::{database_evidence, to_rows};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

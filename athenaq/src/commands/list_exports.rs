@@ -11,10 +11,10 @@ use s3exports_rds::TaskFilter;
 use s3exports_rds::sdk::describe_export_tasks;
 
 use super::Context;
-use crate::exports::{self, ExportRow};
-use crate::in_place::{Purpose, Source};
-use crate::missing;
-use crate::objects::RestoreListing;
+use crate::audit::exports::{self, ExportRow};
+use crate::audit::missing;
+use crate::aws::s3::RestoreListing;
+use crate::source::{Purpose, Source};
 
 /// The statuses DescribeExportTasks reports.
 const STATUSES: [&str; 6] = ["complete", "failed", "in_progress", "starting", "canceling", "canceled"];

@@ -1,6 +1,6 @@
 //! athenaq's commands, one module each: an `Args` struct (clap) and its `run()`. They share
 //! [`Global`] (environment, config, output format, AWS configuration) through [`Context`], and
-//! the sources (`athena`, `glue`, `in_place`, `layout`) and `output` modules of the library.
+//! the library's `source`, `engine`, `aws` and `output` modules.
 
 pub mod cost;
 pub mod evidence;
@@ -19,9 +19,9 @@ use anyhow::{Result, bail};
 use s3exports_cli::AwsArgs;
 use s3exports_config::{Config, EnvSelector};
 
-use crate::in_place::{self, Caching, Opened, Purpose, Source};
-use crate::objects::{self, Object, RestoreListing};
+use crate::aws::s3::{self, Object, RestoreListing};
 use crate::output::Format;
+use crate::source::{self, Caching, Opened, Purpose, Source};
 
 /// The options every command takes.
 #[derive(Debug, clap::Args)]
@@ -82,7 +82,7 @@ impl Context {
 
     /// The exports a `--local` argument holds; what discovery left out is said on stderr.
     pub async fn open(&self, source: &Source, purpose: Purpose) -> Result<Opened> {
-        let opened = in_place::open(source, purpose, self.caching, || self.aws.sdk_config()).await?;
+        let opened = source::open(source, purpose, self.caching, || self.aws.sdk_config()).await?;
         for skipped in &opened.found.skipped {
             eprintln!("warning: skipped {skipped}");
         }
@@ -100,14 +100,14 @@ pub async fn export_objects(
     export_id: &str,
     table: Option<&str>,
 ) -> Result<(s3exports_rds::ExportTask, Vec<Object>)> {
-    let (task, _) = crate::verify::find_export(&aws_sdk_rds::Client::new(sdk), config, export_id).await?;
+    let (task, _) = crate::audit::verify::find_export(&aws_sdk_rds::Client::new(sdk), config, export_id).await?;
     let folder = task.folder();
     let listing = RestoreListing::for_sdk(sdk);
-    let mut all = objects::list(s3, &task.s3_bucket, &folder, listing)
+    let mut all = s3::list(s3, &task.s3_bucket, &folder, listing)
         .await
         .map_err(|e| anyhow::anyhow!("listing s3://{}/{folder}: {e}", task.s3_bucket))?;
     if let Some(table) = table {
-        all = objects::of_table(&folder, &all, table).map_err(|folders| {
+        all = s3::of_table(&folder, &all, table).map_err(|folders| {
             anyhow::anyhow!(
                 "export {export_id} has no table folder `{table}` (give `schema.table` as RDS names the folder); \
                  it has: {}",
@@ -115,6 +115,6 @@ pub async fn export_objects(
             )
         })?;
     }
-    crate::restore::fill_restore_states(s3, &task.s3_bucket, &mut all).await?;
+    crate::archive::restore::fill_restore_states(s3, &task.s3_bucket, &mut all).await?;
     Ok((task, all))
 }

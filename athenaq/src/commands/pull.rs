@@ -26,7 +26,8 @@ impl Args {
         let s3 = s3_client(&sdk);
         let (task, objects) = export_objects(&sdk, &s3, &ctx.config, &self.export_id, self.table.as_deref()).await?;
         let pulled =
-            crate::pull::pull(&s3, &task.s3_bucket, &task.s3_prefix, &self.export_id, &objects, &self.dir).await?;
+            crate::archive::pull::pull(&s3, &task.s3_bucket, &task.s3_prefix, &self.export_id, &objects, &self.dir)
+                .await?;
         for key in &pulled.refused {
             eprintln!(
                 "warning: skipped s3://{}/{key}: a key with an empty or `..` segment would land outside {}; not pulled",

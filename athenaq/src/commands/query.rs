@@ -13,10 +13,10 @@ use s3exports_rds::TaskFilter;
 use s3exports_rds::sdk::describe_export_tasks;
 
 use super::Context;
-use crate::athena::{Athena, Progress, QueryError, ResultMode, ResultSource, approximate_cost_usd};
-use crate::in_place::{Purpose, Source};
-use crate::local;
+use crate::aws::athena::{Athena, Progress, QueryError, ResultMode, ResultSource, approximate_cost_usd};
+use crate::engine;
 use crate::output::{Format, human_bytes};
+use crate::source::{Purpose, Source};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -70,13 +70,13 @@ async fn run_local(ctx: &Context, source: &Source, db: Option<&str>, sql: &str) 
     let started = Instant::now();
     let opened = ctx.open(source, Purpose::ReadData).await?;
     let exports = &opened.found.exports;
-    let tables = local::catalog_tables(exports, Some(&ctx.config), db);
-    let session = local::session_in(opened.ctx.clone(), &tables).await?;
-    let rows = match local::query(&session, sql).await {
+    let tables = engine::catalog_tables(exports, Some(&ctx.config), db);
+    let session = engine::session_in(opened.ctx.clone(), &tables).await?;
+    let rows = match engine::query(&session, sql).await {
         Ok(rows) => rows,
         // A failure while reading data is most often a damaged copy: name the file.
-        Err(e @ local::LocalError::DataFusion(_)) => {
-            return Err(local::explain_failure(&opened.cache, &session, &tables, sql, e).await.into());
+        Err(e @ engine::EngineError::DataFusion(_)) => {
+            return Err(engine::explain_failure(&opened.cache, &session, &tables, sql, e).await.into());
         }
         Err(e) => return Err(e.into()),
     };
@@ -186,7 +186,7 @@ async fn warn_if_enforced(athena: &aws_sdk_athena::Client, workgroup: &str, loca
 /// Before an Athena query: a warning for each database it reads whose older snapshots the
 /// lifecycle has archived, since Athena skips those objects without an error.
 async fn warn_of_archived_snapshots(config: &Config, sql: &str, database: Option<&str>, sdk: &aws_config::SdkConfig) {
-    let read = crate::tiers::databases_read(config, sql, database);
+    let read = crate::audit::lifecycle::databases_read(config, sql, database);
     if read.is_empty() {
         return;
     }
@@ -195,8 +195,8 @@ async fn warn_of_archived_snapshots(config: &Config, sql: &str, database: Option
     for d in read {
         match describe_export_tasks(&rds, &TaskFilter::bucket(&d.s3_bucket_name)).await {
             Ok(tasks) => {
-                if let Some((count, newest, example)) = crate::tiers::archived(&tasks, &d.lifecycle, today) {
-                    eprintln!("{}", crate::tiers::warning(&d.db_name, count, newest, &example));
+                if let Some((count, newest, example)) = crate::audit::lifecycle::archived(&tasks, &d.lifecycle, today) {
+                    eprintln!("{}", crate::audit::lifecycle::warning(&d.db_name, count, newest, &example));
                 }
             }
             Err(e) => eprintln!("warning: could not check which snapshots of {} are archived: {e}", d.db_name),

@@ -14,10 +14,10 @@ use s3exports_rehydrate::load::{self, Notify, Options, Progress};
 use s3exports_rehydrate::{Engine, Target};
 
 use super::Context;
-use crate::in_place::{Purpose, Source};
-use crate::layout::LocalExport;
 use crate::output::Rows;
 use crate::rehydrate::{Planned, check_databases, notes, plan, select, source_engine};
+use crate::source::discover::LocalExport;
+use crate::source::{Purpose, Source};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -156,7 +156,7 @@ impl Args {
             None => {
                 let sdk = ctx.sdk().await;
                 let rds = aws_sdk_rds::Client::new(&sdk);
-                let (task, db) = crate::verify::find_export(&rds, &ctx.config, &self.export_id).await?;
+                let (task, db) = crate::audit::verify::find_export(&rds, &ctx.config, &self.export_id).await?;
                 let folder = task.folder().trim_end_matches('/').to_owned();
                 let s3 = s3exports_cli::s3_client(&sdk);
                 let key = s3exports_config::names::manifest_key(&task.s3_prefix, &db.db_name, &task.id);

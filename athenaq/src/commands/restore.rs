@@ -8,7 +8,7 @@ use chrono::Utc;
 use s3exports_cli::s3_client;
 
 use super::{Context, export_objects};
-use crate::restore::{Plan, Tier, request};
+use crate::archive::restore::{Plan, Tier, request};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -41,14 +41,14 @@ impl Args {
         let db = ctx.config.database_for_bucket(&task.s3_bucket);
         if let Some(db) = db {
             let key = s3exports_config::names::manifest_key(&task.s3_prefix, &db.db_name, &task.id);
-            let listing = crate::objects::RestoreListing::for_sdk(&sdk);
-            let mut manifest: Vec<_> = crate::objects::list(&s3, &task.s3_bucket, &key, listing)
+            let listing = crate::aws::s3::RestoreListing::for_sdk(&sdk);
+            let mut manifest: Vec<_> = crate::aws::s3::list(&s3, &task.s3_bucket, &key, listing)
                 .await
                 .map_err(|e| anyhow::anyhow!("listing s3://{}/{key}: {e}", task.s3_bucket))?
                 .into_iter()
                 .filter(|o| o.key == key)
                 .collect();
-            crate::restore::fill_restore_states(&s3, &task.s3_bucket, &mut manifest).await?;
+            crate::archive::restore::fill_restore_states(&s3, &task.s3_bucket, &mut manifest).await?;
             objects.extend(manifest);
         }
         let plan = Plan::of(&objects);

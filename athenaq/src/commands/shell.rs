@@ -11,11 +11,11 @@ use rustyline::{Config, Editor};
 use s3exports_config::names;
 
 use super::Context;
-use crate::in_place::{Purpose, Source};
-use crate::local;
+use crate::engine;
 use crate::shell::complete::Names;
 use crate::shell::engine::Engine;
 use crate::shell::{Next, Session};
+use crate::source::{Purpose, Source};
 use crate::user_dirs::OwnDir;
 
 #[derive(Debug, clap::Args)]
@@ -33,8 +33,8 @@ impl Args {
         let engine = match &self.local {
             Some(source) => {
                 let opened = ctx.open(source, Purpose::ReadData).await?;
-                let tables = local::catalog_tables(&opened.found.exports, Some(&ctx.config), self.db.as_deref());
-                let session = local::session_in(opened.ctx.clone(), &tables).await?;
+                let tables = engine::catalog_tables(&opened.found.exports, Some(&ctx.config), self.db.as_deref());
+                let session = engine::session_in(opened.ctx.clone(), &tables).await?;
                 opened.remember(&session);
                 eprintln!("{} table(s) over {} export(s) in {source}", tables.len(), opened.found.exports.len());
                 Engine::Local { ctx: session, tables, cache: opened.cache }

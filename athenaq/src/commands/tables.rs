@@ -7,10 +7,10 @@ use anyhow::{Context as _, Result};
 use s3exports_config::names;
 
 use super::Context;
-use crate::glue;
-use crate::in_place::{Opened, Purpose, Source};
-use crate::local;
+use crate::aws::glue;
+use crate::engine;
 use crate::output::Rows;
+use crate::source::{Opened, Purpose, Source};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -55,7 +55,7 @@ impl Args {
 }
 
 async fn local_tables(opened: Opened, ctx: &Context, db: Option<&str>) -> Result<Rows> {
-    let tables = local::catalog_tables(&opened.found.exports, Some(&ctx.config), db);
+    let tables = engine::catalog_tables(&opened.found.exports, Some(&ctx.config), db);
     let mut rows = Rows::new(&[
         ("database", false),
         ("table", false),
@@ -66,7 +66,7 @@ async fn local_tables(opened: Opened, ctx: &Context, db: Option<&str>) -> Result
         ("schema", false),
     ]);
     for t in &tables {
-        let (count, columns) = local::footer_stats(&opened.ctx, t).await?;
+        let (count, columns) = engine::footer_stats(&opened.ctx, t).await?;
         let schema: Vec<String> = columns.iter().map(|(n, ty)| format!("{n} {ty}")).collect();
         rows.rows.push(vec![
             t.glue_database.clone(),

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use super::Context;
-use crate::verify::{self, Status};
+use crate::audit::verify::{self, Status};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -8,10 +8,10 @@ use std::time::Duration;
 use datafusion::prelude::SessionContext;
 use s3exports_config::{Config, names};
 
-use crate::athena::{Athena, QueryError, ResultMode};
-use crate::local::{self, CatalogTable};
-use crate::metadata_cache::MetadataCache;
+use crate::aws::athena::{Athena, QueryError, ResultMode};
+use crate::engine::{self, CatalogTable};
 use crate::output::Rows;
+use crate::source::metadata_cache::MetadataCache;
 
 pub enum Engine {
     /// `cache` is the metadata cache the session's footers came from: a stale entry found when a
@@ -69,7 +69,7 @@ impl Engine {
         match self {
             Self::Local { ctx, tables, .. } => {
                 let mut out = Vec::new();
-                for name in local::table_names(ctx) {
+                for name in engine::table_names(ctx) {
                     let provider = ctx.table_provider(name.as_str()).await.map_err(|e| e.to_string())?;
                     let columns = provider
                         .schema()
@@ -99,10 +99,10 @@ impl Engine {
             Self::Local { ctx, tables, cache } => {
                 // On a task of its own, so Ctrl-C answers at once: aborting drops the plan's
                 // streams, which stops the tasks DataFusion spawned. The plan yields often
-                // enough for that to take effect at once (`local::YieldAfterJoins`); the abort
+                // enough for that to take effect at once (`engine::YieldAfterJoins`); the abort
                 // is awaited (briefly), so the session is free when "canceled" is shown.
                 let (session, statement) = (ctx.clone(), sql.to_owned());
-                let mut running = tokio::spawn(async move { local::query(&session, &statement).await });
+                let mut running = tokio::spawn(async move { engine::query(&session, &statement).await });
                 let rows = tokio::select! {
                     joined = &mut running => joined.map_err(|e| RunError::Failed(e.to_string()))?,
                     () = cancel => {
@@ -114,7 +114,7 @@ impl Engine {
                 match rows {
                     Ok(rows) => Ok(rows),
                     Err(e) => {
-                        Err(RunError::Failed(local::explain_failure(cache, ctx, tables, sql, e).await.to_string()))
+                        Err(RunError::Failed(engine::explain_failure(cache, ctx, tables, sql, e).await.to_string()))
                     }
                 }
             }
@@ -173,7 +173,7 @@ async fn athena_tables(
                     t.partition_keys().iter().map(|c| (c.name().to_owned(), c.r#type().unwrap_or("").to_owned())),
                 );
                 let name = if database.is_some() { t.name().to_owned() } else { format!("{db}.{}", t.name()) };
-                let partitions = crate::glue::partition_values(&glue, &db, t.name())
+                let partitions = crate::aws::glue::partition_values(&glue, &db, t.name())
                     .await
                     .map_err(|e| format!("partitions of {db}.{}: {e}", t.name()))?;
                 let mut snapshots: Vec<String> = partitions

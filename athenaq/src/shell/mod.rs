@@ -6,9 +6,9 @@
 //! The line loop ([`Session::line`]) is separate from the terminal, so tests feed it lines.
 
 pub mod command;
-pub mod complete;
+pub(crate) mod complete;
 pub mod engine;
-pub mod statement;
+pub(crate) mod statement;
 
 use std::future::Future;
 use std::io::Write;

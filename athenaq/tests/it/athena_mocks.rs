@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use athenaq::athena::{Athena, QueryError, ResultMode, ResultSource};
+use athenaq::aws::athena::{Athena, QueryError, ResultMode, ResultSource};
 use aws_sdk_athena::operation::get_query_execution::GetQueryExecutionOutput;
 use aws_sdk_athena::operation::get_query_results::GetQueryResultsOutput;
 use aws_sdk_athena::operation::start_query_execution::StartQueryExecutionOutput;
@@ -78,7 +78,7 @@ async fn run(
     rules: &[&Rule],
     s3_rules: &[&Rule],
     cancel_now: bool,
-) -> (Result<athenaq::athena::Finished, QueryError>, Vec<String>) {
+) -> (Result<athenaq::aws::athena::Finished, QueryError>, Vec<String>) {
     run_mode(rules, s3_rules, cancel_now, ResultMode::Auto).await
 }
 
@@ -87,7 +87,7 @@ async fn run_mode(
     s3_rules: &[&Rule],
     cancel_now: bool,
     results: ResultMode,
-) -> (Result<athenaq::athena::Finished, QueryError>, Vec<String>) {
+) -> (Result<athenaq::aws::athena::Finished, QueryError>, Vec<String>) {
     let athena = mock_client!(aws_sdk_athena, RuleMode::MatchAny, rules);
     let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, s3_rules);
     let q = Athena {

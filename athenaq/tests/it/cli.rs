@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use athenaq::local::{MAX_EXPRESSION_DEPTH, MAX_SQL_BYTES};
+use athenaq::engine::{MAX_EXPRESSION_DEPTH, MAX_SQL_BYTES};
 
 use s3exports_testkit::sample::{SampleSpec, write_sample};
 

@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use athenaq::layout::{self, LayoutError};
-use athenaq::local::{self, LocalError, catalog_tables};
+use athenaq::engine::{self, EngineError, catalog_tables};
+use athenaq::source::discover::{self, DiscoverError};
 use s3exports_testkit::sample::{SampleSpec, SnapshotFacts, write_sample};
 
 fn sample() -> (tempfile::TempDir, Vec<SnapshotFacts>) {
@@ -45,7 +45,7 @@ fn edit_info(path: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
 fn a_folder_link_loop_neither_hangs_nor_multiplies_rows() {
     let (dir, facts) = sample();
     std::os::unix::fs::symlink(dir.path(), dir.path().join(&facts[0].export_id).join("loop")).unwrap();
-    let found = layout::discover(dir.path()).unwrap();
+    let found = discover::discover(dir.path()).unwrap();
     assert_eq!(found.exports.len(), 2);
     assert!(
         found.skipped.iter().any(|s| s.path.ends_with("loop") && s.reason.contains("not followed")),
@@ -65,7 +65,7 @@ fn the_same_export_copied_twice_counts_once() {
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
         std::fs::copy(&file, &target).unwrap();
     }
-    let found = layout::discover(dir.path()).unwrap();
+    let found = discover::discover(dir.path()).unwrap();
     assert_eq!(found.exports.len(), 2);
     assert!(found.skipped.iter().any(|s| s.reason.contains("again (counted once")), "{:?}", found.skipped);
 }
@@ -93,8 +93,8 @@ fn empty_truncated_and_lying_part_files_are_errors_naming_the_file() {
         let (dir, _) = sample();
         let part = files_below(dir.path(), ".parquet").remove(0);
         damage(&part);
-        let err = layout::discover(dir.path()).unwrap_err();
-        assert!(matches!(err, LayoutError::BadPart { .. }), "{expected}: {err}");
+        let err = discover::discover(dir.path()).unwrap_err();
+        assert!(matches!(err, DiscoverError::BadPart { .. }), "{expected}: {err}");
         let text = err.to_string();
         assert!(text.contains(&part.display().to_string()) && text.contains(expected), "{text}");
     }
@@ -107,7 +107,7 @@ fn failed_exports_and_odd_table_folders_are_left_out_with_the_reason() {
     let odd = dir.path().join(&facts[1].export_id).join("pams").join("no-dot-here");
     std::fs::create_dir_all(&odd).unwrap();
     std::fs::copy(files_below(dir.path(), ".parquet").remove(0), odd.join("part-00000.parquet")).unwrap();
-    let found = layout::discover(dir.path()).unwrap();
+    let found = discover::discover(dir.path()).unwrap();
     assert_eq!(found.exports.len(), 1);
     assert!(found.skipped.iter().any(|s| s.reason.contains("is FAILED")), "{:?}", found.skipped);
     assert!(
@@ -123,10 +123,11 @@ async fn java_form_dates_still_give_every_row_its_snapshot_date() {
     edit_info(&info_file(dir.path(), &facts[0].export_id), |info| {
         info["snapshotTime"] = "Nov 23, 2026 3:05:41 AM".into();
     });
-    let exports = layout::discover(dir.path()).unwrap().exports;
-    let ctx = local::session(&catalog_tables(&exports, None, None)).await.unwrap();
-    let rows =
-        local::query(&ctx, "SELECT count(*) FROM pams_public_orders WHERE snapshot_date = '2026-11-23'").await.unwrap();
+    let exports = discover::discover(dir.path()).unwrap().exports;
+    let ctx = engine::session(&catalog_tables(&exports, None, None)).await.unwrap();
+    let rows = engine::query(&ctx, "SELECT count(*) FROM pams_public_orders WHERE snapshot_date = '2026-11-23'")
+        .await
+        .unwrap();
     assert_eq!(rows.rows[0][0].as_deref(), Some(facts[0].rows["orders"].to_string().as_str()));
 }
 
@@ -138,15 +139,15 @@ fn an_undatable_export_is_an_error_naming_its_file() {
         info["snapshotTime"] = "sometime".into();
         info["sourceArn"] = "arn:aws:rds:us-east-1:1:snapshot:before-migration".into();
     });
-    let err = layout::discover(dir.path()).unwrap_err().to_string();
+    let err = discover::discover(dir.path()).unwrap_err().to_string();
     assert!(err.contains(&path.display().to_string()) && err.contains("no snapshot date"), "{err}");
 }
 
 #[tokio::test]
 async fn local_sql_reads_exports_and_nothing_else() {
     let (dir, _) = sample();
-    let exports = layout::discover(dir.path()).unwrap().exports;
-    let ctx = local::session(&catalog_tables(&exports, None, None)).await.unwrap();
+    let exports = discover::discover(dir.path()).unwrap().exports;
+    let ctx = engine::session(&catalog_tables(&exports, None, None)).await.unwrap();
     let out = dir.path().join("written.csv");
     for sql in [
         format!("COPY (SELECT 1) TO '{}'", out.display()),
@@ -154,39 +155,39 @@ async fn local_sql_reads_exports_and_nothing_else() {
         "INSERT INTO pams_public_orders SELECT * FROM pams_public_orders".to_owned(),
         "SET datafusion.execution.batch_size = 1".to_owned(),
     ] {
-        let err = local::query(&ctx, &sql).await.unwrap_err();
-        assert!(matches!(err, LocalError::NotReadOnly(_)), "{sql}: {err}");
+        let err = engine::query(&ctx, &sql).await.unwrap_err();
+        assert!(matches!(err, EngineError::NotReadOnly(_)), "{sql}: {err}");
     }
     assert!(!out.exists(), "COPY wrote a file");
-    assert!(local::query(&ctx, "EXPLAIN SELECT count(*) FROM pams_public_orders").await.is_ok());
+    assert!(engine::query(&ctx, "EXPLAIN SELECT count(*) FROM pams_public_orders").await.is_ok());
 }
 
 #[tokio::test]
 async fn a_missing_table_lists_the_tables_there_are() {
     let (dir, _) = sample();
-    let exports = layout::discover(dir.path()).unwrap().exports;
-    let ctx = local::session(&catalog_tables(&exports, None, None)).await.unwrap();
-    let err = local::query(&ctx, "SELECT * FROM pams_public_ordrs").await.unwrap_err().to_string();
+    let exports = discover::discover(dir.path()).unwrap().exports;
+    let ctx = engine::session(&catalog_tables(&exports, None, None)).await.unwrap();
+    let err = engine::query(&ctx, "SELECT * FROM pams_public_ordrs").await.unwrap_err().to_string();
     assert!(err.contains("pams_public_ordrs") && err.contains("pams_public_orders"), "{err}");
 }
 
 #[tokio::test]
 async fn a_400_term_or_chain_is_answered_not_a_stack_overflow() {
     let (dir, _) = sample();
-    let exports = layout::discover(dir.path()).unwrap().exports;
-    let ctx = local::session(&catalog_tables(&exports, None, None)).await.unwrap();
+    let exports = discover::discover(dir.path()).unwrap().exports;
+    let ctx = engine::session(&catalog_tables(&exports, None, None)).await.unwrap();
     let terms: Vec<String> = (0..400).map(|i| format!("id = {i}")).collect();
     let sql = format!("SELECT count(*) FROM pams_public_orders WHERE {}", terms.join(" OR "));
-    let rows = local::query(&ctx, &sql).await.unwrap();
+    let rows = engine::query(&ctx, &sql).await.unwrap();
     assert_eq!(rows.rows.len(), 1);
 }
 
 #[tokio::test]
 async fn engine_errors_are_said_once() {
     let (dir, _) = sample();
-    let exports = layout::discover(dir.path()).unwrap().exports;
-    let ctx = local::session(&catalog_tables(&exports, None, None)).await.unwrap();
-    let err = local::query(&ctx, "SELECT nosuchcol FROM pams_public_orders").await.unwrap_err();
+    let exports = discover::discover(dir.path()).unwrap().exports;
+    let ctx = engine::session(&catalog_tables(&exports, None, None)).await.unwrap();
+    let err = engine::query(&ctx, "SELECT nosuchcol FROM pams_public_orders").await.unwrap_err();
     let text = format!("{:#}", anyhow::Error::from(err));
     assert_eq!(text.matches("No field named").count(), 1, "{text}");
 }
@@ -194,7 +195,7 @@ async fn engine_errors_are_said_once() {
 #[tokio::test]
 async fn a_damaged_data_page_names_its_table_and_file() {
     let (dir, _) = sample();
-    let exports = layout::discover(dir.path()).unwrap().exports;
+    let exports = discover::discover(dir.path()).unwrap().exports;
     let tables = catalog_tables(&exports, None, None);
     // Footer intact, data pages garbled: discovery passes, reading fails.
     let part =
@@ -205,10 +206,10 @@ async fn a_damaged_data_page_names_its_table_and_file() {
         *b ^= 0xFF;
     }
     std::fs::write(&part, bytes).unwrap();
-    let ctx = local::session(&tables).await.unwrap();
+    let ctx = engine::session(&tables).await.unwrap();
     let sql = "SELECT sum(CAST(total AS DOUBLE)) FROM pams_public_orders";
-    assert!(matches!(local::query(&ctx, sql).await, Err(LocalError::DataFusion(_))));
-    let damaged = local::find_damaged_part(&ctx, &tables, sql).await.expect("the damaged file is found");
+    assert!(matches!(engine::query(&ctx, sql).await, Err(EngineError::DataFusion(_))));
+    let damaged = engine::find_damaged_part(&ctx, &tables, sql).await.expect("the damaged file is found");
     let text = damaged.to_string();
     assert!(text.contains("pams_public_orders") && text.matches(&*part.display().to_string()).count() == 1, "{text}");
 }
@@ -223,6 +224,6 @@ fn a_file_whose_name_is_not_utf8_is_said_not_dropped_silently() {
         .unwrap();
     let renamed = part.with_file_name(std::ffi::OsStr::from_bytes(b"part-\xff.parquet"));
     std::fs::rename(&part, &renamed).unwrap();
-    let found = layout::discover(dir.path()).unwrap();
+    let found = discover::discover(dir.path()).unwrap();
     assert!(found.skipped.iter().any(|s| s.path == renamed && s.reason.contains("not UTF-8")), "{:?}", found.skipped);
 }

@@ -1,9 +1,9 @@
 //! The S3, S3 Control and KMS responses athenaq parses, as AWS's own documentation shows them
 //! (`testkit/aws-examples/`, each file's source in its SOURCES.md), read through the same calls.
 
-use athenaq::objects::{self, Restore, RestoreListing};
-use athenaq::verify::Clients;
-use athenaq::verify::reads::Reads;
+use athenaq::audit::verify::Clients;
+use athenaq::audit::verify::reads::Reads;
+use athenaq::aws::s3::{self, Restore, RestoreListing};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use s3exports_rds::ExportTask;
 use s3exports_testkit::aws_examples::response;
@@ -29,7 +29,7 @@ async fn list_objects_v2_as_botocore_and_the_cli_reference_show_it() {
         .match_requests(|r| r.continuation_token().is_some())
         .then_http_response(|| response("s3_list_objects_v2.cli.rendered.xml"));
     let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&botocore, &next]);
-    let listed = objects::list(&s3, "examplebucket", "", RestoreListing::Answered).await.unwrap();
+    let listed = s3::list(&s3, "examplebucket", "", RestoreListing::Answered).await.unwrap();
     assert_eq!(listed.len(), 2 + 4, "both pages: {listed:?}");
     assert!(listed.iter().all(|o| !o.key.is_empty() && o.size > 0 && !o.etag.contains('"')), "{listed:?}");
     assert!(listed.iter().all(|o| o.storage_class == "STANDARD" && o.restore.is_none()), "{listed:?}");
@@ -37,7 +37,7 @@ async fn list_objects_v2_as_botocore_and_the_cli_reference_show_it() {
     let cli = mock!(aws_sdk_s3::Client::list_objects_v2)
         .then_http_response(|| response("s3_list_objects_v2.cli.rendered.xml"));
     let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&cli]);
-    assert_eq!(objects::list(&s3, "my-bucket", "", RestoreListing::Answered).await.unwrap().len(), 4);
+    assert_eq!(s3::list(&s3, "my-bucket", "", RestoreListing::Answered).await.unwrap().len(), 4);
 }
 
 #[tokio::test]
@@ -45,7 +45,7 @@ async fn head_object_as_the_api_reference_shows_archived_and_versioned_objects()
     let file = "s3_head_object.apiref.glacier_restore_in_progress.normalized.headers.txt";
     let head = mock!(aws_sdk_s3::Client::head_object).then_http_response(move || response(file));
     let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&head]);
-    let h = objects::head(&s3, "bucket", "key").await.unwrap_or_else(|e| panic!("{file}: {e:?}"));
+    let h = s3::head(&s3, "bucket", "key").await.unwrap_or_else(|e| panic!("{file}: {e:?}"));
     assert_eq!(h.restore, Restore::InProgress);
     assert_eq!(h.storage_class, "STANDARD", "no x-amz-storage-class header is Standard");
     // The versioned example's `Last-Modified: Sun, 1 Jan 2006 ...` is not the HTTP date form S3
@@ -53,12 +53,12 @@ async fn head_object_as_the_api_reference_shows_archived_and_versioned_objects()
     let file = "s3_head_object.apiref.versioned.normalized.headers.txt";
     let head = mock!(aws_sdk_s3::Client::head_object).then_http_response(move || response(file));
     let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&head]);
-    let err = objects::head(&s3, "bucket", "key").await.unwrap_err().to_string();
+    let err = s3::head(&s3, "bucket", "key").await.unwrap_err().to_string();
     assert!(err.contains("HTTP 200 whose response could not be read"), "{err}");
     let head = mock!(aws_sdk_s3::Client::head_object)
         .then_http_response(|| response("s3_head_object.apiref.glacier_restored.normalized.headers.txt"));
     let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&head]);
-    let Restore::Restored { until: Some(until) } = objects::head(&s3, "bucket", "key").await.unwrap().restore else {
+    let Restore::Restored { until: Some(until) } = s3::head(&s3, "bucket", "key").await.unwrap().restore else {
         panic!("a restored copy with its expiry date")
     };
     assert_eq!(until.format("%Y-%m-%d").to_string(), "2012-11-07");

@@ -1,8 +1,8 @@
 //! SQL over the generated export, checked against what the generator says it wrote.
 
-use athenaq::layout;
-use athenaq::local::{self, catalog_tables};
+use athenaq::engine::{self, catalog_tables};
 use athenaq::output::Rows;
+use athenaq::source::discover;
 use s3exports_testkit::sample::{SampleSpec, SnapshotFacts, write_sample};
 
 struct Fixture {
@@ -14,14 +14,14 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let facts = write_sample(dir.path(), SampleSpec { orders: 2_000, customers: 60 }).unwrap();
-    let exports = layout::discover(dir.path()).unwrap().exports;
+    let exports = discover::discover(dir.path()).unwrap().exports;
     let config = s3exports_config::embedded_env("prod").unwrap().config;
-    let ctx = local::session(&catalog_tables(&exports, Some(&config), None)).await.unwrap();
+    let ctx = engine::session(&catalog_tables(&exports, Some(&config), None)).await.unwrap();
     Fixture { _dir: dir, facts, ctx }
 }
 
 async fn q(f: &Fixture, sql: &str) -> Rows {
-    local::query(&f.ctx, sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    engine::query(&f.ctx, sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 fn cell(rows: &Rows, r: usize, c: usize) -> String {
@@ -152,7 +152,7 @@ async fn text_to_decimal_casts_take_the_fast_path_and_keep_their_names() {
         assert!((text - decimal).abs() < 0.005, "{row:?}");
         assert_eq!(row[2], None, "TRY_CAST of invalid text is NULL");
     }
-    let err = local::query(&f.ctx, "SELECT CAST(concat(total, 'x') AS DECIMAL(14,2)) FROM pams_public_orders")
+    let err = engine::query(&f.ctx, "SELECT CAST(concat(total, 'x') AS DECIMAL(14,2)) FROM pams_public_orders")
         .await
         .unwrap_err()
         .to_string();

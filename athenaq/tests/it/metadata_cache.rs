@@ -211,7 +211,7 @@ fn a_stale_footer_the_cache_cannot_see_is_named_and_dropped() {
 
     let part = an_orders_part(exports.path());
     truncate_part(&part, 7);
-    let now = athenaq::metadata_cache::Version::of_file(&std::fs::metadata(&part).unwrap());
+    let now = athenaq::source::metadata_cache::Version::of_file(&std::fs::metadata(&part).unwrap());
     let (file, bytes) = cache_files(cache.path()).remove(0);
     let mut stored: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
     let inside = part.strip_prefix(exports.path()).unwrap().to_str().unwrap().to_owned();

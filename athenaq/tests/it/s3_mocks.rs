@@ -2,9 +2,9 @@
 //! status, HeadObject encryption and restore header, and RestoreObject's answers for objects
 //! restoring or restored already.
 
-use athenaq::exports::Storage;
-use athenaq::objects::{self, Object, Restore, RestoreListing};
-use athenaq::restore::{self, Plan, Tier};
+use athenaq::archive::restore::{self, Plan, Tier};
+use athenaq::audit::exports::Storage;
+use athenaq::aws::s3::{self, Object, Restore, RestoreListing};
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 use aws_sdk_s3::operation::restore_object::RestoreObjectOutput;
@@ -55,7 +55,7 @@ async fn listing_pages_through_and_reads_storage_class_and_restore_status() {
                 .build()
         });
     let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&first, &second]);
-    let listed = objects::list(&s3, "bucket", "e/", RestoreListing::Answered).await.unwrap();
+    let listed = s3::list(&s3, "bucket", "e/", RestoreListing::Answered).await.unwrap();
     assert_eq!(listed.len(), 4);
     assert_eq!(listed[0].restore, Some(Restore::None), "archived, never restored: S3 says nothing");
     assert_eq!(listed[1].restore, Some(Restore::InProgress));
@@ -81,7 +81,7 @@ async fn s3_archived_objects_never_restored_are_none_without_a_head_per_object()
     // No HeadObject rule: a HEAD would fail the test.
     let list = archived_listing();
     let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&list]);
-    let mut listed = objects::list(&s3, "bucket", "e/", RestoreListing::Answered).await.unwrap();
+    let mut listed = s3::list(&s3, "bucket", "e/", RestoreListing::Answered).await.unwrap();
     assert_eq!(listed.len(), 2, "the folder marker is not an object");
     restore::fill_restore_states(&s3, "bucket", &mut listed).await.unwrap();
     assert!(listed.iter().all(|o| o.restore == Some(Restore::None)));
@@ -95,7 +95,7 @@ async fn an_endpoint_that_may_not_answer_restore_status_gets_a_head_per_archived
     let head = mock!(aws_sdk_s3::Client::head_object)
         .then_output(|| HeadObjectOutput::builder().restore("ongoing-request=\"true\"").build());
     let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&list, &head]);
-    let mut listed = objects::list(&s3, "bucket", "e/", RestoreListing::MaybeUnanswered).await.unwrap();
+    let mut listed = s3::list(&s3, "bucket", "e/", RestoreListing::MaybeUnanswered).await.unwrap();
     assert!(listed.iter().all(|o| o.restore.is_none()));
     restore::fill_restore_states(&s3, "bucket", &mut listed).await.unwrap();
     assert_eq!(head.num_calls(), 2);
@@ -113,7 +113,7 @@ async fn head_object_gives_encryption_and_the_restore_header() {
             .build()
     });
     let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&head]);
-    let h = objects::head(&s3, "bucket", "k").await.unwrap();
+    let h = s3::head(&s3, "bucket", "k").await.unwrap();
     assert_eq!((h.sse.as_deref(), h.storage_class.as_str()), (Some("aws:kms"), "DEEP_ARCHIVE"));
     assert!(matches!(h.restore, Restore::Restored { until: Some(_) }), "{:?}", h.restore);
 }

@@ -8,12 +8,12 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use athenaq::in_place::{Caching, Purpose, Source, open};
-use athenaq::local;
-use athenaq::metadata_cache::MetadataCache;
+use athenaq::engine;
 use athenaq::output::Format;
 use athenaq::shell::engine::Engine;
 use athenaq::shell::{Next, Session};
+use athenaq::source::metadata_cache::MetadataCache;
+use athenaq::source::{Caching, Purpose, Source, open};
 use s3exports_testkit::sample::{SampleSpec, write_sample};
 
 async fn session(dir: &std::path::Path) -> Session {
@@ -21,8 +21,8 @@ async fn session(dir: &std::path::Path) -> Session {
         open(&Source::Folder(dir.to_owned()), Purpose::ReadData, Caching::Off, || async { unreachable!("no AWS") })
             .await
             .unwrap();
-    let tables = local::catalog_tables(&opened.found.exports, None, None);
-    let ctx = local::session_in(opened.ctx, &tables).await.unwrap();
+    let tables = engine::catalog_tables(&opened.found.exports, None, None);
+    let ctx = engine::session_in(opened.ctx, &tables).await.unwrap();
     Session::new(Engine::Local { ctx, tables, cache: MetadataCache::off() }, Format::Csv)
 }
 
@@ -134,7 +134,7 @@ async fn each_table_names_its_snapshots() {
     })
     .await
     .unwrap();
-    let tables = local::catalog_tables(&opened.found.exports, None, None);
+    let tables = engine::catalog_tables(&opened.found.exports, None, None);
     let orders = tables.iter().find(|t| t.name == "pams_public_orders").expect("the orders table");
     let mut seen: Vec<(&str, &str)> =
         orders.parts.iter().map(|p| (p.snapshot_date.as_str(), p.export_id.as_str())).collect();

@@ -1,7 +1,6 @@
 //! `tables` on AWS: the Glue tables of the environment's databases with their snapshots.
 
 use aws_sdk_glue::Client;
-use s3exports_config::names;
 use s3exports_rds::error::error_text;
 
 use crate::output::Rows;
@@ -79,9 +78,4 @@ pub fn to_rows(rows: &[TableRow]) -> Rows {
         ]);
     }
     out
-}
-
-/// The partition columns are not data columns.
-pub fn is_partition_key(name: &str) -> bool {
-    names::PARTITION_KEYS.contains(&name)
 }

@@ -1,6 +1,6 @@
 //! `cost`: per database, what the exports cost: the export charge of the last 30 days (RDS bills
 //! per GB of snapshot size) and the monthly storage of what the bucket holds, by storage class.
-//! Prices come from [`crate::prices`], approximate, with their region and date. Aurora cluster
+//! Prices come from [`crate::audit::prices`], approximate, with their region and date. Aurora cluster
 //! snapshots report no size (`AllocatedStorage` 0), so their exports are estimated from the
 //! data the export extracted, and the row says so.
 
@@ -10,10 +10,10 @@ use chrono::{DateTime, Duration, Utc};
 use s3exports_config::Database;
 use s3exports_rds::{AwsError, ExportStatus, ExportTask, TaskFilter, classify};
 
-use crate::objects::{self, Object, Restore, RestoreListing};
+use crate::aws::s3::{self, Object, Restore, RestoreListing};
 use crate::output::Rows;
 
-use crate::prices::{EXPORT_PER_GB, archive_overhead_month, storage_per_gb_month, usd};
+use crate::audit::prices::{EXPORT_PER_GB, archive_overhead_month, storage_per_gb_month, usd};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DatabaseCost {
@@ -164,7 +164,7 @@ pub async fn database_cost(
     let sizes =
         snapshot_sizes(rds, &d.db_name).await.map_err(|e| format!("listing the snapshots of {}: {e}", d.db_name))?;
     let prefix = if d.s3_prefix.is_empty() { String::new() } else { format!("{}/", d.s3_prefix) };
-    let objects = objects::list(s3, &d.s3_bucket_name, &prefix, listing)
+    let objects = s3::list(s3, &d.s3_bucket_name, &prefix, listing)
         .await
         .map_err(|e| format!("listing s3://{}/{prefix}: {e}", d.s3_bucket_name))?;
     Ok(of(&d.db_name, &tasks, &sizes, &objects, now))

@@ -1,5 +1,8 @@
 //! Local mode: SQL over a copy of one or more exports with DataFusion, under the same names and
 //! partition columns as the Glue catalogue, so a query written for Athena runs unchanged.
+//! `text_decimal` is the analyzer rule for `CAST(text AS DECIMAL)`.
+
+pub(crate) mod text_decimal;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,12 +27,12 @@ use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 use parquet::arrow::async_reader::AsyncFileReader;
 use s3exports_config::{Config, names};
 
-use crate::layout::LocalExport;
+use crate::engine::text_decimal::TextDecimalCasts;
 use crate::output::Rows;
-use crate::text_decimal::TextDecimalCasts;
+use crate::source::discover::LocalExport;
 
 #[derive(Debug, thiserror::Error)]
-pub enum LocalError {
+pub enum EngineError {
     /// The query engine's message, said once: DataFusion wraps an error in layers that each
     /// repeat the one inside, so only the innermost is kept.
     #[error("{0}")]
@@ -56,7 +59,7 @@ pub enum LocalError {
     TooDeep(usize),
 }
 
-impl From<datafusion::error::DataFusionError> for LocalError {
+impl From<datafusion::error::DataFusionError> for EngineError {
     fn from(e: datafusion::error::DataFusionError) -> Self {
         Self::DataFusion(e.find_root().strip_backtrace())
     }
@@ -209,13 +212,13 @@ impl datafusion::physical_optimizer::PhysicalOptimizerRule for YieldAfterJoins {
 const METADATA_CACHE_BYTES: usize = 1 << 30;
 
 /// A session over exports in a local folder: see [`session_in`].
-pub async fn session(tables: &[CatalogTable]) -> Result<SessionContext, LocalError> {
+pub async fn session(tables: &[CatalogTable]) -> Result<SessionContext, EngineError> {
     session_in(context(), tables).await
 }
 
 /// `ctx` with every catalogue table registered by name, in its Glue database's schema and
 /// unqualified.
-pub async fn session_in(ctx: SessionContext, tables: &[CatalogTable]) -> Result<SessionContext, LocalError> {
+pub async fn session_in(ctx: SessionContext, tables: &[CatalogTable]) -> Result<SessionContext, EngineError> {
     let catalog = ctx
         .catalog("datafusion")
         .ok_or_else(|| datafusion::error::DataFusionError::Plan("no default catalog".into()))?;
@@ -272,7 +275,7 @@ pub async fn session_in(ctx: SessionContext, tables: &[CatalogTable]) -> Result<
 
 /// A table over exactly these part files (batch folders and flat layouts alike), its schema
 /// merged from their footers.
-async fn part_files_table(ctx: &SessionContext, files: &[PathBuf]) -> Result<Arc<ListingTable>, LocalError> {
+async fn part_files_table(ctx: &SessionContext, files: &[PathBuf]) -> Result<Arc<ListingTable>, EngineError> {
     let urls = files.iter().map(|f| part_url(f)).collect::<Result<Vec<_>, _>>()?;
     let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     let config =
@@ -297,13 +300,13 @@ pub const MAX_EXPRESSION_DEPTH: usize = 500;
 
 /// Refuses SQL longer than [`MAX_SQL_BYTES`] or nested deeper than [`MAX_EXPRESSION_DEPTH`],
 /// naming the limit. SQL that does not parse is left to the engine, which says why.
-pub fn check_sql_size(sql: &str) -> Result<(), LocalError> {
+pub fn check_sql_size(sql: &str) -> Result<(), EngineError> {
     if sql.len() > MAX_SQL_BYTES {
-        return Err(LocalError::TooLong(sql.len()));
+        return Err(EngineError::TooLong(sql.len()));
     }
     let depth = expression_depth(sql);
     if depth > MAX_EXPRESSION_DEPTH {
-        return Err(LocalError::TooDeep(depth));
+        return Err(EngineError::TooDeep(depth));
     }
     Ok(())
 }
@@ -346,15 +349,15 @@ pub fn expression_depth(sql: &str) -> usize {
 
 /// Runs SQL (SELECT and EXPLAIN only) and returns the rows with NULLs kept distinct from empty
 /// strings. A missing table is named with the tables there are.
-pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Rows, LocalError> {
+pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Rows, EngineError> {
     check_sql_size(sql)?;
     let df = match ctx.sql_with_options(sql, read_only()).await {
         Ok(df) => df,
         Err(e) if e.to_string().contains("not found") && e.to_string().contains("able") => {
-            return Err(LocalError::NoSuchTable { message: e.find_root().strip_backtrace(), known: table_names(ctx) });
+            return Err(EngineError::NoSuchTable { message: e.find_root().strip_backtrace(), known: table_names(ctx) });
         }
         Err(e) if e.to_string().contains("not supported") => {
-            return Err(LocalError::NotReadOnly(e.find_root().strip_backtrace()));
+            return Err(EngineError::NotReadOnly(e.find_root().strip_backtrace()));
         }
         Err(e) => return Err(e.into()),
     };
@@ -366,7 +369,7 @@ pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Rows, LocalError> 
 /// A part file's URL: `s3://bucket/key` for an export read in place, else a local path. Each
 /// segment of the key is percent-encoded whole, so that the object store decodes it back to
 /// the key exactly as S3 lists it (`%`, `+`, spaces and non-ASCII letters included).
-fn part_url(file: &Path) -> Result<ListingTableUrl, LocalError> {
+fn part_url(file: &Path) -> Result<ListingTableUrl, EngineError> {
     let text = file.to_string_lossy();
     let Some(rest) = text.strip_prefix("s3://") else { return Ok(ListingTableUrl::parse(text)?) };
     let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
@@ -375,18 +378,18 @@ fn part_url(file: &Path) -> Result<ListingTableUrl, LocalError> {
         .map(|segment| percent_encoding::utf8_percent_encode(segment, percent_encoding::NON_ALPHANUMERIC).to_string())
         .collect();
     let url = url::Url::parse(&format!("s3://{bucket}/{}", encoded.join("/")))
-        .map_err(|e| LocalError::DataFusion(format!("{text}: not an S3 URL: {e}")))?;
+        .map_err(|e| EngineError::DataFusion(format!("{text}: not an S3 URL: {e}")))?;
     Ok(ListingTableUrl::try_new(url, None)?)
 }
 
 /// A part file's path as the object store spells it (what DataFusion asks the store about).
-pub fn store_path(file: &Path) -> Result<object_store::path::Path, LocalError> {
+pub fn store_path(file: &Path) -> Result<object_store::path::Path, EngineError> {
     Ok(part_url(file)?.prefix().clone())
 }
 
 /// A part file through the session's object store (the local file system or S3), read the
 /// way DataFusion reads it.
-async fn part_reader(ctx: &SessionContext, file: &Path) -> Result<Box<dyn AsyncFileReader>, LocalError> {
+async fn part_reader(ctx: &SessionContext, file: &Path) -> Result<Box<dyn AsyncFileReader>, EngineError> {
     let url = part_url(file)?;
     let store = ctx.runtime_env().object_store(url.object_store())?;
     let meta = store.head(url.prefix()).await.map_err(datafusion::error::DataFusionError::from)?;
@@ -400,19 +403,19 @@ async fn part_reader(ctx: &SessionContext, file: &Path) -> Result<Box<dyn AsyncF
 }
 
 /// The merged Arrow schema of a table's part files, from their footers.
-pub async fn parts_schema(ctx: &SessionContext, files: &[PathBuf]) -> Result<Schema, LocalError> {
+pub async fn parts_schema(ctx: &SessionContext, files: &[PathBuf]) -> Result<Schema, EngineError> {
     let table = part_files_table(ctx, files).await?;
     Ok(table.schema().as_ref().clone())
 }
 
 /// Rows in a table's part files, from their footers (no data read).
-pub async fn parts_rows(ctx: &SessionContext, files: &[PathBuf]) -> Result<u64, LocalError> {
+pub async fn parts_rows(ctx: &SessionContext, files: &[PathBuf]) -> Result<u64, EngineError> {
     let mut rows = 0u64;
     for path in files {
         let mut reader = part_reader(ctx, path).await?;
         let meta = ArrowReaderMetadata::load_async(&mut reader, Default::default())
             .await
-            .map_err(|e| LocalError::Parquet { path: path.clone(), message: e.to_string() })?;
+            .map_err(|e| EngineError::Parquet { path: path.clone(), message: e.to_string() })?;
         rows += u64::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0);
     }
     Ok(rows)
@@ -424,7 +427,7 @@ pub async fn parts_batches(
     ctx: &SessionContext,
     files: &[PathBuf],
     columns: &[String],
-) -> Result<datafusion::execution::SendableRecordBatchStream, LocalError> {
+) -> Result<datafusion::execution::SendableRecordBatchStream, EngineError> {
     let table = part_files_table(ctx, files).await?;
     let select: Vec<Expr> = columns.iter().map(|c| Expr::Column(Column::new_unqualified(c))).collect();
     Ok(ctx.read_table(table)?.select(select)?.execute_stream().await?)
@@ -435,7 +438,7 @@ pub async fn parts_batches(
 /// decoded, so the error can say which file it is and what to do. Reads every such file in
 /// full, which is fine on the error path only. A stale footer is dropped from the session, so
 /// the next statement of a shell reads the file's own.
-pub async fn find_damaged_part(ctx: &SessionContext, tables: &[CatalogTable], sql: &str) -> Option<LocalError> {
+pub async fn find_damaged_part(ctx: &SessionContext, tables: &[CatalogTable], sql: &str) -> Option<EngineError> {
     let sql = sql.to_ascii_lowercase();
     let named: Vec<(&CatalogTable, &PathBuf)> = tables
         .iter()
@@ -444,12 +447,12 @@ pub async fn find_damaged_part(ctx: &SessionContext, tables: &[CatalogTable], sq
         .collect();
     for (table, path) in &named {
         if stale_footer(ctx, path).await {
-            return Some(LocalError::StaleMetadata { table: table.name.clone(), path: (*path).clone() });
+            return Some(EngineError::StaleMetadata { table: table.name.clone(), path: (*path).clone() });
         }
     }
     for (table, path) in named {
         if let Err(message) = decode_all(ctx, path).await {
-            return Some(LocalError::DamagedPart { table: table.name.clone(), path: path.clone(), message });
+            return Some(EngineError::DamagedPart { table: table.name.clone(), path: path.clone(), message });
         }
     }
     None
@@ -459,27 +462,27 @@ pub async fn find_damaged_part(ctx: &SessionContext, tables: &[CatalogTable], sq
 /// file at fault ([`find_damaged_part`]; a stale one is also dropped from `cache`, so the next
 /// run reads it afresh), else, when footers came from the metadata cache, the way around it.
 pub async fn explain_failure(
-    cache: &crate::metadata_cache::MetadataCache,
+    cache: &crate::source::metadata_cache::MetadataCache,
     ctx: &SessionContext,
     tables: &[CatalogTable],
     sql: &str,
-    error: LocalError,
-) -> LocalError {
-    let LocalError::DataFusion(message) = error else { return error };
+    error: EngineError,
+) -> EngineError {
+    let EngineError::DataFusion(message) = error else { return error };
     match find_damaged_part(ctx, tables, sql).await {
-        Some(stale @ LocalError::StaleMetadata { .. }) => {
-            if let LocalError::StaleMetadata { path, .. } = &stale {
+        Some(stale @ EngineError::StaleMetadata { .. }) => {
+            if let EngineError::StaleMetadata { path, .. } = &stale {
                 cache.forget(path);
                 cache.save();
             }
             stale
         }
         Some(named) => named,
-        None if cache.footer_hits() > 0 => LocalError::DataFusion(format!(
+        None if cache.footer_hits() > 0 => EngineError::DataFusion(format!(
             "{message}; the part files' metadata came from the metadata cache: if one was changed in place, run \
              again with --no-cache"
         )),
-        None => LocalError::DataFusion(message),
+        None => EngineError::DataFusion(message),
     }
 }
 
@@ -529,12 +532,12 @@ async fn decode_all(ctx: &SessionContext, path: &Path) -> Result<(), String> {
 pub async fn footer_stats(
     ctx: &SessionContext,
     table: &CatalogTable,
-) -> Result<(u64, Vec<(String, String)>), LocalError> {
+) -> Result<(u64, Vec<(String, String)>), EngineError> {
     let mut rows = 0u64;
     let mut schemas = Vec::new();
     for part in &table.parts {
         for path in &part.files {
-            let parquet = |message: String| LocalError::Parquet { path: path.clone(), message };
+            let parquet = |message: String| EngineError::Parquet { path: path.clone(), message };
             let mut reader = part_reader(ctx, path).await?;
             let meta = ArrowReaderMetadata::load_async(&mut reader, Default::default())
                 .await

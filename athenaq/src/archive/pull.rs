@@ -22,7 +22,7 @@ use s3exports_rds::AwsError;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::objects::{Object, is_folder_marker};
+use crate::aws::s3::{Object, is_folder_marker};
 use crate::progress;
 
 /// Files downloaded at once. Each streams through a buffer of the chunks the connection

@@ -717,7 +717,7 @@ mod tests {
             restore: None,
             metadata: HashMap::new(),
         };
-        let config = s3exports_config::parse("prod.toml", include_str!("../../../config/prod.toml")).unwrap().config;
+        let config = s3exports_config::parse("prod.toml", include_str!("../../../../config/prod.toml")).unwrap().config;
         let db = &config.databases[0];
         let heads = |s: ObjectState| HashMap::from([("e1/a".to_owned(), Ok(Some(s)))]);
         let now = until - chrono::Duration::days(10);

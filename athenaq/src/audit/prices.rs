@@ -3,7 +3,7 @@
 //! so every estimate names the region the prices are for and warns in any other. Every price
 //! the commands use is here: exports, storage, restores (retrieval), Athena's scans.
 
-use crate::restore::Tier;
+use crate::archive::restore::Tier;
 
 /// The region the prices below are for.
 pub const REGION: &str = "us-east-1";
@@ -109,8 +109,8 @@ mod tests {
         assert_eq!(retrieval_time("DEEP_ARCHIVE", Tier::Standard), "12 hours");
         assert!(retrieval_time("DEEP_ARCHIVE", Tier::Expedited).starts_with("never"));
         // Athena: $5 per TB scanned, at least 10 MB a query.
-        assert_eq!(crate::athena::approximate_cost_usd(0), 10_485_760.0 / 1e12 * 5.0);
-        assert_eq!(crate::athena::approximate_cost_usd(2_000_000_000_000), 10.0);
+        assert_eq!(crate::aws::athena::approximate_cost_usd(0), 10_485_760.0 / 1e12 * 5.0);
+        assert_eq!(crate::aws::athena::approximate_cost_usd(2_000_000_000_000), 10.0);
     }
 
     #[test]

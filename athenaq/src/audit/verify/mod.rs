@@ -1,9 +1,9 @@
 //! `verify`: the evidence that one export is whole, one row per check. The checks are plain
-//! functions over what was read ([`checks`]); [`verify`] reads it ([`reads`]: RDS, S3, S3
+//! functions over what was read (`checks`); [`verify`] reads it ([`reads`]: RDS, S3, S3
 //! Control, KMS, Glue) and runs them.
 
-pub mod checks;
-pub mod manifest;
+pub(crate) mod checks;
+pub(crate) mod manifest;
 pub mod reads;
 
 use s3exports_config::{Config, Database, names};
@@ -13,7 +13,7 @@ use s3exports_rds::{AwsError, ExportTask, TaskFilter};
 pub use checks::{Check, FooterRead, LifecycleRule, Status, to_rows};
 use checks::{check, parts_of};
 
-use crate::objects::{self, Object, RestoreListing};
+use crate::aws::s3::{self, Object, RestoreListing};
 use reads::{JsonRead, Reads};
 
 /// The clients verify reads through.
@@ -77,11 +77,11 @@ pub async fn verify(c: &Clients, config: &Config, export_id: &str, deep: bool) -
     let bucket = &r.bucket;
     let mut checks = vec![checks::task_status(&task)];
     let folder = task.folder();
-    let listed = objects::list(&c.s3, bucket, &folder, c.listing)
+    let listed = s3::list(&c.s3, bucket, &folder, c.listing)
         .await
         .map_err(|e| VerifyError::Aws(format!("listing s3://{bucket}/{folder}"), e))?;
     let mut objects = listed;
-    crate::restore::fill_restore_states(&c.s3, bucket, &mut objects)
+    crate::archive::restore::fill_restore_states(&c.s3, bucket, &mut objects)
         .await
         .map_err(|e| VerifyError::Aws(format!("reading restore states in s3://{bucket}/{folder}"), e))?;
 

@@ -5,8 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use s3exports_config::{Config, Lifecycle, StorageTier, names};
 use s3exports_rds::ExportTask;
 
-use crate::layout::LocalExport;
 use crate::output::Rows;
+use crate::source::discover::LocalExport;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExportRow {
@@ -43,9 +43,9 @@ impl Storage {
     /// From the export's objects: its data, the part files (the JSON files are small and S3
     /// keeps files under 128 KB out of the lifecycle's transitions by default, but a large
     /// database's `export_tables_info` can pass that and be archived too: it is not data).
-    pub fn of(objects: &[crate::objects::Object]) -> Self {
-        let parts: Vec<crate::objects::Object> = objects.iter().filter(|o| o.is_part_file()).cloned().collect();
-        Self { class: crate::objects::storage_class_summary(&parts), restore: crate::objects::restore_summary(&parts) }
+    pub fn of(objects: &[crate::aws::s3::Object]) -> Self {
+        let parts: Vec<crate::aws::s3::Object> = objects.iter().filter(|o| o.is_part_file()).cloned().collect();
+        Self { class: crate::aws::s3::storage_class_summary(&parts), restore: crate::aws::s3::restore_summary(&parts) }
     }
 }
 
@@ -191,7 +191,7 @@ pub fn tier_as_expected(
 }
 
 /// The classes of a summary of several (`mixed (GLACIER 3, STANDARD 2)`, as
-/// [`crate::objects::storage_class_summary`] writes it).
+/// [`crate::aws::s3::storage_class_summary`] writes it).
 fn mixed_classes(summary: &str) -> Option<Vec<&str>> {
     let inner = summary.strip_prefix("mixed (")?.strip_suffix(')')?;
     Some(inner.split(", ").filter_map(|entry| entry.rsplit_once(' ').map(|(class, _)| class)).collect())
@@ -199,14 +199,14 @@ fn mixed_classes(summary: &str) -> Option<Vec<&str>> {
 
 /// Fills in what S3 holds for each complete export: one listing per export, eight at a time. A
 /// listing that fails leaves the row's storage empty with a warning naming the export.
-pub async fn read_storage(s3: &aws_sdk_s3::Client, rows: &mut [ExportRow], listing: crate::objects::RestoreListing) {
+pub async fn read_storage(s3: &aws_sdk_s3::Client, rows: &mut [ExportRow], listing: crate::aws::s3::RestoreListing) {
     let wanted: Vec<(usize, String, bool)> =
         rows.iter().enumerate().map(|(i, r)| (i, r.s3_location.clone(), r.status == "COMPLETE")).collect();
     let found =
         crate::progress::each_concurrently(&wanted, "listing exports", 8, |(i, location, complete)| async move {
             let complete = *complete;
             let storage = match location.strip_prefix("s3://").and_then(|l| l.split_once('/')) {
-                Some((bucket, folder)) if complete => match crate::objects::list(s3, bucket, folder, listing).await {
+                Some((bucket, folder)) if complete => match crate::aws::s3::list(s3, bucket, folder, listing).await {
                     Ok(objects) => Some(Storage::of(&objects)),
                     Err(e) => {
                         eprintln!("warning: listing {location}: {e}");

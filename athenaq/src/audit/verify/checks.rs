@@ -5,7 +5,7 @@ use s3exports_rds::layout::{EntryKind, TableRef, TableStatus};
 use s3exports_rds::{ExportStatus, ExportTask};
 use serde::Serialize;
 
-use crate::objects::{self, Object};
+use crate::aws::s3::{self, Object};
 use crate::output::Rows;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -149,7 +149,7 @@ pub fn is_alias(key: &str) -> bool {
 
 /// Every sampled object is SSE-KMS with `expected_key` (a key ARN or id: an alias the task was
 /// started with is resolved by the caller first).
-pub fn encryption(heads: &[(String, Result<objects::Head, String>)], expected_key: &str, deep: bool) -> Check {
+pub fn encryption(heads: &[(String, Result<s3::Head, String>)], expected_key: &str, deep: bool) -> Check {
     let scope =
         if deep { "every object" } else { "a sample: the info files and one part file per table (--deep: all)" };
     let mut wrong = Vec::new();
@@ -322,11 +322,11 @@ mod tests {
     #[test]
     fn encryption_wants_the_database_key_by_arn_or_id() {
         let head = |sse: &str, key: &str| {
-            Ok(objects::Head {
+            Ok(s3::Head {
                 sse: Some(sse.into()),
                 kms_key: Some(key.into()),
                 storage_class: "STANDARD".into(),
-                restore: objects::Restore::None,
+                restore: s3::Restore::None,
             })
         };
         let arn = "arn:aws:kms:eu-west-1:1:key/abc";

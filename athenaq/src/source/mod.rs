@@ -3,6 +3,14 @@
 //! (environment, profiles, SSO, instance and container roles) and go to the S3 endpoint the SDK
 //! would use (`AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` when set, path-style). Discovery lists the prefix once and reads only the exports' JSON files and the
 //! first and last bytes of each part file; queries then read just the row groups they need.
+//!
+//! - [`discover`]: RDS's layout of an export, found in a folder or in a listing.
+//! - `known_objects`: an object store that answers HEAD from what discovery listed.
+//! - [`metadata_cache`]: JSON files and footers kept between runs.
+
+pub mod discover;
+pub(crate) mod known_objects;
+pub mod metadata_cache;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -19,11 +27,11 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{CredentialProvider, ObjectMeta, ObjectStore, ObjectStoreExt};
 
-use crate::known_objects::KnownObjects;
-use crate::layout::{self, Discovered, LayoutError, Skipped, check_part_framing};
-use crate::local;
-use crate::metadata_cache::{self, MetadataCache, Part, Version};
+use crate::engine;
 use crate::progress;
+use crate::source::discover::{DiscoverError, Discovered, Skipped, check_part_framing};
+use crate::source::known_objects::KnownObjects;
+use crate::source::metadata_cache::{MetadataCache, Part, Version};
 
 /// Requests in flight at once while discovering an export on S3.
 const CONCURRENT_READS: usize = 16;
@@ -70,9 +78,9 @@ impl fmt::Display for Source {
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error(transparent)]
-    Layout(#[from] LayoutError),
+    Discover(#[from] DiscoverError),
     #[error(transparent)]
-    Local(#[from] local::LocalError),
+    Engine(#[from] engine::EngineError),
     #[error(
         "cannot read {location}: {message}; check the bucket and prefix, the bucket's region (--region), and \
          that your AWS credentials (--profile) allow s3:ListBucket, s3:GetObject and kms:Decrypt on it"
@@ -138,23 +146,23 @@ where
         Caching::On => MetadataCache::of_source(&identity),
         Caching::Off => MetadataCache::off(),
     };
-    let ctx = local::context();
+    let ctx = engine::context();
     match source {
         Source::Folder(dir) => {
             let cache = match caching {
                 Caching::On => MetadataCache::of_folder(dir),
                 Caching::Off => MetadataCache::off(),
             };
-            let found = layout::discover_cached(dir, &cache)?;
+            let found = discover::discover_cached(dir, &cache)?;
             let parts = found
                 .exports
                 .iter()
                 .flat_map(|e| e.tables.iter().flat_map(|t| &t.files))
                 .map(|file| {
                     let metadata =
-                        std::fs::metadata(file).map_err(|source| LayoutError::Io { path: file.clone(), source })?;
+                        std::fs::metadata(file).map_err(|source| DiscoverError::Io { path: file.clone(), source })?;
                     Ok(Part {
-                        meta: metadata_cache::local_meta(local::store_path(file)?, &metadata),
+                        meta: metadata_cache::local_meta(engine::store_path(file)?, &metadata),
                         file: file.clone(),
                     })
                 })
@@ -221,7 +229,7 @@ impl Listed {
 async fn list(sdk: &aws_config::SdkConfig, bucket: &str, prefix: &str) -> Result<Vec<Listed>, String> {
     let s3 = s3exports_cli::s3_client(sdk);
     let folder = if prefix.is_empty() { String::new() } else { format!("{prefix}/") };
-    let mut objects = crate::objects::list(&s3, bucket, &folder, crate::objects::RestoreListing::for_sdk(sdk))
+    let mut objects = crate::aws::s3::list(&s3, bucket, &folder, crate::aws::s3::RestoreListing::for_sdk(sdk))
         .await
         .map_err(|e| e.to_string())?;
     objects.sort_by(|a, b| a.key.cmp(&b.key));
@@ -337,7 +345,7 @@ async fn discover(
     let mut files: Vec<PathBuf> = objects.keys().cloned().collect();
     files.sort();
 
-    let info_files: Vec<&PathBuf> = files.iter().filter(|f| layout::is_info_file(f)).collect();
+    let info_files: Vec<&PathBuf> = files.iter().filter(|f| discover::is_info_file(f)).collect();
     let fetched: HashMap<PathBuf, Result<Vec<u8>, String>> = stream::iter(info_files.into_iter().map(|file| {
         let (store, (l, path)) = (store.clone(), &objects[file]);
         async move {
@@ -366,14 +374,14 @@ async fn discover(
     .map_err(|e| failed(e.to_string()))?;
     let read = |path: &Path| match fetched.get(path) {
         Some(Ok(bytes)) => Ok(bytes.clone()),
-        Some(Err(class)) => Err(LayoutError::Archived { path: path.to_owned(), class: class.clone() }),
-        None => Err(LayoutError::Io {
+        Some(Err(class)) => Err(DiscoverError::Archived { path: path.to_owned(), class: class.clone() }),
+        None => Err(DiscoverError::Io {
             path: path.to_owned(),
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "not in the listing"),
         }),
     };
     let root = PathBuf::from(location);
-    let found = layout::assemble(&root, &files, &read, skipped)?;
+    let found = discover::assemble(&root, &files, &read, skipped)?;
     if found.exports.is_empty() {
         if !found.skipped.is_empty() {
             let reasons = found.skipped.iter().map(ToString::to_string).collect();
@@ -468,9 +476,9 @@ async fn check_object(
     }
     let len = listed.size;
     let framing = |head: &[u8], tail: &[u8]| {
-        check_part_framing(file, len, head, tail).map_err(|e| PartProblem::Failed(SourceError::Layout(e)))
+        check_part_framing(file, len, head, tail).map_err(|e| PartProblem::Failed(SourceError::Discover(e)))
     };
-    if len < layout::PART_FILE_MIN {
+    if len < discover::PART_FILE_MIN {
         return framing(&[], &[]);
     }
     match store.get_ranges(path, &[0..4, len - 8..len]).await {

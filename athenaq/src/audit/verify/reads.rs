@@ -7,7 +7,7 @@ use s3exports_rds::{ExportTask, footer};
 
 use super::Clients;
 use super::checks::{BlockFlags, FooterRead, LifecycleRule, is_alias};
-use crate::objects::{self, Object};
+use crate::aws::s3::{self, Object};
 use crate::progress;
 
 /// Reads that run at once (footers, HeadObject).
@@ -56,7 +56,7 @@ impl Reads<'_> {
             if o.unreadable() {
                 return archived(o);
             }
-            match objects::get(&self.c.s3, bucket, &o.key, None).await {
+            match s3::get(&self.c.s3, bucket, &o.key, None).await {
                 Ok(body) => out.push((o.key.clone(), body)),
                 Err(e) if is_archived_refusal(&e.to_string()) => return archived(o),
                 Err(e) => return JsonRead::Failed(format!("s3://{bucket}/{}: {e}", o.key)),
@@ -133,9 +133,9 @@ impl Reads<'_> {
         .await
     }
 
-    pub async fn heads(&self, sampled: &[&Object]) -> Vec<(String, Result<objects::Head, String>)> {
+    pub async fn heads(&self, sampled: &[&Object]) -> Vec<(String, Result<s3::Head, String>)> {
         progress::each_concurrently(sampled, "encryption", CONCURRENCY, |o| async move {
-            (o.key.clone(), objects::head(&self.c.s3, &self.bucket, &o.key).await.map_err(|e| e.to_string()))
+            (o.key.clone(), s3::head(&self.c.s3, &self.bucket, &o.key).await.map_err(|e| e.to_string()))
         })
         .await
     }
@@ -240,7 +240,7 @@ fn lifecycle_rule(r: &aws_sdk_s3::types::LifecycleRule) -> LifecycleRule {
 }
 
 async fn read_footer(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> FooterRead {
-    let tail = match objects::get(s3, bucket, key, Some(format!("bytes=-{}", footer::TAIL_LEN))).await {
+    let tail = match s3::get(s3, bucket, key, Some(format!("bytes=-{}", footer::TAIL_LEN))).await {
         Ok(tail) => tail,
         Err(e) if is_archived_refusal(&e.to_string()) => return FooterRead::Archived,
         Err(e) => return FooterRead::Damaged(e.to_string()),
@@ -249,7 +249,7 @@ async fn read_footer(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Footer
         Ok(len) => len,
         Err(e) => return FooterRead::Damaged(e),
     };
-    match objects::get(s3, bucket, key, Some(format!("bytes=-{}", len + footer::TAIL_LEN))).await {
+    match s3::get(s3, bucket, key, Some(format!("bytes=-{}", len + footer::TAIL_LEN))).await {
         Ok(bytes) => match footer::metadata(&bytes) {
             Ok(meta) => FooterRead::Rows(meta.file_metadata().num_rows()),
             Err(e) => FooterRead::Damaged(e),
@@ -301,7 +301,7 @@ mod tests {
             .region(aws_config::Region::new("eu-west-1"))
             .behavior_version(aws_config::BehaviorVersion::latest())
             .build();
-        Clients { s3, listing: objects::RestoreListing::Answered, ..Clients::new(&sdk) }
+        Clients { s3, listing: s3::RestoreListing::Answered, ..Clients::new(&sdk) }
     }
 
     fn info_file(key: &str) -> Object {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::metadata_cache::{MetadataCache, Version};
+use crate::source::metadata_cache::{MetadataCache, Version};
 
 pub use s3exports_rds::layout::{ExportInfo, SchemaMetadata, TableRef, TableStatus, TablesInfo, TypeMapping};
 use s3exports_rds::{footer, layout as rds_layout};
@@ -35,7 +35,7 @@ pub struct LocalExport {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum LayoutError {
+pub enum DiscoverError {
     #[error("cannot read {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path} is not an RDS export info file: {source}")]
@@ -56,16 +56,16 @@ pub enum LayoutError {
     Empty(PathBuf),
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LayoutError + '_ {
-    move |source| LayoutError::Io { path: path.to_owned(), source }
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DiscoverError + '_ {
+    move |source| DiscoverError::Io { path: path.to_owned(), source }
 }
 
 /// Reads one of the export's JSON files: from the folder, or from what was fetched from S3.
-pub type ReadFile<'a> = dyn Fn(&Path) -> Result<Vec<u8>, LayoutError> + 'a;
+pub type ReadFile<'a> = dyn Fn(&Path) -> Result<Vec<u8>, DiscoverError> + 'a;
 
-fn read_json<T: for<'de> Deserialize<'de>>(read: &ReadFile, path: &Path) -> Result<T, LayoutError> {
+fn read_json<T: for<'de> Deserialize<'de>>(read: &ReadFile, path: &Path) -> Result<T, DiscoverError> {
     let bytes = read(path)?;
-    serde_json::from_slice(&bytes).map_err(|source| LayoutError::Json { path: path.to_owned(), source })
+    serde_json::from_slice(&bytes).map_err(|source| DiscoverError::Json { path: path.to_owned(), source })
 }
 
 /// `export_info_*.json` and `export_tables_info_*.json`: the files that say what an export is.
@@ -97,7 +97,7 @@ pub struct Discovered {
 /// Every file below `dir`, sorted, for a deterministic view of the copy. Symbolic links to
 /// folders are not followed (a link loop would never end, and a link to a copy would count an
 /// export twice); they are reported as skipped.
-fn walk(dir: &Path, skipped: &mut Vec<Skipped>) -> Result<Vec<PathBuf>, LayoutError> {
+fn walk(dir: &Path, skipped: &mut Vec<Skipped>) -> Result<Vec<PathBuf>, DiscoverError> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
@@ -131,7 +131,7 @@ fn walk(dir: &Path, skipped: &mut Vec<Skipped>) -> Result<Vec<PathBuf>, LayoutEr
 /// Checks a part file's framing before any Parquet reader sees it: a reader trusts the footer's
 /// length field, and a damaged one (0 bytes, truncated, or a length past the file) must be an
 /// error naming the file, not a panic deep inside the reader.
-pub fn check_part_file(path: &Path) -> Result<(), LayoutError> {
+pub fn check_part_file(path: &Path) -> Result<(), DiscoverError> {
     use std::io::{Read, Seek, SeekFrom};
     let mut file = std::fs::File::open(path).map_err(io(path))?;
     let len = file.metadata().map_err(io(path))?.len();
@@ -151,8 +151,8 @@ pub const PART_FILE_MIN: u64 = footer::MIN_FILE_LEN;
 
 /// The check of [`check_part_file`] on a file's first 4 and last 8 bytes, wherever they were read
 /// ([`footer::check_framing`]).
-pub fn check_part_framing(path: &Path, len: u64, head: &[u8], tail: &[u8]) -> Result<(), LayoutError> {
-    footer::check_framing(len, head, tail).map_err(|why| LayoutError::BadPart { path: path.to_owned(), why })
+pub fn check_part_framing(path: &Path, len: u64, head: &[u8], tail: &[u8]) -> Result<(), DiscoverError> {
+    footer::check_framing(len, head, tail).map_err(|why| DiscoverError::BadPart { path: path.to_owned(), why })
 }
 
 fn file_name(path: &Path) -> &str {
@@ -163,13 +163,13 @@ fn file_name(path: &Path) -> &str {
 /// counted once; exports RDS reports FAILED or CANCELED, links to folders and table folders that
 /// are not `<schema>.<table>` are left out; each with its reason in `skipped`. A damaged part
 /// file is an error naming it.
-pub fn discover(dir: &Path) -> Result<Discovered, LayoutError> {
+pub fn discover(dir: &Path) -> Result<Discovered, DiscoverError> {
     discover_cached(dir, &MetadataCache::off())
 }
 
 /// [`discover`], with the JSON files of `cache` used while unchanged, and the framing check left
 /// out for part files whose footer `cache` holds (read whole before, unchanged since).
-pub fn discover_cached(dir: &Path, cache: &MetadataCache) -> Result<Discovered, LayoutError> {
+pub fn discover_cached(dir: &Path, cache: &MetadataCache) -> Result<Discovered, DiscoverError> {
     let mut skipped = Vec::new();
     let files = walk(dir, &mut skipped)?;
     let version = |path: &Path| std::fs::metadata(path).map(|m| Version::of_file(&m)).map_err(io(path));
@@ -189,7 +189,7 @@ pub fn discover_cached(dir: &Path, cache: &MetadataCache) -> Result<Discovered, 
         }
     }
     if found.exports.is_empty() {
-        return Err(LayoutError::Empty(dir.to_owned()));
+        return Err(DiscoverError::Empty(dir.to_owned()));
     }
     Ok(found)
 }
@@ -201,13 +201,13 @@ pub fn assemble(
     files: &[PathBuf],
     read: &ReadFile,
     mut skipped: Vec<Skipped>,
-) -> Result<Discovered, LayoutError> {
+) -> Result<Discovered, DiscoverError> {
     let mut exports: Vec<LocalExport> = Vec::new();
     for info_path in files.iter().filter(|p| file_name(p).starts_with("export_info_") && is_info_file(p)) {
         let id_from_name = file_name(info_path).trim_start_matches("export_info_").trim_end_matches(".json").to_owned();
         // An archived JSON file leaves its export out (with the restore to run), not the others.
-        let archived = |e: LayoutError, skipped: &mut Vec<Skipped>| match e {
-            LayoutError::Archived { path, class } => {
+        let archived = |e: DiscoverError, skipped: &mut Vec<Skipped>| match e {
+            DiscoverError::Archived { path, class } => {
                 let reason = format!(
                     "export {id_from_name}'s JSON file is in {class} and not restored: `athenaq restore {id_from_name}`, \
                      then try again"
@@ -219,7 +219,7 @@ pub fn assemble(
         };
         let info = read(info_path).and_then(|bytes| {
             ExportInfo::from_json(&bytes, &id_from_name)
-                .map_err(|source| LayoutError::Json { path: info_path.clone(), source })
+                .map_err(|source| DiscoverError::Json { path: info_path.clone(), source })
         });
         let info = match info {
             Ok(info) => info,
@@ -264,7 +264,7 @@ pub fn assemble(
         let tables = tables_of(&root, files, &statuses, &mut skipped);
         // As the cataloguer dates the export: its `snapshotTime`, else its automated snapshot's id.
         let Some(snapshot_date) = info.partition_date() else {
-            return Err(LayoutError::NoSnapshotDate { path: info_path.clone(), time: info.snapshot_time.clone() });
+            return Err(DiscoverError::NoSnapshotDate { path: info_path.clone(), time: info.snapshot_time.clone() });
         };
         exports.push(LocalExport { info, snapshot_date, root, tables, entries: statuses });
     }

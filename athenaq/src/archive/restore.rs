@@ -6,9 +6,9 @@
 use chrono::NaiveDate;
 use s3exports_rds::AwsError;
 
-use crate::prices::usd;
+use crate::audit::prices::usd;
 
-use crate::objects::{self, Object, Restore};
+use crate::aws::s3::{self, Object, Restore};
 use crate::progress;
 
 const CONCURRENCY: usize = 16;
@@ -67,7 +67,7 @@ impl Plan {
     /// Approximate cost of the requests in USD; `None` if the tier does not apply to a class.
     pub fn cost(&self, tier: Tier) -> Option<f64> {
         self.by_class.iter().try_fold(0.0, |sum, (class, n, bytes)| {
-            let (per_gb, per_thousand) = crate::prices::retrieval(class, tier)?;
+            let (per_gb, per_thousand) = crate::audit::prices::retrieval(class, tier)?;
             Some(sum + per_gb * (*bytes as f64 / 1e9) + per_thousand * (*n as f64 / 1000.0))
         })
     }
@@ -93,15 +93,15 @@ impl Plan {
             out.push(format!(
                 "  {class}: {n} objects, {:.3} GB; ready within {} ({tier:?})",
                 *bytes as f64 / 1e9,
-                crate::prices::retrieval_time(class, tier)
+                crate::audit::prices::retrieval_time(class, tier)
             ));
         }
         for t in [Tier::Bulk, Tier::Standard, Tier::Expedited] {
             let cost = self.cost(t).map_or_else(|| "not available".to_owned(), |c| format!("about ${}", usd(c)));
             out.push(format!("  {t:?}: {cost}"));
         }
-        out.push(format!("  approximate: {}", crate::prices::SOURCE));
-        out.extend(crate::prices::region_warning(region).map(|w| format!("  {w}")));
+        out.push(format!("  approximate: {}", crate::audit::prices::SOURCE));
+        out.extend(crate::audit::prices::region_warning(region).map(|w| format!("  {w}")));
         out.push(readable_for(days, expires, today));
         out
     }
@@ -142,7 +142,7 @@ pub async fn fill_restore_states(
         (0..objects.len()).filter(|i| objects[*i].is_archived() && objects[*i].restore.is_none()).collect();
     let keys: Vec<(usize, String)> = unknown.into_iter().map(|i| (i, objects[i].key.clone())).collect();
     let heads = progress::each_concurrently(&keys, "restore states", CONCURRENCY, |(i, key)| async move {
-        (*i, objects::head(s3, bucket, key).await)
+        (*i, s3::head(s3, bucket, key).await)
     })
     .await;
     for (i, head) in heads {

@@ -65,7 +65,7 @@ pub struct Finished {
 
 /// Approximate cost of scanning `bytes` (Athena bills per TB scanned, at least a minimum per query).
 pub fn approximate_cost_usd(bytes: i64) -> f64 {
-    use crate::prices::{ATHENA_MIN_BILLED_BYTES, ATHENA_PER_TB_SCANNED};
+    use crate::audit::prices::{ATHENA_MIN_BILLED_BYTES, ATHENA_PER_TB_SCANNED};
     bytes.max(ATHENA_MIN_BILLED_BYTES) as f64 / 1e12 * ATHENA_PER_TB_SCANNED
 }
 
