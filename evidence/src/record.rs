@@ -428,28 +428,73 @@ fn changed(bucket: &str, key: &str, export_id: &str, found: &str, computed: &str
     }
 }
 
+/// The metadata keys a manifest object carries; written by [`metadata`], read by
+/// [`ManifestMetadata::read`], so the two can never disagree.
+mod meta_key {
+    pub const EXPORT_ID: &str = "export-id";
+    pub const OBJECTS: &str = "objects";
+    pub const BYTES: &str = "bytes";
+    pub const SNAPSHOT_TIME: &str = "snapshot-time";
+    pub const ROWS: &str = "rows";
+    pub const PREVIOUS_EXPORT_ID: &str = "previous-export-id";
+    pub const PREVIOUS_SHA256: &str = "previous-sha256";
+    pub const PREVIOUS_LAPSES: &str = "previous-lapses";
+}
+
 /// What a manifest object carries in its metadata, so the chain can be checked with HeadObject
 /// alone (archived manifests included): S3's own SHA-256 of the object, and these.
 fn metadata(m: &Manifest) -> Vec<(&'static str, String)> {
     let mut out = vec![
-        ("export-id", m.export.id.clone()),
-        ("objects", m.objects.len().to_string()),
-        ("bytes", m.total_bytes().to_string()),
+        (meta_key::EXPORT_ID, m.export.id.clone()),
+        (meta_key::OBJECTS, m.objects.len().to_string()),
+        (meta_key::BYTES, m.total_bytes().to_string()),
     ];
     if let Some(t) = m.export.snapshot_time {
-        out.push(("snapshot-time", t.to_rfc3339()));
+        out.push((meta_key::SNAPSHOT_TIME, t.to_rfc3339()));
     }
     if let Some(rows) = m.total_rows() {
-        out.push(("rows", rows.to_string()));
+        out.push((meta_key::ROWS, rows.to_string()));
     }
     if let Some(p) = &m.previous {
-        out.push(("previous-export-id", p.export_id.clone()));
-        out.push(("previous-sha256", p.sha256.clone()));
+        out.push((meta_key::PREVIOUS_EXPORT_ID, p.export_id.clone()));
+        out.push((meta_key::PREVIOUS_SHA256, p.sha256.clone()));
         if let Some(lapses) = p.lapses {
-            out.push(("previous-lapses", lapses.to_rfc3339()));
+            out.push((meta_key::PREVIOUS_LAPSES, lapses.to_rfc3339()));
         }
     }
     out
+}
+
+/// What a manifest says of itself in its object metadata (HeadObject), as [`metadata`] wrote it.
+/// Values are as S3 returned them: untrusted, so a caller shows them bounded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestMetadata {
+    pub export_id: String,
+    pub snapshot_time: Option<DateTime<Utc>>,
+    /// The previous manifest's export id and SHA-256.
+    pub previous: Option<(String, String)>,
+    pub previous_lapses: Option<DateTime<Utc>>,
+    pub objects: Option<u64>,
+    pub bytes: Option<u64>,
+    pub rows: Option<u64>,
+}
+
+impl ManifestMetadata {
+    /// `None` when the object was not written as the cataloguer writes manifests (no export id).
+    pub fn read(metadata: &std::collections::HashMap<String, String>) -> Option<Self> {
+        let text = |key: &str| metadata.get(key).cloned();
+        let time = |key: &str| metadata.get(key).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.to_utc());
+        let number = |key: &str| metadata.get(key).and_then(|n| n.parse::<u64>().ok());
+        Some(Self {
+            export_id: text(meta_key::EXPORT_ID)?,
+            snapshot_time: time(meta_key::SNAPSHOT_TIME),
+            previous: text(meta_key::PREVIOUS_EXPORT_ID).zip(text(meta_key::PREVIOUS_SHA256)),
+            previous_lapses: time(meta_key::PREVIOUS_LAPSES),
+            objects: number(meta_key::OBJECTS),
+            bytes: number(meta_key::BYTES),
+            rows: number(meta_key::ROWS),
+        })
+    }
 }
 
 /// The manifest at `key`, if there is one.
@@ -569,6 +614,28 @@ impl ChainHead {
 mod tests {
     use super::*;
     use s3exports_rds::ExportStatus;
+
+    #[test]
+    fn the_metadata_a_manifest_is_written_with_reads_back_whole() {
+        let lapses = DateTime::parse_from_rfc3339("2027-11-24T00:00:00Z").ok().map(|t| t.to_utc());
+        let previous =
+            crate::manifest::Link { export_id: "e0".into(), key: "k0".into(), sha256: "ab".repeat(32), lapses };
+        let manifest = crate::manifest::sample("e1", Some(previous));
+        let written: std::collections::HashMap<String, String> =
+            metadata(&manifest).into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        let read = ManifestMetadata::read(&written).expect("written by the cataloguer");
+        assert_eq!(read.export_id, "e1");
+        assert_eq!(read.snapshot_time, manifest.export.snapshot_time);
+        assert_eq!(read.previous, Some(("e0".to_owned(), "ab".repeat(32))));
+        assert_eq!(read.previous_lapses, lapses);
+        assert_eq!(read.objects, Some(manifest.objects.len() as u64));
+        assert_eq!(read.bytes, Some(manifest.total_bytes()));
+        assert_eq!(read.rows, manifest.total_rows());
+        // Without the export id it is not one of ours, whatever else it carries.
+        let mut planted = written;
+        planted.remove("export-id");
+        assert_eq!(ManifestMetadata::read(&planted), None);
+    }
 
     #[test]
     fn a_seal_lasts_from_the_snapshot_day_for_the_lifecycles_days() {

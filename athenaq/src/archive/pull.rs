@@ -12,6 +12,7 @@
 //! is still the one recorded, so a damaged or replaced file of the same size is downloaded again.
 //! Archived objects are refused with a pointer to `restore`; S3's folder markers are not files.
 
+use s3exports_evidence::manifest::hex;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
@@ -163,10 +164,6 @@ fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
     std::io::copy(&mut file, &mut hasher)?;
     Ok(hex(&hasher.finalize()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub async fn pull(

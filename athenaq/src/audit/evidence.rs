@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use s3exports_config::{Database, names};
 use s3exports_evidence::chain::{self, Link, ManifestHead};
 use s3exports_evidence::manifest::{Manifest, base64_to_hex, sha256_hex};
-use s3exports_evidence::record::{ChainHead, head_key};
+use s3exports_evidence::record::{ChainHead, ManifestMetadata, head_key};
 use s3exports_evidence::s3 as evidence_s3;
 use s3exports_evidence::text::shown;
 use s3exports_rds::{ExportStatus, ExportTask, TaskFilter};
@@ -83,17 +83,19 @@ pub async fn database_evidence(
     for (key, state) in states {
         let state = state.map_err(|e| format!("HeadObject s3://{bucket}/{key}: {e}"))?;
         let Some(state) = state else { continue };
-        let meta = |name: &str| state.metadata.get(name).map(|v| shown(v));
         // The cataloguer writes every manifest with S3's SHA-256 and its chain metadata; for one
         // written otherwise, what it says of itself comes from its content, if it can be read.
-        let written_by_us = meta("export-id").is_some();
+        let meta = ManifestMetadata::read(&state.metadata);
+        let written_by_us = meta.is_some();
         let bytes = match state.checksum.as_ref().filter(|c| c.algorithm == "SHA256") {
             Some(_) if written_by_us => None,
             _ if state.is_archived() => None,
             _ => evidence_s3::get(s3, bucket, &key, state.version_id.as_deref(), None).await.ok(),
         };
         let content = bytes.as_deref().and_then(|b| Manifest::parse(&key, b).ok());
-        let export_id = meta("export-id")
+        let export_id = meta
+            .as_ref()
+            .map(|m| shown(&m.export_id))
             .or_else(|| content.as_ref().map(|m| shown(&m.export.id)))
             .unwrap_or_else(|| shown(key.strip_prefix(&folder).unwrap_or(&key).trim_end_matches(".json")));
         let sha256 = match state.checksum.as_ref().filter(|c| c.algorithm == "SHA256") {
@@ -108,20 +110,21 @@ pub async fn database_evidence(
                 if sha256.is_none() { ", and archived" } else { "" }
             ));
         }
-        let time = |t: Option<String>| t.and_then(|t| DateTime::parse_from_rfc3339(&t).ok()).map(|t| t.to_utc());
-        let previous = match &content {
-            Some(m) if !written_by_us => m.previous.as_ref().map(|p| (shown(&p.export_id), shown(&p.sha256))),
-            _ => meta("previous-export-id").zip(meta("previous-sha256")),
-        };
-        let previous_lapses = match &content {
-            Some(m) if !written_by_us => m.previous.as_ref().and_then(|p| p.lapses),
-            _ => time(meta("previous-lapses")),
+        let (previous, previous_lapses) = match (&meta, &content) {
+            (Some(m), _) => (m.previous.as_ref().map(|(id, sha)| (shown(id), shown(sha))), m.previous_lapses),
+            (None, Some(c)) => (
+                c.previous.as_ref().map(|p| (shown(&p.export_id), shown(&p.sha256))),
+                c.previous.as_ref().and_then(|p| p.lapses),
+            ),
+            (None, None) => (None, None),
         };
         let head = ManifestHead {
             export_id: export_id.clone(),
             key: key.clone(),
             sha256,
-            snapshot_time: time(meta("snapshot-time"))
+            snapshot_time: meta
+                .as_ref()
+                .and_then(|m| m.snapshot_time)
                 .or_else(|| content.as_ref().and_then(|m| m.export.snapshot_time)),
             previous,
             previous_lapses,
@@ -131,7 +134,6 @@ pub async fn database_evidence(
             .lock
             .as_ref()
             .map_or_else(|| "none".to_owned(), |(mode, until)| format!("{mode} until {}", until.format("%Y-%m-%d")));
-        let number = |name: &str| meta(name).and_then(|n| n.parse::<u64>().ok());
         let task = tasks.iter().find(|t| t.id == export_id);
         rows.push(EvidenceRow {
             database: db.db_name.clone(),
@@ -142,9 +144,9 @@ pub async fn database_evidence(
             // Set once every manifest is known.
             chain: String::new(),
             lock,
-            objects: number("objects"),
-            bytes: number("bytes"),
-            rows: number("rows"),
+            objects: meta.as_ref().and_then(|m| m.objects),
+            bytes: meta.as_ref().and_then(|m| m.bytes),
+            rows: meta.as_ref().and_then(|m| m.rows),
             export_id,
         });
         heads.push(head);

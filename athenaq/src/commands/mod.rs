@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use s3exports_cli::AwsArgs;
-use s3exports_config::{Config, EnvSelector};
+use s3exports_config::{Config, EnvSelector, names};
 
 use crate::aws::s3::{self, Object, RestoreListing};
 use crate::output::Format;
@@ -80,6 +80,16 @@ impl Context {
         )
     }
 
+    /// The Glue database unqualified names resolve in on Athena: `--db`'s (as configured, in
+    /// whatever case it was typed), else the only configured database's, else none.
+    pub fn default_glue_database(&self, db: Option<&str>) -> Option<String> {
+        match db {
+            Some(d) => Some(names::glue_database(self.config.database(d).map_or(d, |c| c.db_name.as_str()))),
+            None if self.config.databases.len() == 1 => Some(names::glue_database(&self.config.databases[0].db_name)),
+            None => None,
+        }
+    }
+
     /// The exports a `--local` argument holds; what discovery left out is said on stderr.
     pub async fn open(&self, source: &Source, purpose: Purpose) -> Result<Opened> {
         let opened = source::open(source, purpose, self.caching, || self.aws.sdk_config()).await?;
@@ -117,4 +127,24 @@ pub async fn export_objects(
     }
     crate::archive::restore::fill_restore_states(s3, &task.s3_bucket, &mut all).await?;
     Ok((task, all))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context(env: &str) -> Context {
+        let config = s3exports_config::embedded_env(env).unwrap().config;
+        Context { config, format: Format::Table, caching: Caching::Off, aws: AwsArgs::default() }
+    }
+
+    #[test]
+    fn the_default_glue_database_is_the_configured_one_in_any_case() {
+        let prod = context("prod");
+        let named = prod.default_glue_database(Some("pams-stack-prod"));
+        assert!(named.is_some());
+        assert_eq!(prod.default_glue_database(Some("PAMS-Stack-Prod")), named, "RDS ids ignore case");
+        assert_eq!(prod.default_glue_database(None), None, "three databases: none is the default");
+        assert_eq!(context("dev").default_glue_database(None), None, "no databases");
+    }
 }

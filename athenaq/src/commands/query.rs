@@ -54,11 +54,7 @@ impl Args {
             return run_local(ctx, source, self.db.as_deref(), &sql).await;
         }
         ctx.check_db(self.db.as_deref(), false)?;
-        let database = match &self.db {
-            Some(d) => Some(names::glue_database(d)),
-            None if ctx.config.databases.len() == 1 => Some(names::glue_database(&ctx.config.databases[0].db_name)),
-            None => None,
-        };
+        let database = ctx.default_glue_database(self.db.as_deref());
         let sdk = ctx.sdk().await;
         warn_of_archived_snapshots(&ctx.config, &sql, database.as_deref(), &sdk).await;
         let target = AthenaTarget { database, output_location: self.output_location, results: self.results };

@@ -8,7 +8,6 @@ use anyhow::{Context as _, Result};
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 use rustyline::{Config, Editor};
-use s3exports_config::names;
 
 use super::Context;
 use crate::engine;
@@ -41,13 +40,7 @@ impl Args {
             }
             None => {
                 ctx.check_db(self.db.as_deref(), false)?;
-                let database = match &self.db {
-                    Some(d) => Some(names::glue_database(d)),
-                    None if ctx.config.databases.len() == 1 => {
-                        Some(names::glue_database(&ctx.config.databases[0].db_name))
-                    }
-                    None => None,
-                };
+                let database = ctx.default_glue_database(self.db.as_deref());
                 Engine::Athena { config: Box::new(ctx.config.clone()), sdk: Box::new(ctx.sdk().await), database }
             }
         };

@@ -14,6 +14,7 @@
 //! in its own folders or files (see [`crate::user_dirs`]); a cache that cannot be used is a
 //! warning, never the query's failure.
 
+use s3exports_evidence::manifest::hex;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -394,10 +395,6 @@ fn is_cache_file(path: &Path) -> bool {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A footer (with its page index, when read) as Parquet lays one out, base64.
